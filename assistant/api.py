@@ -1,0 +1,297 @@
+"""`ask()` and `ask_stream()`: retrieval, generation, citation verification, abstention."""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from assistant.embedder import MiniLMEmbedder
+from assistant.errors import EmptyQuestionError, ModelError, NoIndexError, QuestionTooLongError
+from assistant.evidence import Evidence, select_evidence
+from assistant.lexical import refresh_lexical_index
+from assistant.llm import make_chat_model
+from assistant.prompts import render
+from assistant.protocols import ChatModel, Embedder
+from assistant.retrieve import retrieve, standalone_query
+from assistant.sentences import sentence_spans
+from assistant.settings import Settings
+from assistant.store import Store
+from assistant.tokens import count_tokens
+from assistant.types import Answer, Citation, Hit
+from assistant.verify import DraftSentence, check_support, split_draft
+
+RELEVANCE_FLOOR = 0.30   # best evidence below this: the documents do not answer (see evals)
+EXTRACTIVE_SPREAD = 0.08  # extra extractive sentences must score within this of the best
+NOT_FOUND = "NOT_FOUND"
+_ABSTAIN_SENTENCE = re.compile(
+    r"NOT_FOUND|\b(evidence|documents?|sources?|text|passages?)\b.{0,40}\b(does not|doesn't|do not|don't|"
+    r"not)\b.{0,20}\b(say|mention|contain|provide|specify|state|include|answer)", re.IGNORECASE)
+
+
+def clean_question(question: str, settings: Settings) -> str:
+    """Normalise a question; raise a typed error for an empty or oversized one."""
+    if not isinstance(question, str):
+        raise EmptyQuestionError("the question must be text")
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\n\t" else " " for ch in question)
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        raise EmptyQuestionError("the question is empty: type a question about your documents")
+    if len(text) > settings.max_question_tokens * 8 or count_tokens(text) > settings.max_question_tokens:
+        raise QuestionTooLongError(
+            f"the question is too long (limit {settings.max_question_tokens} tokens): "
+            "ask about one thing at a time")
+    return text
+
+
+def ask(question: str, *, history: Sequence[dict] | None = None, settings: Settings | None = None,
+        **options) -> Answer:
+    """Answer `question` from the indexed documents, with verified citations.
+
+    Args:
+        question: The user's question.
+        history: Earlier turns as `{"role": "user"|"assistant", "content": str}` dicts;
+            used to resolve follow-ups ("Where does he work?").
+        settings: Defaults to `Settings.from_env()`.
+        **options: `backend`, `top_k`, `sources` (restrict to these files), `chat_model`
+            (a `ChatModel` instance), `embedder`.
+
+    Returns:
+        An `Answer`: every sentence of `text` is backed by a `Citation`, or `abstained` is
+        true and `text` says the documents don't answer.
+
+    Raises:
+        EmptyQuestionError, QuestionTooLongError: Bad question.
+        NoIndexError: Nothing ingested yet.
+        StoreError: The vector store failed.
+    """
+    answer = None
+    for item in ask_stream(question, history=history, settings=settings, **options):
+        if isinstance(item, Answer):
+            answer = item
+    assert answer is not None
+    return answer
+
+
+def ask_stream(question: str, *, history: Sequence[dict] | None = None,
+               settings: Settings | None = None, backend: str | None = None,
+               top_k: int | None = None, sources: Sequence[str] | None = None,
+               chat_model: ChatModel | None = None,
+               embedder: Embedder | None = None) -> Iterator[str | Answer]:
+    """Like `ask()`, but yields verified answer sentences as they are produced, then the `Answer`.
+
+    Only sentences that passed verification are yielded, so what the user sees streaming is
+    what the final answer says.
+    """
+    t0 = time.perf_counter()
+    settings = (settings or Settings.from_env()).replace(backend=backend, top_k=top_k)
+    q = clean_question(question, settings)
+    embedder = embedder or MiniLMEmbedder()
+    store = Store.open(settings, embedder)
+    if store.count() == 0:
+        raise NoIndexError("the index is empty: run `rag ingest` first")
+    query = standalone_query(q, history)
+    hits = retrieve(store, query, top_k=settings.top_k, sources=sources)
+    evidence = select_evidence(query, hits, embedder, budget_tokens=settings.context_tokens,
+                               index=refresh_lexical_index(store))
+    run = _Run(q, query, hits, evidence, embedder, t0)
+    run.timings["retrieval"] = time.perf_counter() - t0
+
+    if not evidence or evidence[0].score < RELEVANCE_FLOOR:
+        yield run.finish(model="", backend=settings.backend, abstain=True)
+        return
+
+    model = chat_model if chat_model is not None else None
+    notices: list[str] = []
+    if model is None and settings.backend != "extractive":
+        try:
+            model = make_chat_model(settings, settings.backend)
+        except ModelError as e:
+            notices.append(f"The {settings.backend} model is unavailable ({e}); "
+                           "showing an extractive answer (quoted sentences) instead.")
+    if model is None:
+        yield from run.extractive(notices)
+        return
+    try:
+        yield from run.generate(model, settings, history, notices)
+    except ModelError as e:
+        if run.kept:
+            notices.append(f"The model stopped early ({e}); the answer may be incomplete.")
+            yield run.finish(model=model.name, backend=settings.backend, notices=notices)
+        else:
+            notices.append(f"The model failed ({e}); showing an extractive answer (quoted sentences) instead.")
+            yield from run.extractive(notices)
+
+
+class _Run:
+    """State of one question: evidence, verified sentences so far, numbering, timings."""
+
+    def __init__(self, question: str, query: str, hits: list[Hit], evidence: list[Evidence],
+                 embedder: Embedder, t0: float) -> None:
+        self.question, self.query, self.hits, self.evidence = question, query, hits, evidence
+        self.embedder = embedder
+        self.t0 = t0
+        self.timings: dict[str, float] = {}
+        self.tokens: dict[str, int] = {}
+        self.kept: list[str] = []
+        self.unsupported: list[str] = []
+        self.numbering: dict[int, int] = {}  # evidence index -> citation number shown
+        self.repaired = 0
+        self.said_not_found = False
+        self._vectors: dict[str, np.ndarray] = {}
+
+    # ---- verification ----------------------------------------------------------------------
+
+    def _vector(self, text: str) -> np.ndarray:
+        if text not in self._vectors:
+            self._vectors[text] = np.asarray(self.embedder.embed([text])[0], dtype=np.float32)
+        return self._vectors[text]
+
+    def similarity(self, sentence: str, texts: Sequence[str]) -> float:
+        """Max cosine between a sentence and any of `texts`."""
+        v = self._vector(sentence)
+        return max(float(v @ self._vector(t)) for t in texts)
+
+    def verify(self, ds: DraftSentence) -> str | None:
+        """Verify one draft sentence; return it with renumbered markers, or None if dropped."""
+        if _ABSTAIN_SENTENCE.search(ds.text):
+            self.said_not_found = True
+            return None
+        n = len(self.evidence)
+        cited = [m - 1 for m in ds.markers if 1 <= m <= n]
+        if len(cited) != len(ds.markers):
+            self.repaired += 1  # out-of-range markers are dropped
+        texts = [self.evidence[i].text for i in cited]
+        support = check_support(ds.text, texts, similarity=self.similarity) if cited else None
+        if support is None or not support.ok:
+            cited = self._repair(ds.text)
+            if cited is None:
+                self.unsupported.append(ds.text)
+                return None
+            self.repaired += 1
+        elif len(cited) > 1:
+            cited = self._prune(ds.text, cited)
+        numbers = []
+        for i in cited:
+            self.numbering.setdefault(i, len(self.numbering) + 1)
+            numbers.append(self.numbering[i])
+        markers = "".join(f"[{k}]" for k in sorted(set(numbers)))
+        text = ds.text
+        if text[-1:] in ".!?":
+            return f"{text[:-1]} {markers}{text[-1]}"
+        return f"{text} {markers}"
+
+    def _repair(self, sentence: str) -> list[int] | None:
+        """Evidence indexes that support `sentence` (one, or two together), or None."""
+        verdicts = [(i, check_support(sentence, [ev.text], similarity=self.similarity))
+                    for i, ev in enumerate(self.evidence)]
+        ok = [(v.overlap, -i, i) for i, v in verdicts if v.ok]
+        if ok:
+            return [max(ok)[2]]
+        best = sorted(verdicts, key=lambda iv: -iv[1].overlap)[:4]
+        for a in range(len(best)):
+            for b in range(a + 1, len(best)):
+                pair = sorted([best[a][0], best[b][0]])
+                if check_support(sentence, [self.evidence[i].text for i in pair],
+                                 similarity=self.similarity).ok:
+                    return pair
+        return None
+
+    def _prune(self, sentence: str, cited: list[int]) -> list[int]:
+        """Drop citations the sentence does not need (ALCE citation precision)."""
+        kept = list(cited)
+        for i in list(cited):
+            rest = [j for j in kept if j != i]
+            if rest and check_support(sentence, [self.evidence[j].text for j in rest],
+                                      similarity=self.similarity).ok:
+                kept = rest
+        return kept
+
+    # ---- answering -------------------------------------------------------------------------
+
+    def generate(self, model: ChatModel, settings: Settings, history: Sequence[dict] | None,
+                 notices: list[str]) -> Iterator[str | Answer]:
+        """Stream the model's draft, verifying and yielding whole sentences."""
+        evidence_text = "\n".join(f"[{i + 1}] {ev.text}" for i, ev in enumerate(self.evidence))
+        context = ""
+        if self.query != self.question:
+            previous = [m["content"] for m in history or () if m.get("role") == "user"]
+            context = render("followup_context", previous=previous[-1] if previous else "")
+        messages = [{"role": "system", "content": render("system")},
+                    {"role": "user", "content": render("question", evidence=evidence_text,
+                                                       context=context, question=self.question)}]
+        self.tokens["prompt"] = sum(count_tokens(m["content"]) for m in messages)
+        draft, done_upto, pieces = "", 0, 0
+        t_gen = time.perf_counter()
+        for piece in model.stream(messages, max_tokens=settings.max_answer_tokens, temperature=0.0):
+            pieces += 1
+            if "first_token" not in self.timings:
+                self.timings["first_token"] = time.perf_counter() - self.t0
+            draft += piece
+            spans = sentence_spans(draft, done_upto)
+            if len(spans) >= 2 and not draft[spans[-1][0]:].lstrip().startswith("["):
+                cut = spans[-1][0]
+                yield from self._accept(draft[done_upto:cut])
+                done_upto = cut
+        yield from self._accept(draft[done_upto:])
+        self.timings["generation"] = time.perf_counter() - t_gen
+        self.tokens["completion"] = count_tokens(draft)
+        if not draft.strip():
+            raise ModelError("the model returned an empty reply")
+        yield self.finish(model=model.name, backend=settings.backend, notices=notices,
+                          abstain=not self.kept)
+
+    def _accept(self, segment: str) -> Iterator[str]:
+        for ds in split_draft(segment):
+            verified = self.verify(ds)
+            if verified:
+                self.kept.append(verified)
+                yield verified + " "
+
+    def extractive(self, notices: list[str]) -> Iterator[str | Answer]:
+        """Answer with the best evidence sentences themselves, quoted and cited."""
+        best = self.evidence[0].score
+        chosen = [i for i, ev in enumerate(self.evidence[:3])
+                  if ev.score >= max(RELEVANCE_FLOOR, best - EXTRACTIVE_SPREAD)]
+        self.timings.setdefault("first_token", time.perf_counter() - self.t0)
+        for i in chosen:
+            self.numbering.setdefault(i, len(self.numbering) + 1)
+            text = self.evidence[i].text.strip()
+            marker = f"[{self.numbering[i]}]"
+            sentence = f"{text[:-1]} {marker}{text[-1]}" if text[-1:] in ".!?" else f"{text} {marker}"
+            self.kept.append(sentence)
+            yield sentence + " "
+        yield self.finish(model="extractive", backend="extractive", notices=notices,
+                          abstain=not self.kept)
+
+    def finish(self, *, model: str, backend: str, notices: Sequence[str] = (),
+               abstain: bool = False) -> Answer:
+        """Assemble the final `Answer`."""
+        self.timings["total"] = time.perf_counter() - self.t0
+        if abstain:
+            text = abstention_text(self.hits)
+            citations: tuple[Citation, ...] = ()
+        else:
+            text = " ".join(self.kept)
+            citations = tuple(self.evidence[i].citation(n) for i, n in
+                              sorted(self.numbering.items(), key=lambda kv: kv[1]))
+        return Answer(text=text, citations=citations, hits=tuple(self.hits), abstained=abstain,
+                      unsupported=tuple(self.unsupported), model=model, backend=backend,
+                      question=self.question, query=self.query, timings=dict(self.timings),
+                      tokens=dict(self.tokens), notices=tuple(notices), repaired=self.repaired)
+
+
+def abstention_text(hits: Sequence[Hit]) -> str:
+    """What an abstaining answer says: no answer, and where the closest passages are."""
+    text = "The documents don't say."
+    near = []
+    for h in hits[:3]:
+        label = f"{h.chunk.source} (lines {h.chunk.line_start}-{h.chunk.line_end})"
+        if label not in near:
+            near.append(label)
+    if near:
+        text += " The closest passages are in " + ", ".join(near) + "."
+    return text

@@ -1,0 +1,187 @@
+"""The `rag` command line: ingest, status, ask, eval, ui.
+
+This is, with `Settings.from_env`, the only code that looks at the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from assistant.errors import ProviderError, RagError, UserError
+from assistant.settings import BACKENDS, Settings
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr (silent when stderr is not a terminal, unless forced)."""
+
+    def __init__(self, label: str, *, stream=sys.stderr, force: bool = False) -> None:
+        self.label, self.stream = label, stream
+        self.enabled = force or stream.isatty()
+        self.t0 = time.perf_counter()
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int, item: str = "") -> None:
+        now = time.perf_counter()
+        if not self.enabled or (now - self.last < 0.1 and done < total):
+            return
+        self.last = now
+        width = 30
+        filled = int(width * done / total) if total else width
+        bar = "#" * filled + "-" * (width - filled)
+        self.stream.write(f"\r{self.label} [{bar}] {done}/{total} {now - self.t0:5.1f}s {item[:40]:<40}")
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(backend=getattr(args, "backend", None), top_k=getattr(args, "top_k", None))
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest import ingest
+    settings = _settings(args)
+    paths = args.paths or None
+    report = ingest(paths, settings=settings, rebuild=args.rebuild,
+                    progress=None if args.json else ProgressBar("ingest"))
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return 0
+    print(f"Indexed {report.files} files, {report.chunks} chunks in {report.location}")
+    print(f"  added {report.added}, updated {report.updated}, removed {report.removed}, "
+          f"unchanged {report.unchanged}; embedded {report.embedded} chunks in {report.seconds:.1f}s")
+    for name, reason in report.skipped:
+        print(f"  skipped {name}: {reason}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from assistant.embedder import MiniLMEmbedder
+    from assistant.store import Store
+    info = Store.open(_settings(args), MiniLMEmbedder()).info()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    last = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info["last_sync"])) if info["last_sync"] else "never"
+    print(f"store:     {info['location']} (collection {info['collection']})")
+    print(f"embedder:  {info['embedder']} ({info['dimension']} dims)")
+    print(f"indexed:   {info['files']} files, {info['chunks']} chunks; last sync {last}")
+    if info["pending"]:
+        print(f"pending:   {', '.join(info['pending'])} (an ingest was interrupted: run `rag ingest`)")
+    for source in info["sources"]:
+        print(f"  {source}")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from assistant.api import ask_stream
+    from assistant.types import Answer
+    settings = _settings(args)
+    answer = None
+    for item in ask_stream(" ".join(args.question), settings=settings, sources=args.source or None):
+        if isinstance(item, Answer):
+            answer = item
+        elif not args.json:
+            print(item, end="", flush=True)
+    assert answer is not None
+    if args.json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    if answer.abstained:
+        print(answer.text)
+    else:
+        print()
+    for notice in answer.notices:
+        print(f"note: {notice}")
+    if answer.citations:
+        print("\nSources:")
+        for c in answer.citations:
+            lines = f"line {c.lines[0]}" if c.lines[0] == c.lines[1] else f"lines {c.lines[0]}-{c.lines[1]}"
+            print(f"  [{c.n}] {c.source}, {lines}: \"{c.quote}\"")
+    if answer.unsupported:
+        print(f"\n({len(answer.unsupported)} unsupported sentence(s) removed)")
+    t = answer.timings
+    print(f"\n{answer.model or answer.backend} · retrieval {t.get('retrieval', 0):.2f}s · "
+          f"first sentence {t.get('first_token', 0):.2f}s · total {t.get('total', 0):.2f}s", file=sys.stderr)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from evals.run import main as eval_main
+    return eval_main(args.rest)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    app = Path(__file__).resolve().parents[1] / "ui" / "app.py"
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.host,
+           "--server.port", str(args.port), "--server.headless", "true" if args.headless else "false",
+           "--browser.gatherUsageStats", "false"]
+    return subprocess.call(cmd, env=os.environ.copy())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests)."""
+    p = argparse.ArgumentParser(prog="rag", description="Chat with your documents; every answer cites its sources.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("ingest", help="sync files/folders into the index (default: seeds/)")
+    s.add_argument("paths", nargs="*", help="files or folders (default: the bundled seeds/)")
+    s.add_argument("--rebuild", action="store_true", help="drop the index and rebuild it")
+    s.add_argument("--json", action="store_true", help="print the report as JSON")
+    s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("status", help="what is indexed")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("ask", help="ask a question")
+    s.add_argument("question", nargs="+")
+    s.add_argument("--backend", choices=BACKENDS)
+    s.add_argument("--top-k", type=int, dest="top_k")
+    s.add_argument("--source", action="append", help="restrict to this source file (repeatable)")
+    s.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("eval", help="run the eval harness (rag eval --help)", add_help=False)
+    s.add_argument("rest", nargs=argparse.REMAINDER)
+    s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("ui", help="open the chat UI in the browser")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8501)
+    s.add_argument("--headless", action="store_true", help="do not open a browser window")
+    s.set_defaults(func=cmd_ui)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `rag` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except ProviderError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
+    except RagError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except ValueError as e:  # bad settings values
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

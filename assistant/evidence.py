@@ -1,0 +1,116 @@
+"""Compact evidence: the retrieved sentences most relevant to the question.
+
+The model sees numbered sentences, not whole chunks: a prompt a small CPU model can prefill
+in a few seconds, and citations that point at one exact sentence of one file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from assistant.lexical import LexicalIndex, idf_weight, tokenize
+from assistant.protocols import Embedder
+from assistant.sentences import sentence_spans
+from assistant.tokens import count_tokens
+from assistant.types import Citation, Hit
+
+# Sentences in a document that address an AI are data, but a model may obey them; they are
+# never offered as evidence (see "Documents are data" in the README).
+_INSTRUCTION = re.compile(
+    r"(ignore|disregard|forget)\s+(all\s+|any\s+|the\s+|your\s+)*(previous|prior|above|earlier|system)?\s*"
+    r"(instructions|prompts?|rules)|system prompt|you are (now )?an? (ai|assistant|language model)|"
+    r"\b(as an ai|language model)\b|^\s*(assistant|system)\s*:|answer (that|with)\b|"
+    r"\bnew instructions?\b|\bdo not cite\b",
+    re.IGNORECASE)
+
+
+def looks_like_instruction(text: str) -> bool:
+    """True for text that tries to instruct the assistant (prompt injection in a document)."""
+    return bool(_INSTRUCTION.search(text))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One numbered evidence sentence.
+
+    Attributes:
+        text: The sentence, exactly as in the document.
+        hit: The retrieved chunk it comes from.
+        start: Offset of the sentence in the document text.
+        end: One past its end.
+        score: Relevance to the question (0..1, higher is better).
+        dense: Cosine similarity to the question.
+        coverage: idf-weighted share of the question's terms the sentence contains.
+    """
+
+    text: str
+    hit: Hit
+    start: int
+    end: int
+    score: float
+    dense: float
+    coverage: float
+
+    def citation(self, n: int) -> Citation:
+        """This sentence as citation number `n`."""
+        chunk = self.hit.chunk
+        first = chunk.line_start + chunk.text.count("\n", 0, self.start - chunk.start)
+        last = first + self.text.count("\n")
+        return Citation(n=n, source=chunk.source, start=self.start, end=self.end,
+                        lines=(first, last), quote=self.text, chunk_id=chunk.id, page=chunk.page)
+
+
+def term_coverage(query_terms: Sequence[str], text: str, index: LexicalIndex | None) -> float:
+    """idf-weighted share of `query_terms` present in `text` (1.0 = every term)."""
+    if not query_terms:
+        return 0.0
+    present = set(tokenize(text))
+    weights = {t: (idf_weight(t, index) if index else 1.0) or 0.5 for t in set(query_terms)}
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
+
+
+def select_evidence(query: str, hits: Sequence[Hit], embedder: Embedder, *,
+                    budget_tokens: int, index: LexicalIndex | None = None,
+                    max_sentences: int = 8) -> list[Evidence]:
+    """Rank the sentences of `hits` by relevance to `query`; keep the best within the budget.
+
+    Returns evidence best first. Sentences that read as instructions to an AI are dropped.
+    """
+    seen: set[tuple[str, int]] = set()
+    candidates: list[tuple[str, Hit, int, int]] = []
+    for hit in hits:
+        c = hit.chunk
+        for s, e in sentence_spans(c.text):
+            key = (c.source, c.start + s)
+            text = c.text[s:e]
+            if key in seen or len(text) < 12 or looks_like_instruction(text):
+                continue
+            seen.add(key)
+            candidates.append((text, hit, c.start + s, c.start + e))
+    if not candidates:
+        return []
+    vectors = np.asarray(embedder.embed([query] + [t for t, *_ in candidates]), dtype=np.float32)
+    dense = vectors[1:] @ vectors[0]
+    terms = tokenize(query)
+    ranked = []
+    for (text, hit, start, end), sim in zip(candidates, dense):
+        cov = term_coverage(terms, text, index)
+        score = 0.55 * float(sim) + 0.45 * cov
+        ranked.append(Evidence(text, hit, start, end, score, float(sim), cov))
+    ranked.sort(key=lambda ev: -ev.score)
+    chosen: list[Evidence] = []
+    used = 0
+    for ev in ranked:
+        cost = count_tokens(ev.text) + 3
+        if used + cost > budget_tokens and chosen:
+            continue
+        chosen.append(ev)
+        used += cost
+        if len(chosen) == max_sentences:
+            break
+    return chosen

@@ -1,0 +1,481 @@
+"""Chat backends implementing the `ChatModel` protocol.
+
+- `LocalChat`: a GGUF model run in-process by llama-cpp-python (loaded on first use, one
+  instance per model file per process, one generation at a time).
+- `OpenAIChat`: any OpenAI-compatible endpoint through the official `openai` client, with our
+  own retry policy (only before the first piece of a reply has been yielded).
+- `ScriptedChat`: a fake with queued replies for unit tests of the code around a model.
+
+Every SDK or llama.cpp error leaves this module as a `ModelError` subclass, raised `from` the
+original.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence, Union
+
+from assistant.errors import ModelError, ModelTimeoutError, ModelUnavailableError
+from assistant.models import MODELS, gguf_path
+from assistant.protocols import ChatModel, Message
+from assistant.settings import Settings
+
+__all__ = [
+    "ContextOverflowError",
+    "Interrupted",
+    "LocalChat",
+    "OpenAIChat",
+    "ScriptedChat",
+    "complete",
+    "make_chat_model",
+    "unload_local_models",
+]
+
+PLACEHOLDER_API_KEY = "not-needed"
+
+
+class ContextOverflowError(ModelError):
+    """The prompt does not fit in the model's context window."""
+
+
+def complete(model: ChatModel, messages: Sequence[Message], **kwargs: Any) -> str:
+    """Run `model.stream(messages, **kwargs)` to the end and return the joined reply."""
+    return "".join(model.stream(messages, **kwargs))
+
+
+def make_chat_model(settings: Settings, backend: str | None = None) -> ChatModel | None:
+    """Build the chat model for a backend.
+
+    Args:
+        settings: Supplies paths, context size, threads, endpoint, timeout and retries.
+        backend: "local", "local-small", "openai" or "extractive"; defaults to
+            `settings.backend`.
+
+    Returns:
+        The chat model, or None for "extractive" (answers are built without a model).
+
+    Raises:
+        ModelUnavailableError: Model parts not installed, or `openai` chosen without
+            `openai_base_url`.
+        ValueError: Unknown backend.
+
+    The first call for a local backend assembles the GGUF from its part packages (a few
+    seconds); the model itself is loaded when the first reply is requested.
+    """
+    backend = backend or settings.backend
+    if backend in MODELS:
+        return LocalChat(gguf_path(backend, settings), n_ctx=settings.n_ctx,
+                         n_threads=settings.n_threads, name=MODELS[backend].name)
+    if backend == "openai":
+        if not settings.openai_base_url:
+            raise ModelUnavailableError(
+                "the openai backend needs an endpoint: set OPENAI_BASE_URL "
+                "(e.g. http://127.0.0.1:8080/v1 for `python -m llama_cpp.server`)"
+            )
+        return OpenAIChat(settings.openai_base_url, settings.openai_api_key, settings.model,
+                          timeout=settings.llm_timeout, retries=settings.llm_retries)
+    if backend == "extractive":
+        return None
+    raise ValueError(f"unknown backend {backend!r}; choose one of local, local-small, openai, extractive")
+
+
+# --------------------------------------------------------------------------------------
+# Local GGUF model through llama-cpp-python
+# --------------------------------------------------------------------------------------
+
+
+class _LoadedLlama:
+    """One loaded `Llama` and the lock that serialises generations on it."""
+
+    def __init__(self, llama: Any, n_ctx: int) -> None:
+        self.llama = llama
+        self.n_ctx = n_ctx
+        self.lock = threading.Lock()
+        self.owner: int | None = None  # thread currently generating, to refuse re-entry
+
+
+_loaded: dict[tuple[str, int, int], _LoadedLlama] = {}
+_loaded_guard = threading.Lock()
+
+
+def unload_local_models() -> None:
+    """Forget every loaded local model (memory is freed once no `LocalChat` stream holds one)."""
+    with _loaded_guard:
+        _loaded.clear()
+
+
+_OVERFLOW = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
+
+
+class LocalChat:
+    """A GGUF chat model run in-process by llama-cpp-python.
+
+    The constructor is cheap; the weights load on the first `stream()` call. All `LocalChat`
+    objects for the same file, context size and thread count share one loaded `Llama`, and a
+    lock lets only one generation run on it at a time (llama.cpp contexts are not thread-safe;
+    other callers wait). The chat template comes from the GGUF metadata.
+
+    llama-cpp-python keeps the KV cache of the previous prompt and re-evaluates only the part
+    after the longest common token prefix, so prompts that share a long system prompt reuse
+    its computation. `ram_cache_bytes > 0` additionally keeps saved states of earlier prompts
+    (`LlamaRAMCache`), which helps when two prompt families alternate (e.g. answer and judge).
+
+    Attributes:
+        name: Model name shown in answers.
+        model_path: The GGUF file.
+    """
+
+    def __init__(self, model_path: str | Path, *, n_ctx: int = 4096, n_threads: int | None = None,
+                 name: str | None = None, seed: int = 0, ram_cache_bytes: int = 0) -> None:
+        """Describe the model; nothing is loaded yet.
+
+        Args:
+            model_path: Path of the GGUF file.
+            n_ctx: Context window in tokens (prompt plus reply).
+            n_threads: CPU threads for prompt evaluation and generation (default: 2..8).
+            name: Name shown in answers (default: the file name without suffix).
+            seed: Sampling seed (temperature 0 is greedy and ignores it).
+            ram_cache_bytes: Size of an in-memory cache of earlier prompt states; 0 disables it.
+        """
+        self.model_path = Path(model_path)
+        self.name = name or self.model_path.stem
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or Settings().n_threads
+        self.seed = seed
+        self.ram_cache_bytes = ram_cache_bytes
+
+    def load(self) -> None:
+        """Load the weights now (otherwise the first `stream()` does).
+
+        Raises:
+            ModelUnavailableError: llama-cpp-python is missing or the file cannot be loaded.
+        """
+        self._loaded()
+
+    def _loaded(self) -> _LoadedLlama:
+        key = (str(self.model_path.resolve()), self.n_ctx, self.n_threads)
+        with _loaded_guard:
+            found = _loaded.get(key)
+            if found is not None:
+                return found
+            try:
+                from llama_cpp import Llama, LlamaRAMCache
+            except ImportError as e:
+                raise ModelUnavailableError(
+                    "llama-cpp-python is not installed: pip install 'llama-cpp-python[server]==0.3.36'"
+                ) from e
+            if not self.model_path.is_file():
+                raise ModelUnavailableError(f"model file not found: {self.model_path}")
+            try:
+                llama = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx,
+                              n_threads=self.n_threads, n_threads_batch=self.n_threads,
+                              seed=self.seed, verbose=False)
+            except (ValueError, RuntimeError, OSError) as e:
+                raise ModelUnavailableError(f"cannot load {self.model_path}: {e}") from e
+            if self.ram_cache_bytes > 0:
+                llama.set_cache(LlamaRAMCache(capacity_bytes=self.ram_cache_bytes))
+            found = _loaded[key] = _LoadedLlama(llama, self.n_ctx)
+            return found
+
+    def stream(self, messages: Sequence[Message], *, max_tokens: int = 256,
+               temperature: float = 0.0, stop: Sequence[str] | None = None) -> Iterator[str]:
+        """Yield pieces of the reply (about one token each).
+
+        The generation lock is held until the iterator is exhausted or closed, so consume it
+        promptly (or close it) before asking this model for another reply.
+
+        Raises:
+            ModelUnavailableError: The model cannot be loaded.
+            ContextOverflowError: The prompt is longer than the context window.
+            ModelError: Generation failed, a nested call on the same thread, or an empty reply.
+        """
+        loaded = self._loaded()
+        me = threading.get_ident()
+        if loaded.owner == me:
+            raise ModelError("a reply from this model is still being streamed on this thread; "
+                             "finish or close it before asking again")
+        with loaded.lock:
+            loaded.owner = me
+            chunks = None
+            try:
+                try:
+                    chunks = loaded.llama.create_chat_completion(
+                        messages=[dict(m) for m in messages], max_tokens=max_tokens,
+                        temperature=temperature, stop=list(stop) if stop else None,
+                        seed=self.seed, stream=True)
+                    yielded = False
+                    for chunk in chunks:
+                        content = chunk["choices"][0]["delta"].get("content") if chunk.get("choices") else None
+                        if content:
+                            yielded = True
+                            yield content
+                except ValueError as e:
+                    overflow = _OVERFLOW.search(str(e))
+                    if overflow:
+                        raise ContextOverflowError(
+                            f"the prompt is {overflow.group(1)} tokens, more than the {self.name} "
+                            f"context window of {overflow.group(2)}; send less context or raise n_ctx"
+                        ) from e
+                    raise ModelError(f"{self.name} failed: {e}") from e
+                except (RuntimeError, KeyError, IndexError, TypeError) as e:
+                    raise ModelError(f"{self.name} failed: {e}") from e
+                if not yielded:
+                    raise ModelError("empty reply")
+            finally:
+                if chunks is not None and hasattr(chunks, "close"):
+                    chunks.close()
+                loaded.owner = None
+
+
+# --------------------------------------------------------------------------------------
+# OpenAI-compatible endpoint
+# --------------------------------------------------------------------------------------
+
+
+class OpenAIChat:
+    """A model behind an OpenAI-compatible chat completions endpoint.
+
+    Uses the official `openai` client (created on first use) with its own retries disabled;
+    connection errors, timeouts, HTTP 429 and 5xx are retried here with exponential backoff
+    (`backoff`, 2x`backoff`, ...), but only before the first piece of a reply has been
+    yielded: a reply is never restarted halfway.
+
+    Attributes:
+        name: The model id (discovered from `/v1/models` on first use when not given).
+        base_url: The endpoint, e.g. `http://127.0.0.1:8080/v1`.
+    """
+
+    def __init__(self, base_url: str, api_key: str | None = None, model: str | None = None, *,
+                 timeout: float = 120.0, retries: int = 1, backoff: float = 0.5) -> None:
+        """Describe the endpoint; no connection is made yet.
+
+        Args:
+            base_url: Base URL including `/v1`.
+            api_key: API key; local servers ignore it, so a placeholder is used when missing.
+            model: Model id; None asks the server's `/v1/models` and takes the first.
+            timeout: Seconds to wait to connect and between bytes of a reply.
+            retries: Extra attempts after a transient failure.
+            backoff: First delay in seconds between attempts; doubles each time.
+        """
+        self.base_url = base_url
+        self.api_key = api_key or PLACEHOLDER_API_KEY
+        self.model = model
+        self.name = model or "openai"
+        self.timeout = timeout
+        self.retries = max(0, retries)
+        self.backoff = backoff
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+
+    def _get_client(self) -> Any:
+        with self._client_lock:
+            if self._client is None:
+                try:
+                    import openai
+                except ImportError as e:
+                    raise ModelUnavailableError("the openai package is not installed: pip install openai") from e
+                self._client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key,
+                                             timeout=self.timeout, max_retries=0)
+            return self._client
+
+    def _model_id(self, client: Any) -> str:
+        if self.model is None:
+            page = client.models.list()
+            ids = [getattr(m, "id", None) for m in (getattr(page, "data", None) or [])]
+            ids = [i for i in ids if isinstance(i, str) and i]
+            if not ids:
+                raise ModelUnavailableError(f"{self.base_url} lists no models at /models")
+            self.model = self.name = ids[0]
+        return self.model
+
+    def stream(self, messages: Sequence[Message], *, max_tokens: int = 256,
+               temperature: float = 0.0, stop: Sequence[str] | None = None) -> Iterator[str]:
+        """Yield pieces of the reply as the endpoint streams them.
+
+        Raises:
+            ModelUnavailableError: The endpoint cannot be reached (after retries).
+            ModelTimeoutError: The endpoint did not answer within the timeout (after retries).
+            ContextOverflowError: The endpoint says the prompt exceeds the context window.
+            ModelError: An HTTP error, a malformed or empty reply.
+        """
+        client = self._get_client()
+        request: dict[str, Any] = {"messages": [dict(m) for m in messages], "max_tokens": max_tokens,
+                                   "temperature": temperature, "stream": True}
+        if stop:
+            request["stop"] = list(stop)
+        attempt = 0
+        while True:
+            started = False
+            try:
+                response = client.chat.completions.create(model=self._model_id(client), **request)
+                try:
+                    for piece in _stream_pieces(response):
+                        started = True
+                        yield piece
+                finally:
+                    _close_quietly(response)
+                if not started:
+                    raise ModelError("empty reply")
+                return
+            except ModelError:
+                raise
+            except Exception as e:  # noqa: BLE001 - classified and re-raised as our own error below
+                if not started and attempt < self.retries and _is_transient(e):
+                    time.sleep(self.backoff * (2 ** attempt))
+                    attempt += 1
+                    continue
+                raise self._translate(e) from e
+
+    def _translate(self, e: Exception) -> ModelError:
+        import httpx
+        import openai
+
+        where = self.base_url
+        if isinstance(e, (openai.APITimeoutError, httpx.TimeoutException)):
+            return ModelTimeoutError(f"{where} did not answer within {self.timeout:g} s")
+        if isinstance(e, (openai.APIConnectionError, httpx.TransportError)):
+            return ModelUnavailableError(f"cannot reach the model endpoint {where}: {e}")
+        if isinstance(e, openai.APIStatusError):
+            message = _status_message(e)
+            if e.status_code == 400 and "context" in message.lower():
+                return ContextOverflowError(f"{where}: {message}")
+            return ModelError(f"{where} answered HTTP {e.status_code}: {message}")
+        return ModelError(f"{where} returned something unexpected: {type(e).__name__}: {e}")
+
+
+def _stream_pieces(response: Iterable[Any]) -> Iterator[str]:
+    """Text pieces of a streamed chat completion; raises ModelError on malformed chunks."""
+    for chunk in response:
+        choices = getattr(chunk, "choices", None)
+        if not isinstance(choices, list):
+            raise ModelError(f"malformed reply chunk (no choices): {_short(chunk)}")
+        if not choices:
+            continue  # e.g. a final usage-only chunk
+        delta = getattr(choices[0], "delta", None)
+        content = getattr(delta, "content", None)
+        if content is None:
+            continue
+        if not isinstance(content, str):
+            raise ModelError(f"malformed reply chunk (non-text content): {_short(chunk)}")
+        if content:
+            yield content
+
+
+def _is_transient(e: Exception) -> bool:
+    import httpx
+    import openai
+
+    if isinstance(e, (openai.APIConnectionError, httpx.TimeoutException, httpx.TransportError)):
+        return True
+    if isinstance(e, openai.APIStatusError):
+        return e.status_code == 429 or e.status_code >= 500
+    return False
+
+
+def _status_message(e: Any) -> str:
+    body = getattr(e, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return inner["message"]
+        if isinstance(inner, str):
+            return inner
+    return str(getattr(e, "message", e))
+
+
+def _close_quietly(response: Any) -> None:
+    close = getattr(response, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:  # noqa: BLE001 - closing a broken connection must not hide the real error
+            pass
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+# --------------------------------------------------------------------------------------
+# Scripted fake for unit tests
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """A scripted reply that streams `text` and then raises `error` (a reply dying halfway)."""
+
+    text: str
+    error: BaseException
+
+
+Reply = Union[str, BaseException, Interrupted, Callable[[list[Message]], str]]
+
+
+class ScriptedChat:
+    """A chat model that plays back queued replies; for unit tests of code around a model.
+
+    Each `stream()` call takes the next queued item:
+
+    - a `str` is streamed in pieces of `piece_size` characters (cut at the first `stop`
+      string, as a real model would stop);
+    - an exception instance is raised when the stream is first read (a failed request);
+    - an `Interrupted(text, error)` streams `text`, then raises `error`;
+    - a callable gets the messages and returns the reply text.
+
+    Attributes:
+        name: Model name shown in answers.
+        replies: The queue of remaining replies (append more at any time).
+        calls: Every `messages` list received, as copies, in order.
+        options: The keyword arguments of every call (`max_tokens`, `temperature`, `stop`).
+    """
+
+    def __init__(self, replies: Iterable[Reply] = (), *, name: str = "scripted", piece_size: int = 4) -> None:
+        if piece_size < 1:
+            raise ValueError("piece_size must be at least 1")
+        self.name = name
+        self.piece_size = piece_size
+        self.replies: list[Reply] = list(replies)
+        self.calls: list[list[Message]] = []
+        self.options: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def stream(self, messages: Sequence[Message], *, max_tokens: int = 256,
+               temperature: float = 0.0, stop: Sequence[str] | None = None) -> Iterator[str]:
+        """Record the call, take the next reply and return an iterator over its pieces.
+
+        Raises:
+            LookupError: No reply is left (a bug in the test, deliberately not a ModelError).
+        """
+        copied = [dict(m) for m in messages]
+        with self._lock:
+            self.calls.append(copied)
+            self.options.append({"max_tokens": max_tokens, "temperature": temperature,
+                                 "stop": list(stop) if stop else None})
+            if not self.replies:
+                raise LookupError(f"ScriptedChat {self.name!r} has no reply left for call {len(self.calls)}")
+            reply = self.replies.pop(0)
+        return self._play(reply, copied, stop)
+
+    def _play(self, reply: Reply, messages: list[Message], stop: Sequence[str] | None) -> Iterator[str]:
+        error: BaseException | None = None
+        if isinstance(reply, BaseException):
+            raise reply
+        if isinstance(reply, Interrupted):
+            text, error = reply.text, reply.error
+        elif callable(reply):
+            text = reply(messages)
+        else:
+            text = reply
+        for s in stop or ():
+            if s and s in text:
+                text = text[: text.index(s)]
+        for i in range(0, len(text), self.piece_size):
+            yield text[i : i + self.piece_size]
+        if error is not None:
+            raise error

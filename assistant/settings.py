@@ -1,0 +1,109 @@
+"""One settings object: defaults, overridden by the environment in exactly one place.
+
+Library functions take an explicit `settings` argument and fall back to `Settings.from_env()`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+BACKENDS = ("local", "local-small", "openai", "extractive")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with defaults that work offline on a laptop.
+
+    Attributes:
+        data_dir: Where the Chroma folder, model cache, BM25 index and feedback live.
+        chroma_host: When set, use a Chroma server (`chroma run`) instead of the local folder.
+        chroma_port: Port of the Chroma server.
+        collection: Chroma collection name for the chunks.
+        backend: Answer backend: one of `BACKENDS`.
+        openai_base_url: Base URL of an OpenAI-compatible endpoint (backend `openai`).
+        openai_api_key: Key for that endpoint (a placeholder works for local servers).
+        model: Model name sent to the OpenAI-compatible endpoint.
+        top_k: Passages retrieved per question.
+        chunk_tokens: Target chunk size in cl100k tokens (MiniLM truncates at 256 word pieces).
+        chunk_overlap_tokens: Overlap between consecutive chunks of a document.
+        context_tokens: Token budget for the evidence packed into the prompt.
+        max_question_tokens: Longer questions are refused with `QuestionTooLongError`.
+        max_file_bytes: Larger files are skipped at ingest with a reason.
+        llm_timeout: Seconds to wait for a model response before retrying.
+        llm_retries: Retries (with backoff) before falling back to extractive answers.
+        max_answer_tokens: Generation limit.
+        n_threads: CPU threads for the local model.
+        n_ctx: Context window for the local model.
+    """
+
+    data_dir: Path = Path(".rag")
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+    collection: str = "documents"
+    backend: str = "local"
+    openai_base_url: str | None = None
+    openai_api_key: str | None = None
+    model: str | None = None
+    top_k: int = 6
+    chunk_tokens: int = 160
+    chunk_overlap_tokens: int = 32
+    context_tokens: int = 700
+    max_question_tokens: int = 512
+    max_file_bytes: int = 20_000_000
+    llm_timeout: float = 120.0
+    llm_retries: int = 1
+    max_answer_tokens: int = 256
+    n_threads: int = field(default_factory=lambda: max(1, min(os.cpu_count() or 2, 8)))
+    n_ctx: int = 4096
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+        """Build settings from defaults, then the environment, then explicit overrides.
+
+        This is the only place in the project that reads environment variables.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        if env.get("RAG_DATA_DIR"):
+            values["data_dir"] = Path(env["RAG_DATA_DIR"])
+        if env.get("RAG_CHROMA_HOST"):
+            values["chroma_host"] = env["RAG_CHROMA_HOST"]
+        if env.get("RAG_CHROMA_PORT"):
+            values["chroma_port"] = int(env["RAG_CHROMA_PORT"])
+        if env.get("RAG_COLLECTION"):
+            values["collection"] = env["RAG_COLLECTION"]
+        if env.get("RAG_LLM"):
+            values["backend"] = env["RAG_LLM"]
+        if env.get("OPENAI_BASE_URL"):
+            values["openai_base_url"] = env["OPENAI_BASE_URL"]
+        if env.get("OPENAI_API_KEY"):
+            values["openai_api_key"] = env["OPENAI_API_KEY"]
+        if env.get("RAG_MODEL"):
+            values["model"] = env["RAG_MODEL"]
+        if env.get("RAG_TOP_K"):
+            values["top_k"] = int(env["RAG_TOP_K"])
+        if env.get("RAG_LLM_TIMEOUT"):
+            values["llm_timeout"] = float(env["RAG_LLM_TIMEOUT"])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values).validated()
+
+    def replace(self, **changes: object) -> "Settings":
+        """Return a copy with `changes` applied (None values are ignored)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None}).validated()
+
+    def validated(self) -> "Settings":
+        """Check values; raise `ValueError` with a clear message on a bad one."""
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+        if self.top_k < 1:
+            raise ValueError("top_k must be at least 1")
+        if not 3 <= len(self.collection) <= 512:
+            raise ValueError("collection name must be 3-512 characters (a Chroma rule)")
+        if self.chunk_overlap_tokens >= self.chunk_tokens:
+            raise ValueError("chunk_overlap_tokens must be smaller than chunk_tokens")
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        return self

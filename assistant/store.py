@@ -1,0 +1,336 @@
+"""The one module that talks to Chroma.
+
+Two collections per index:
+- `<collection>`: one record per chunk (id = content hash, embedding, text, offsets as metadata).
+- `<collection>__files`: one record per ingested file (the sync manifest: content hash, status,
+  chunk count, and the document text so any client of a shared server can show it), plus one
+  `__state__` record whose `version` changes on every write (clients rebuild their BM25
+  index when it differs from the version they built it at).
+
+Chroma distances become similarity scores in exactly one place: `_similarity`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from assistant.errors import EmbedderMismatchError, NoIndexError, StoreError
+from assistant.protocols import Embedder
+from assistant.settings import Settings
+from assistant.types import Chunk
+
+INDEX_FORMAT = 1
+_STATE_ID = "__state__"
+_PAGE = 2000  # records per `get` page; Chroma caps the size of one request
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """A manifest entry: what is indexed for one source file.
+
+    Attributes:
+        source: Path relative to the ingested root ('/' separators); the key.
+        root: Absolute path of the folder it was ingested from.
+        sha256: Content hash of the file bytes.
+        size: File size in bytes.
+        mtime_ns: Modification time when ingested.
+        n_chunks: Number of chunks the file produced.
+        status: "pending" while its chunks are being written, "done" after.
+        title: Document title.
+        kind: Loader kind (text, markdown, html, pdf).
+        ingested_at: Unix time of the last write.
+    """
+
+    source: str
+    root: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    n_chunks: int
+    status: str
+    title: str = ""
+    kind: str = "text"
+    ingested_at: float = 0.0
+
+
+def _similarity(distance: float) -> float:
+    """Cosine distance (0..2) to a similarity score, higher is better."""
+    return 1.0 - float(distance)
+
+
+def _chunk_metadata(chunk: Chunk) -> dict:
+    return {
+        "source": chunk.source, "start": chunk.start, "end": chunk.end,
+        "line_start": chunk.line_start, "line_end": chunk.line_end,
+        "ordinal": chunk.ordinal, "title": chunk.title,
+        "page": -1 if chunk.page is None else chunk.page,
+    }
+
+
+def _chunk_from(record_id: str, text: str, meta: dict) -> Chunk:
+    page = int(meta.get("page", -1))
+    return Chunk(
+        id=record_id, source=str(meta["source"]), text=text,
+        start=int(meta["start"]), end=int(meta["end"]),
+        line_start=int(meta["line_start"]), line_end=int(meta["line_end"]),
+        ordinal=int(meta["ordinal"]), title=str(meta.get("title", "")),
+        page=None if page < 0 else page,
+    )
+
+
+def describe_location(settings: Settings) -> str:
+    """Where the store lives, for messages and `rag status`."""
+    if settings.chroma_host:
+        return f"chroma server http://{settings.chroma_host}:{settings.chroma_port}"
+    return f"local folder {(settings.data_dir / 'chroma').resolve()}"
+
+
+def _make_client(settings: Settings):
+    try:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+    except ImportError as e:  # pragma: no cover - chromadb is a hard dependency
+        raise StoreError("chromadb is not installed") from e
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    where = describe_location(settings)
+    try:
+        if settings.chroma_host:
+            client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
+                                         settings=chroma_settings)
+            client.heartbeat()
+            return client
+        path = settings.data_dir / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except Exception as e:  # Chroma raises many unrelated types for "cannot open"
+        hint = ("is `chroma run` up?" if settings.chroma_host else
+                "if the folder is corrupted, run `rag ingest --rebuild` to rebuild it from the documents")
+        raise StoreError(f"cannot open the vector store ({where}): {e}; {hint}") from e
+
+
+class Store:
+    """Chunks and the sync manifest in Chroma.
+
+    Construct with `Store.open(settings, embedder, create=...)`.
+    """
+
+    def __init__(self, settings: Settings, embedder: Embedder, client, chunks, files) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self._client = client
+        self._chunks = chunks
+        self._files = files
+
+    # ---- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, settings: Settings, embedder: Embedder, *, create: bool = False) -> "Store":
+        """Open the index; create it when `create` is true.
+
+        Raises:
+            NoIndexError: The index does not exist and `create` is false.
+            EmbedderMismatchError: The index was built with another embedder.
+            StoreError: Chroma cannot be reached or opened.
+        """
+        client = _make_client(settings)
+        name = settings.collection
+        try:
+            if create:
+                chunks = client.get_or_create_collection(
+                    name, embedding_function=None,
+                    metadata={"hnsw:space": "cosine", "embedder": embedder.name,
+                              "dimension": embedder.dimension, "format": INDEX_FORMAT},
+                )
+                files = client.get_or_create_collection(f"{name}__files", embedding_function=None)
+            else:
+                existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+                if name not in existing or f"{name}__files" not in existing:
+                    raise NoIndexError(
+                        f"no index yet in {describe_location(settings)}: run `rag ingest` first")
+                chunks = client.get_collection(name, embedding_function=None)
+                files = client.get_collection(f"{name}__files", embedding_function=None)
+        except NoIndexError:
+            raise
+        except Exception as e:
+            raise StoreError(f"cannot open collection {name!r} in {describe_location(settings)}: {e}; "
+                             "run `rag ingest --rebuild` to rebuild it") from e
+        meta = chunks.metadata or {}
+        if meta.get("embedder") != embedder.name or int(meta.get("dimension", -1)) != embedder.dimension:
+            raise EmbedderMismatchError(
+                f"the index was built with {meta.get('embedder')!r} ({meta.get('dimension')} dims) but "
+                f"{embedder.name!r} ({embedder.dimension} dims) was asked to use it; use the same "
+                "embedder or rebuild with `rag ingest --rebuild`")
+        return cls(settings, embedder, client, chunks, files)
+
+    @staticmethod
+    def drop(settings: Settings) -> None:
+        """Delete the index (both collections); for a local folder that Chroma cannot even
+        open (corrupted), remove the folder itself."""
+        try:
+            client = _make_client(settings)
+        except StoreError:
+            if settings.chroma_host:
+                raise
+            import shutil
+            shutil.rmtree(settings.data_dir / "chroma", ignore_errors=True)
+            return
+        for name in (settings.collection, f"{settings.collection}__files"):
+            try:
+                client.delete_collection(name)
+            except Exception:  # absent is fine: the goal is "not there"
+                pass
+
+    # ---- chunks ----------------------------------------------------------------------------
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:
+            raise StoreError(f"vector store failed to {what} ({describe_location(self.settings)}): {e}") from e
+
+    def count(self) -> int:
+        """Number of chunks in the index."""
+        return int(self._call("count", self._chunks.count))
+
+    def upsert_chunks(self, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]) -> None:
+        """Write chunks with their embeddings (idempotent: ids are content hashes)."""
+        for i in range(0, len(chunks), _PAGE):
+            part = chunks[i:i + _PAGE]
+            self._call("write chunks", self._chunks.upsert,
+                       ids=[c.id for c in part], documents=[c.text for c in part],
+                       embeddings=[list(e) for e in embeddings[i:i + _PAGE]],
+                       metadatas=[_chunk_metadata(c) for c in part])
+
+    def delete_chunks(self, ids: Iterable[str]) -> None:
+        """Delete chunks by id."""
+        ids = list(ids)
+        for i in range(0, len(ids), _PAGE):
+            self._call("delete chunks", self._chunks.delete, ids=ids[i:i + _PAGE])
+
+    def chunk_ids(self, source: str) -> set[str]:
+        """Ids of the chunks stored for one source file."""
+        got = self._call("read chunk ids", self._chunks.get, where={"source": source}, include=[])
+        return set(got["ids"])
+
+    def iter_chunks(self) -> Iterable[Chunk]:
+        """Every chunk, page by page (for building the BM25 index)."""
+        offset = 0
+        while True:
+            got = self._call("read chunks", self._chunks.get, limit=_PAGE, offset=offset,
+                             include=["documents", "metadatas"])
+            for rid, text, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+                yield _chunk_from(rid, text, meta)
+            if len(got["ids"]) < _PAGE:
+                return
+            offset += _PAGE
+
+    def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
+        """Chunks by id, in the order asked (missing ids are left out)."""
+        if not ids:
+            return []
+        got = self._call("read chunks", self._chunks.get, ids=list(ids), include=["documents", "metadatas"])
+        by_id = {rid: _chunk_from(rid, t, m) for rid, t, m in zip(got["ids"], got["documents"], got["metadatas"])}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def query(self, embedding: Sequence[float], top_k: int,
+              sources: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
+        """Nearest chunks to `embedding` as (chunk, similarity), best first."""
+        n = self.count()
+        if n == 0:
+            return []
+        where = None
+        if sources:
+            where = {"source": sources[0]} if len(sources) == 1 else {"source": {"$in": list(sources)}}
+        got = self._call("query", self._chunks.query, query_embeddings=[list(embedding)],
+                         n_results=min(top_k, n), where=where,
+                         include=["documents", "metadatas", "distances"])
+        return [(_chunk_from(rid, t, m), _similarity(d)) for rid, t, m, d in
+                zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])]
+
+    # ---- manifest --------------------------------------------------------------------------
+
+    def files(self) -> dict[str, FileRecord]:
+        """The manifest: every ingested file by source path."""
+        records: dict[str, FileRecord] = {}
+        offset = 0
+        while True:
+            got = self._call("read the manifest", self._files.get, limit=_PAGE, offset=offset,
+                             include=["metadatas"])
+            for rid, meta in zip(got["ids"], got["metadatas"]):
+                if rid != _STATE_ID:
+                    records[rid] = FileRecord(**{k: meta[k] for k in FileRecord.__dataclass_fields__ if k in meta})
+            if len(got["ids"]) < _PAGE:
+                return records
+            offset += _PAGE
+
+    def put_files(self, records: Sequence[FileRecord], texts: Sequence[str | None] | None = None) -> None:
+        """Write manifest records (with the document text, when given, for display)."""
+        if not records:
+            return
+        docs = [t or "" for t in texts] if texts is not None else None
+        kwargs = {"documents": docs} if docs is not None else {}
+        self._call("write the manifest", self._files.upsert, ids=[r.source for r in records],
+                   embeddings=[[0.0] for _ in records],
+                   metadatas=[{k: getattr(r, k) for k in FileRecord.__dataclass_fields__} for r in records],
+                   **kwargs)
+
+    def delete_file(self, source: str) -> None:
+        """Delete a file's chunks, then its manifest record (in that order: never an orphan)."""
+        self._call("delete chunks", self._chunks.delete, where={"source": source})
+        self._call("delete from the manifest", self._files.delete, ids=[source])
+
+    def document_text(self, source: str) -> str | None:
+        """The stored text of an ingested document (offsets of its chunks refer to it)."""
+        got = self._call("read a document", self._files.get, ids=[source], include=["documents"])
+        docs = got.get("documents") or []
+        return docs[0] if docs and docs[0] else None
+
+    # ---- state -----------------------------------------------------------------------------
+
+    def state(self) -> dict:
+        """The index's shared state: {"version": str, "updated_at": float, ...}."""
+        got = self._call("read the index state", self._files.get, ids=[_STATE_ID], include=["metadatas"])
+        if got["ids"]:
+            return dict(got["metadatas"][0])
+        return {"version": "", "updated_at": 0.0}
+
+    def bump_version(self, **extra: object) -> str:
+        """Mark the index as changed (BM25 indexes built at an older version are stale)."""
+        version = uuid.uuid4().hex
+        meta = {"version": version, "updated_at": time.time(), **extra}
+        self._call("write the index state", self._files.upsert, ids=[_STATE_ID], embeddings=[[0.0]],
+                   metadatas=[meta])
+        return version
+
+    def info(self) -> dict:
+        """What `rag status` prints."""
+        files = self.files()
+        return {
+            "location": describe_location(self.settings),
+            "collection": self.settings.collection,
+            "embedder": self.embedder.name,
+            "dimension": self.embedder.dimension,
+            "files": len(files),
+            "chunks": self.count(),
+            "pending": sorted(s for s, r in files.items() if r.status != "done"),
+            "last_sync": self.state().get("updated_at", 0.0),
+            "sources": sorted(files),
+        }
+
+
+def local_state_dir(settings: Settings) -> Path:
+    """Per-client cache folder (BM25 index, lock) for this store location."""
+    key = settings.chroma_host and f"{settings.chroma_host}_{settings.chroma_port}" or "local"
+    path = settings.data_dir / "cache" / f"{key}-{settings.collection}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def dumps_json(obj: object) -> str:
+    """Compact JSON for metadata blobs."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)

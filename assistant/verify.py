@@ -1,0 +1,145 @@
+"""Citation checking: parse `[n]` markers, verify each sentence against what it cites, repair.
+
+The model's citations are never trusted. A sentence is supported by a set of evidence
+sentences when every number and name in it appears there, it does not add a negation the
+evidence lacks, and its content overlaps the evidence (lexically or semantically).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from assistant.lexical import tokenize
+from assistant.sentences import sentence_spans
+
+MARKER = re.compile(r"\s*\[(\d+(?:\s*[-,–]\s*\d+)*)\]")
+_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*[-,–]\s*\d+)*\])+\s*")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NAME = re.compile(r"\b[A-Z][\w'’-]*")
+_NEGATION = re.compile(r"\b(not|no|never|none|neither|nor|cannot|can't|won't|didn't|doesn't|isn't|wasn't)\b",
+                       re.IGNORECASE)
+_NAME_STOP = frozenset("""
+The A An In On At By For From To Of And But Or It Its This That These Those He She They We I
+According However Also Yes No Based As If When While After Before During Some Many Most
+There Both Each Other Such Only Not Even Still Then Thus So Since Because Although Though
+What Which Who Whom Whose Where Why How Here Their Our Your My His Her Its One Two Three
+""".split())
+
+Similarity = Callable[[str, Sequence[str]], float]
+
+
+@dataclass(frozen=True)
+class DraftSentence:
+    """A sentence of the model's draft: its text without markers and the numbers it cited."""
+
+    text: str
+    markers: tuple[int, ...]
+
+
+def split_draft(draft: str) -> list[DraftSentence]:
+    """Split a draft answer into sentences and their `[n]` markers.
+
+    A marker right after a sentence's final period (`... troops. [2]`) belongs to that
+    sentence, even when the splitter put it at the start of the next one. `[1-3]` and
+    `[1, 2]` expand to each number.
+    """
+    sentences: list[DraftSentence] = []
+    for s, e in sentence_spans(draft):
+        text = draft[s:e]
+        lead = _LEADING_MARKERS.match(text)
+        if lead and sentences:
+            prev = sentences[-1]
+            sentences[-1] = DraftSentence(prev.text, tuple(dict.fromkeys(prev.markers + tuple(_markers(lead.group(0))))))
+            text = text[lead.end():]
+        markers = _markers(text)
+        clean = MARKER.sub("", text).strip()
+        if clean:
+            sentences.append(DraftSentence(clean, tuple(dict.fromkeys(markers))))
+    return sentences
+
+
+def _markers(text: str) -> list[int]:
+    out: list[int] = []
+    for m in MARKER.finditer(text):
+        for part in re.split(r"\s*,\s*", m.group(1)):
+            if re.search(r"[-–]", part):
+                a, b = (int(x) for x in re.split(r"\s*[-–]\s*", part))
+                if 0 < b - a < 20:
+                    out.extend(range(a, b + 1))
+                    continue
+                out.extend([a, b])
+            else:
+                out.append(int(part))
+    return out
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)}
+
+
+def _names(text: str) -> list[str]:
+    names = []
+    for m in _NAME.finditer(text):
+        word = m.group(0).strip("'’-")
+        if word in _NAME_STOP:
+            continue
+        names.append(word)
+    return names
+
+
+def _has_word_prefix(word: str, evidence_words: set[str]) -> bool:
+    w = word.lower().replace("’", "'")
+    w = w[:-2] if w.endswith("'s") else w
+    if w in evidence_words:
+        return True
+    stem = w[: max(4, len(w) - 2)]  # Korean ~ Korea, Russian ~ Russia
+    return any(e.startswith(stem) for e in evidence_words)
+
+
+@dataclass(frozen=True)
+class Support:
+    """A support verdict: `ok`, and when not, why."""
+
+    ok: bool
+    reason: str = ""
+    overlap: float = 0.0
+
+
+def check_support(sentence: str, evidence: Sequence[str], *,
+                  similarity: Similarity | None = None, min_overlap: float = 0.5,
+                  min_similarity: float = 0.6) -> Support:
+    """Is `sentence` supported by the `evidence` texts taken together?
+
+    Args:
+        sentence: An answer sentence (markers already removed).
+        evidence: The texts it cites.
+        similarity: Optional semantic similarity (sentence, evidence) -> cosine; lets a
+            paraphrase pass when lexical overlap is low.
+        min_overlap: Share of the sentence's content words that must appear in the evidence.
+        min_similarity: Cosine that counts as a paraphrase.
+    """
+    if not evidence:
+        return Support(False, "cites nothing")
+    joined = " ".join(evidence)
+    missing_numbers = _numbers(sentence) - _numbers(joined)
+    if missing_numbers:
+        return Support(False, f"number(s) not in the cited text: {', '.join(sorted(missing_numbers))}")
+    words = {w.lower().replace("’", "'") for w in re.findall(r"[\w'’-]+", joined)}
+    words |= {w.split("'")[0] for w in words}
+    missing_names = [n for n in _names(sentence) if not _has_word_prefix(n, words)]
+    if missing_names:
+        return Support(False, f"name(s) not in the cited text: {', '.join(missing_names)}")
+    if _NEGATION.search(sentence) and not _NEGATION.search(joined):
+        return Support(False, "negates what the cited text says")
+    terms = set(tokenize(sentence))
+    if not terms:
+        return Support(False, "no content")
+    present = set(tokenize(joined))
+    overlap = sum(1 for t in terms if t in present or any(p.startswith(t[:5]) for p in present if len(t) > 5)) / len(terms)
+    if overlap >= min_overlap:
+        return Support(True, "", overlap)
+    if similarity is not None and similarity(sentence, evidence) >= min_similarity:
+        return Support(True, "paraphrase", overlap)
+    return Support(False, f"only {overlap:.0%} of its words are in the cited text", overlap)

@@ -1,0 +1,472 @@
+"""Evaluation reports: report.json, report.md and PNG charts, and regression checks.
+
+`write_report` takes the per-item results (dicts, e.g. `ItemResult.to_dict()`) and the
+headline metrics (e.g. `evals.metrics.summarize`) and writes into one folder:
+
+* `report.json`: meta, headline, targets, per-category numbers and every item, failures first;
+* `report.md`: a headline table against targets, a per-category table, then the failures
+  (question, answer, citations, verdicts) before the passes;
+* `headline.png`: the headline ratios as bars with their targets;
+* `categories.png`: pass rate, answer correctness and abstention accuracy per category.
+
+`compare(previous, current)` lists what got worse: headline metrics past a tolerance and items
+that passed before and fail now.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+__all__ = [
+    "LOWER_IS_BETTER",
+    "Regression",
+    "ReportPaths",
+    "compare",
+    "is_failure",
+    "load_report",
+    "order_results",
+    "per_category",
+    "regressions_as_dicts",
+    "write_report",
+]
+
+LOWER_IS_BETTER = frozenset({"latency_p50", "latency_p95", "forbidden_rate"})
+"""Headline metrics where a smaller value is better."""
+
+_LABELS = {
+    "pass_rate": "Pass rate",
+    "answer_correctness": "Answer correctness",
+    "citation_recall": "Citation recall",
+    "citation_precision": "Citation precision",
+    "faithfulness": "Faithfulness",
+    "source_accuracy": "Source accuracy",
+    "abstention_precision": "Abstention precision",
+    "abstention_recall": "Abstention recall",
+    "forbidden_rate": "Injected claim repeated",
+    "latency_p50": "Latency p50 (s)",
+    "latency_p95": "Latency p95 (s)",
+    "n": "Items",
+}
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """The files `write_report` wrote."""
+
+    json: Path
+    markdown: Path
+    headline_chart: Path | None
+    category_chart: Path | None
+
+
+@dataclass(frozen=True)
+class Regression:
+    """Something that got worse between two reports.
+
+    Attributes:
+        kind: "metric" (a headline number) or "item" (an item that passed and now fails).
+        name: The metric name or the item id.
+        previous: The old value (for items: True, it passed).
+        current: The new value.
+        detail: A one-line human explanation.
+    """
+
+    kind: str
+    name: str
+    previous: Any
+    current: Any
+    detail: str
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _is_lower_better(metric: str) -> bool:
+    return metric in LOWER_IS_BETTER or metric.startswith("latency")
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_failure(result: Mapping) -> bool:
+    """An item failed when it says so (`passed` False) or raised an error."""
+    if result.get("error"):
+        return True
+    if "passed" in result:
+        return not result["passed"]
+    # Results without a verdict: judge from what they carry.
+    if result.get("abstention_ok") is False or result.get("forbidden_hit"):
+        return True
+    correctness = result.get("correctness")
+    return correctness is not None and correctness < 1.0
+
+
+def order_results(results: Iterable[Mapping]) -> list[dict]:
+    """Failures first, then passes; each group keeps its input order."""
+    rows = [dict(r) for r in results]
+    return [r for r in rows if is_failure(r)] + [r for r in rows if not is_failure(r)]
+
+
+def _mean(values: Iterable[Any]) -> float | None:
+    kept = [float(v) for v in values if _finite(v)]
+    return sum(kept) / len(kept) if kept else None
+
+
+def per_category(results: Iterable[Mapping]) -> dict[str, dict[str, float | None]]:
+    """Per-category counts and means, categories in first-seen order.
+
+    Returns:
+        category -> {"n", "passed", "pass_rate", "answer_correctness", "abstention_accuracy",
+        "citation_recall", "faithfulness"} (means over the items where measured).
+    """
+    groups: dict[str, list[Mapping]] = defaultdict(list)
+    for r in results:
+        groups[str(r.get("category") or "uncategorized")].append(r)
+    table: dict[str, dict[str, float | None]] = {}
+    for category, rows in groups.items():
+        passed = sum(not is_failure(r) for r in rows)
+        table[category] = {
+            "n": len(rows),
+            "passed": passed,
+            "pass_rate": passed / len(rows),
+            "answer_correctness": _mean(r.get("correctness") for r in rows if r.get("answerable")),
+            "abstention_accuracy": _mean(
+                float(bool(r["abstention_ok"])) for r in rows if "abstention_ok" in r),
+            "citation_recall": _mean(r.get("citation_recall") for r in rows),
+            "faithfulness": _mean(r.get("faithfulness") for r in rows),
+        }
+    return table
+
+
+def _fmt(value: Any, metric: str = "") -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if _finite(value):
+        if metric == "n" or (isinstance(value, int)):
+            return str(int(value))
+        if metric.startswith("latency"):
+            return f"{value:.2f}"
+        return f"{value:.3f}"
+    return str(value)
+
+
+def _meets(metric: str, value: Any, target: Any) -> bool | None:
+    if not (_finite(value) and _finite(target)):
+        return None
+    return value <= target if _is_lower_better(metric) else value >= target
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _quote_block(text: str) -> str:
+    lines = (text or "").strip().splitlines() or [""]
+    return "\n".join(f"> {line}" if line else ">" for line in lines)
+
+
+# --------------------------------------------------------------------------- markdown
+
+
+def _markdown(
+    ordered: Sequence[Mapping],
+    headline: Mapping[str, Any],
+    targets: Mapping[str, float],
+    categories: Mapping[str, Mapping[str, Any]],
+    meta: Mapping[str, Any],
+    charts: Sequence[Path],
+) -> str:
+    failures = [r for r in ordered if is_failure(r)]
+    passes = [r for r in ordered if not is_failure(r)]
+    out: list[str] = ["# Evaluation report", ""]
+    for key, value in meta.items():
+        out.append(f"- **{_cell(key)}**: {_cell(value)}")
+    out += [f"- **items**: {len(ordered)} ({len(failures)} failed)", ""]
+
+    out += ["## Headline", "", "| metric | value | target | status |", "|---|---:|---:|---|"]
+    for metric, value in headline.items():
+        target = targets.get(metric)
+        ok = _meets(metric, value, target)
+        status = "" if ok is None else ("pass" if ok else "**FAIL**")
+        bound = "" if target is None else ("≤ " if _is_lower_better(metric) else "≥ ") + _fmt(target, metric)
+        out.append(f"| {_LABELS.get(metric, metric)} | {_fmt(value, metric)} | {bound} | {status} |")
+    out.append("")
+
+    out += ["## Per category", "",
+            "| category | n | passed | pass rate | answer correctness | abstention accuracy "
+            "| citation recall | faithfulness |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for category, row in categories.items():
+        out.append(
+            f"| {_cell(category)} | {row['n']} | {row['passed']} | {_fmt(row['pass_rate'])} "
+            f"| {_fmt(row['answer_correctness'])} | {_fmt(row['abstention_accuracy'])} "
+            f"| {_fmt(row['citation_recall'])} | {_fmt(row['faithfulness'])} |")
+    out.append("")
+    for chart in charts:
+        out += [f"![{chart.stem}]({chart.name})", ""]
+
+    out += [f"## Failures ({len(failures)})", ""]
+    if not failures:
+        out += ["None.", ""]
+    for r in failures:
+        out += _item_markdown(r)
+
+    out += [f"## Passed ({len(passes)})", ""]
+    for r in passes:
+        out.append(f"- `{_cell(r.get('id'))}` ({_cell(r.get('category', ''))}): {_cell(r.get('question', ''))}")
+    out.append("")
+    return "\n".join(out)
+
+
+def _item_markdown(r: Mapping) -> list[str]:
+    out = [f"### `{r.get('id')}` ({r.get('category', '')})", ""]
+    turns = r.get("turns")
+    if turns:
+        out += [f"**Turns:** {' → '.join(str(t) for t in turns)}", ""]
+    else:
+        out += [f"**Question:** {r.get('question', '')}", ""]
+    why = []
+    if r.get("error"):
+        why.append(f"error: {r['error']}")
+    if r.get("abstention_ok") is False:
+        why.append("abstained on an answerable question" if r.get("abstained")
+                   else "answered a question it should have declined")
+    if r.get("forbidden_hit"):
+        why.append("repeated an injected claim")
+    if r.get("missing"):
+        why.append("missing: " + ", ".join(f"“{m}”" for m in r["missing"]))
+    if r.get("source_ok") is False:
+        why.append("no gold source cited")
+    scores = [f"{name} {_fmt(r.get(key))}" for key, name in (
+        ("correctness", "correctness"), ("citation_recall", "citation recall"),
+        ("citation_precision", "citation precision"), ("faithfulness", "faithfulness"))
+        if r.get(key) is not None]
+    if why:
+        out += [f"**Why:** {'; '.join(why)}", ""]
+    if scores:
+        out += [f"**Scores:** {', '.join(scores)}", ""]
+    out += ["**Answer:**" + (" *(abstained)*" if r.get("abstained") else ""), "", _quote_block(str(r.get("answer", ""))), ""]
+    citations = r.get("citations") or []
+    if citations:
+        out += ["**Citations:**", ""]
+        for c in citations:
+            quote = " ".join(str(c.get("quote", "")).split())
+            if len(quote) > 240:
+                quote = quote[:237] + "..."
+            out.append(f"- [{c.get('n')}] `{c.get('source')}`: “{quote}”")
+        out.append("")
+    verdicts = r.get("verdicts") or []
+    if verdicts:
+        out += ["**Verdicts:**", ""]
+        for v in verdicts:
+            mark = "supported" if v.get("supported") else ("grounded elsewhere" if v.get("grounded") else "UNSUPPORTED")
+            extra = []
+            if v.get("unknown"):
+                extra.append(f"unknown markers {list(v['unknown'])}")
+            if v.get("irrelevant"):
+                extra.append(f"irrelevant {list(v['irrelevant'])}")
+            suffix = f" ({'; '.join(extra)})" if extra else ""
+            out.append(f"- {mark}{suffix}: {v.get('sentence', '')} {list(v.get('cited', []))}")
+        out.append("")
+    if r.get("notes"):
+        out += [f"*Notes:* {r['notes']}", ""]
+    return out
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def _headline_chart(path: Path, headline: Mapping[str, Any], targets: Mapping[str, float]) -> Path | None:
+    from matplotlib.figure import Figure  # imported on use: charts are optional
+
+    metrics = [m for m, v in headline.items()
+               if _finite(v) and 0.0 <= float(v) <= 1.0 and not m.startswith("latency") and m != "n"]
+    if not metrics:
+        return None
+    values = [float(headline[m]) for m in metrics]
+    fig = Figure(figsize=(9, 0.5 * len(metrics) + 1.4), dpi=110)
+    ax = fig.subplots()
+    y = list(range(len(metrics)))[::-1]
+    colors = []
+    for m, v in zip(metrics, values):
+        ok = _meets(m, v, targets.get(m))
+        colors.append("#9e9e9e" if ok is None else ("#2e7d32" if ok else "#c62828"))
+    ax.barh(y, values, color=colors, height=0.6)
+    for yi, m, v in zip(y, metrics, values):
+        # At the bar's start, so the label never sits on a target tick near the bar's end.
+        if v >= 0.1:
+            ax.text(0.01, yi, f"{v:.2f}", va="center", ha="left", fontsize=9, color="white")
+        else:
+            ax.text(v + 0.01, yi, f"{v:.2f}", va="center", ha="left", fontsize=9)
+        target = targets.get(m)
+        if _finite(target):
+            ax.plot([target, target], [yi - 0.38, yi + 0.38], color="black", linewidth=2)
+    ax.set_yticks(y, [_LABELS.get(m, m) + (" (lower is better)" if _is_lower_better(m) else "")
+                      for m in metrics])
+    ax.set_xlim(0, 1.0)
+    ax.set_xlabel("score (black tick = target; green meets it, red misses, grey has none)")
+    ax.set_title("Headline metrics vs targets")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
+def _category_chart(path: Path, categories: Mapping[str, Mapping[str, Any]]) -> Path | None:
+    from matplotlib.figure import Figure
+
+    if not categories:
+        return None
+    names = list(categories)
+    series = [("pass_rate", "pass rate", "#1565c0"),
+              ("answer_correctness", "answer correctness", "#2e7d32"),
+              ("abstention_accuracy", "abstention accuracy", "#ef6c00")]
+    width = 0.26
+    fig = Figure(figsize=(max(7.0, 1.3 * len(names) + 2), 4.6), dpi=110)
+    ax = fig.subplots()
+    for i, (key, label, color) in enumerate(series):
+        xs = [j + (i - 1) * width for j in range(len(names))]
+        vals = [categories[c].get(key) for c in names]
+        ax.bar(xs, [v if _finite(v) else 0.0 for v in vals], width=width, label=label, color=color)
+        for x, v in zip(xs, vals):
+            if not _finite(v):
+                ax.text(x, 0.01, "n/a", ha="center", va="bottom", fontsize=7, rotation=90, color="#555")
+    ax.set_xticks(range(len(names)), [f"{c}\n(n={categories[c]['n']})" for c in names], fontsize=9)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("share")
+    ax.set_title("Results per category")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, frameon=False, fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def write_report(
+    results: Iterable[Mapping],
+    headline: Mapping[str, Any],
+    out_dir: str | Path,
+    *,
+    targets: Mapping[str, float] | None = None,
+    meta: Mapping[str, Any] | None = None,
+    charts: bool = True,
+) -> ReportPaths:
+    """Write report.json, report.md and the charts into `out_dir` (created if needed).
+
+    Args:
+        results: Per-item result dicts (`ItemResult.to_dict()` or compatible).
+        headline: Headline metric name -> value (None for not measured).
+        out_dir: The folder to write into.
+        targets: Metric -> target; lower-is-better metrics (`LOWER_IS_BETTER`, latency)
+            meet it when at or below, the rest when at or above.
+        meta: Extra facts shown at the top (model, backend, dataset, date...).
+        charts: Also draw the PNG charts with matplotlib.
+
+    Returns:
+        The paths written.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    targets = dict(targets or {})
+    meta = dict(meta or {})
+    rows = [dict(r) for r in results]
+    ordered = order_results(rows)
+    categories = per_category(rows)  # categories in the order the items came
+
+    headline_png = category_png = None
+    if charts:
+        headline_png = _headline_chart(out / "headline.png", headline, targets)
+        category_png = _category_chart(out / "categories.png", categories)
+
+    json_path = out / "report.json"
+    payload = {
+        "meta": meta,
+        "headline": dict(headline),
+        "targets": targets,
+        "per_category": categories,
+        "failures": [r.get("id") for r in ordered if is_failure(r)],
+        "items": ordered,
+    }
+    json_path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+
+    md_path = out / "report.md"
+    chart_paths = [p for p in (headline_png, category_png) if p is not None]
+    md_path.write_text(_markdown(ordered, headline, targets, categories, meta, chart_paths), encoding="utf-8")
+    return ReportPaths(json_path, md_path, headline_png, category_png)
+
+
+def load_report(source: str | Path | Mapping) -> dict:
+    """A report as a dict, from a dict, a report.json path, or the folder holding it."""
+    if isinstance(source, Mapping):
+        return dict(source)
+    path = Path(source)
+    if path.is_dir():
+        path = path / "report.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def compare(
+    previous_report: str | Path | Mapping,
+    current: str | Path | Mapping,
+    *,
+    tolerance: float = 0.0,
+    latency_tolerance: float = 0.25,
+) -> list[Regression]:
+    """What got worse from `previous_report` to `current`.
+
+    Args:
+        previous_report: The baseline (dict, report.json path, or its folder).
+        current: The new report, in the same forms.
+        tolerance: Allowed absolute drop of a ratio metric (0.02 = two points).
+        latency_tolerance: Allowed relative rise of a latency (0.25 = 25% slower).
+
+    Returns:
+        Metric regressions (in the previous headline's order), then items that passed in
+        the previous report and fail (or are missing a verdict) in the current one.
+    """
+    old, new = load_report(previous_report), load_report(current)
+    regressions: list[Regression] = []
+    old_head, new_head = old.get("headline") or {}, new.get("headline") or {}
+    for metric, before in old_head.items():
+        after = new_head.get(metric)
+        if metric == "n" or not _finite(before):
+            continue
+        if not _finite(after):
+            regressions.append(Regression("metric", metric, before, after, f"{metric} is no longer measured"))
+            continue
+        if metric.startswith("latency"):
+            worse = after > before * (1 + latency_tolerance)
+        elif _is_lower_better(metric):
+            worse = after > before + tolerance
+        else:
+            worse = after < before - tolerance
+        if worse:
+            regressions.append(Regression(
+                "metric", metric, before, after,
+                f"{_LABELS.get(metric, metric)}: {_fmt(before, metric)} -> {_fmt(after, metric)}"))
+
+    new_items = {str(r.get("id")): r for r in new.get("items") or []}
+    for r in old.get("items") or []:
+        key = str(r.get("id"))
+        if is_failure(r) or key not in new_items:
+            continue
+        if is_failure(new_items[key]):
+            regressions.append(Regression(
+                "item", key, True, False, f"{key} ({r.get('category', '')}) passed before and fails now"))
+    return regressions
+
+
+def regressions_as_dicts(regressions: Iterable[Regression]) -> list[dict]:
+    """JSON-ready form of `compare`'s result."""
+    return [asdict(r) for r in regressions]

