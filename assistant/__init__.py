@@ -7,7 +7,7 @@
         print(c.n, c.source, c.lines, c.quote)
 """
 
-from assistant.api import ask, ask_stream
+from assistant.api import ask, ask_stream, document_text, search, status
 from assistant.errors import (EmbedderMismatchError, EmptyQuestionError, IngestLockedError, ModelError,
                               ModelTimeoutError, ModelUnavailableError, NoDocumentsError, NoIndexError,
                               ProviderError, QuestionTooLongError, RagError, StoreError, UserError)
@@ -15,7 +15,7 @@ from assistant.settings import Settings
 from assistant.types import Answer, Chunk, Citation, Hit
 
 __all__ = [
-    "ask", "ask_stream", "Answer", "Citation", "Hit", "Chunk", "Settings",
+    "ask", "ask_stream", "search", "status", "document_text", "Answer", "Citation", "Hit", "Chunk", "Settings",
     "RagError", "UserError", "ProviderError", "EmptyQuestionError", "QuestionTooLongError",
     "NoIndexError", "NoDocumentsError", "EmbedderMismatchError", "IngestLockedError", "StoreError",
     "ModelError", "ModelUnavailableError", "ModelTimeoutError",

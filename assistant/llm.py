@@ -331,13 +331,12 @@ class OpenAIChat:
                 raise self._translate(e) from e
 
     def _translate(self, e: Exception) -> ModelError:
-        import httpx
         import openai
 
         where = self.base_url
-        if isinstance(e, (openai.APITimeoutError, httpx.TimeoutException)):
+        if isinstance(e, openai.APITimeoutError):
             return ModelTimeoutError(f"{where} did not answer within {self.timeout:g} s")
-        if isinstance(e, (openai.APIConnectionError, httpx.TransportError)):
+        if isinstance(e, openai.APIConnectionError):
             return ModelUnavailableError(f"cannot reach the model endpoint {where}: {e}")
         if isinstance(e, openai.APIStatusError):
             message = _status_message(e)
@@ -366,10 +365,11 @@ def _stream_pieces(response: Iterable[Any]) -> Iterator[str]:
 
 
 def _is_transient(e: Exception) -> bool:
-    import httpx
+    # The SDK wraps transport errors, including those raised while a stream is read, in
+    # APIConnectionError (APITimeoutError is a subclass).
     import openai
 
-    if isinstance(e, (openai.APIConnectionError, httpx.TimeoutException, httpx.TransportError)):
+    if isinstance(e, openai.APIConnectionError):
         return True
     if isinstance(e, openai.APIStatusError):
         return e.status_code == 429 or e.status_code >= 500

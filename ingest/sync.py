@@ -180,6 +180,28 @@ def ingest(paths: Sequence[str | Path] | None = None, *, settings: Settings | No
         return _sync(store, manifest, found, folders, embedder, settings, progress, t0)
 
 
+def remove_documents(sources: Sequence[str], *, settings: Settings | None = None,
+                     embedder: Embedder | None = None) -> int:
+    """Remove documents from the index (their files on disk are left alone).
+
+    Returns:
+        How many of `sources` were indexed and are now removed.
+    """
+    settings = settings or Settings.from_env()
+    embedder = embedder or MiniLMEmbedder()
+    with ingest_lock(settings):
+        store = Store.open(settings, embedder)
+        known = store.files()
+        removed = [s for s in sources if s in known]
+        for source in removed:
+            store.delete_file(source)
+        if removed:
+            store.bump_version()
+            from assistant.lexical import refresh_lexical_index
+            refresh_lexical_index(store)
+        return len(removed)
+
+
 def _sync(store: Store, manifest: dict[str, FileRecord], found: list[tuple[Path, Path, bool]],
           folders: list[Path], embedder: Embedder, settings: Settings,
           progress: ProgressFn | None, t0: float) -> IngestReport:

@@ -303,7 +303,7 @@ class Stub:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 stub.requests.append(json.loads(self.rfile.read(length)))
-                stub.headers.append(dict(self.headers))
+                stub.headers.append({k.lower(): v for k, v in self.headers.items()})
                 action = stub.actions.pop(0) if stub.actions else raw(500, b'{"error": "no action"}')
                 self.close_connection = True
                 action(self)
@@ -311,7 +311,8 @@ class Stub:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
 
     def __enter__(self) -> "Stub":
         self.thread.start()
@@ -344,7 +345,7 @@ def test_openai_chat_streams_and_sends_the_request(stub: Callable[..., Stub]) ->
     request = server.requests[0]
     assert (request["model"], request["max_tokens"], request["stop"], request["stream"]) == ("m1", 12, ["\n\n"], True)
     assert request["messages"] == QUESTION
-    assert server.headers[0]["Authorization"] == "Bearer not-needed"
+    assert server.headers[0]["authorization"] == "Bearer not-needed"
 
 
 def test_openai_chat_discovers_the_model(stub: Callable[..., Stub]) -> None:
