@@ -16,13 +16,14 @@ from assistant.lexical import refresh_lexical_index
 from assistant.llm import make_chat_model
 from assistant.prompts import render
 from assistant.protocols import ChatModel, Embedder
-from assistant.retrieve import retrieve, standalone_query
+from assistant.conversation import previous_turn, standalone_query
+from assistant.retrieve import retrieve
 from assistant.sentences import sentence_spans
 from assistant.settings import Settings
 from assistant.store import Store
 from assistant.tokens import count_tokens
 from assistant.types import Answer, Citation, Hit
-from assistant.verify import DraftSentence, check_support, split_draft
+from assistant.verify import MARKER, DraftSentence, check_support, split_draft
 
 RELEVANCE_FLOOR = 0.30   # best evidence below this: the documents do not answer (see evals)
 EXTRACTIVE_SPREAD = 0.08  # extra extractive sentences must score within this of the best
@@ -255,8 +256,8 @@ class _Run:
         evidence_text = "\n".join(f"[{i + 1}] {ev.text}" for i, ev in enumerate(self.evidence))
         context = ""
         if self.query != self.question:
-            previous = [m["content"] for m in history or () if m.get("role") == "user"]
-            context = render("followup_context", previous=previous[-1] if previous else "")
+            prev_q, prev_a = previous_turn(history)
+            context = render("followup_context", previous=prev_q, answer=prev_a or "(none)")
         messages = prompt_messages(evidence_text, context, self.question)
         self.tokens["prompt"] = sum(count_tokens(m["content"]) for m in messages)
         draft, done_upto, pieces = "", 0, 0
@@ -293,8 +294,12 @@ class _Run:
                   if ev.score >= max(RELEVANCE_FLOOR, best - EXTRACTIVE_SPREAD)]
         self.timings.setdefault("first_token", time.perf_counter() - self.t0)
         for i in chosen:
+            # A document's own "[2]" or "[99]" would read as one of our citations: leave it out
+            # of the answer text (the citation's quote keeps the sentence exactly).
+            text = MARKER.sub("", self.evidence[i].text).strip()
+            if not text:
+                continue
             self.numbering.setdefault(i, len(self.numbering) + 1)
-            text = self.evidence[i].text.strip()
             marker = f"[{self.numbering[i]}]"
             sentence = f"{text[:-1]} {marker}{text[-1]}" if text[-1:] in ".!?" else f"{text} {marker}"
             self.kept.append(sentence)

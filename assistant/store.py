@@ -13,6 +13,7 @@ Chroma distances become similarity scores in exactly one place: `_similarity`.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -90,6 +91,35 @@ def describe_location(settings: Settings) -> str:
     return f"local folder {(settings.data_dir / 'chroma').resolve()}"
 
 
+# Chroma shares one "system" per local folder in a process, and starts it without a lock:
+# threads opening the same folder at once can get it half-started ("Could not connect to
+# tenant"). Local clients are therefore created one at a time.
+_local_client_lock = threading.Lock()
+
+
+def _forget_local_system(path: Path, *, force: bool = False) -> None:
+    """Make Chroma drop its in-process handle on a local folder.
+
+    Chroma caches that handle even when starting it failed (a corrupted folder), and every
+    later client of the folder would get the broken one, so a rebuild could not recover
+    in-process. Unless `force`, a handle still used by open clients is kept.
+    """
+    try:
+        from chromadb.api.shared_system_client import SharedSystemClient as shared
+    except ImportError:  # pragma: no cover - a Chroma without this cache needs nothing
+        return
+    key = str(path)
+    if not force and shared._identifier_to_refcount.get(key, 0) > 0:
+        return
+    system = shared._identifier_to_system.pop(key, None)
+    shared._identifier_to_refcount.pop(key, None)
+    if system is not None:
+        try:
+            system.stop()
+        except Exception:  # a half-started system may not stop cleanly; it is forgotten anyway
+            pass
+
+
 def _make_client(settings: Settings):
     try:
         import chromadb
@@ -98,15 +128,20 @@ def _make_client(settings: Settings):
         raise StoreError("chromadb is not installed") from e
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     where = describe_location(settings)
+    path = settings.data_dir / "chroma"
     try:
         if settings.chroma_host:
             client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
                                          settings=chroma_settings)
             client.heartbeat()
             return client
-        path = settings.data_dir / "chroma"
         path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        with _local_client_lock:
+            try:
+                return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+            except Exception:
+                _forget_local_system(path)
+                raise
     except Exception as e:  # Chroma raises many unrelated types for "cannot open"
         hint = ("is `chroma run` up?" if settings.chroma_host else
                 "if the folder is corrupted, run `rag ingest --rebuild` to rebuild it from the documents")
@@ -177,7 +212,9 @@ class Store:
             if settings.chroma_host:
                 raise
             import shutil
-            shutil.rmtree(settings.data_dir / "chroma", ignore_errors=True)
+            with _local_client_lock:
+                _forget_local_system(settings.data_dir / "chroma", force=True)
+                shutil.rmtree(settings.data_dir / "chroma", ignore_errors=True)
             return
         for name in (settings.collection, f"{settings.collection}__files"):
             try:

@@ -35,8 +35,9 @@ __all__ = [
     "write_report",
 ]
 
-LOWER_IS_BETTER = frozenset({"latency_p50", "latency_p95", "forbidden_rate"})
-"""Headline metrics where a smaller value is better."""
+LOWER_IS_BETTER = frozenset({"latency_p50", "latency_p95", "forbidden_rate", "sentences_removed",
+                             "judge_unparsed_rate"})
+"""Headline metrics where a smaller value is better (also every `latency*` and `tokens*`)."""
 
 _LABELS = {
     "pass_rate": "Pass rate",
@@ -50,8 +51,37 @@ _LABELS = {
     "forbidden_rate": "Injected claim repeated",
     "latency_p50": "Latency p50 (s)",
     "latency_p95": "Latency p95 (s)",
+    "latency_first_token_p50": "First sentence p50 (s)",
     "n": "Items",
+    "hit_at_1": "Hit@1",
+    "hit_at_2": "Hit@2",
+    "hit_at_5": "Hit@5",
+    "hit_at_10": "Hit@10",
+    "all_hit_at_2": "AllHit@2",
+    "all_hit_at_5": "AllHit@5",
+    "all_hit_at_10": "AllHit@10",
+    "mrr_at_10": "MRR@10",
+    "fact_recall_at_k": "Facts in retrieved top-k",
+    "sentences_removed": "Sentences removed per answer",
+    "tokens_prompt": "Prompt tokens (mean)",
+    "tokens_completion": "Completion tokens (mean)",
+    "exact_match": "Exact match",
+    "f1": "Token F1",
+    "contains_answer": "Gold answer contained",
+    "answers_n": "Questions answered",
+    "accuracy": "Accuracy",
+    "balanced_accuracy": "Balanced accuracy",
+    "hallucination_recall": "Hallucinations caught",
+    "hallucination_precision": "Hallucination precision",
+    "faithful_recall": "Right answers accepted",
+    "judge_unparsed_rate": "Judge replies not understood",
+    "abstention_f1": "Abstention F1",
+    "abstention_accuracy": "Abstention accuracy",
+    "answer_f1": "Answer F1 (answerable)",
+    "answer_f1_answered": "Answer F1 (answered)",
 }
+
+_COUNTS = frozenset({"n", "answers_n"})
 
 
 @dataclass(frozen=True)
@@ -87,7 +117,12 @@ class Regression:
 
 
 def _is_lower_better(metric: str) -> bool:
-    return metric in LOWER_IS_BETTER or metric.startswith("latency")
+    return metric in LOWER_IS_BETTER or metric.startswith(("latency", "tokens"))
+
+
+def _is_relative(metric: str) -> bool:
+    # Seconds and token counts are compared as a relative change, ratios as an absolute one.
+    return metric.startswith(("latency", "tokens"))
 
 
 def _finite(value: Any) -> bool:
@@ -150,10 +185,12 @@ def _fmt(value: Any, metric: str = "") -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if _finite(value):
-        if metric == "n" or (isinstance(value, int)):
+        if metric in _COUNTS or (isinstance(value, int)):
             return str(int(value))
         if metric.startswith("latency"):
             return f"{value:.2f}"
+        if metric.startswith("tokens"):
+            return f"{value:.0f}"
         return f"{value:.3f}"
     return str(value)
 
@@ -183,6 +220,10 @@ def _markdown(
     categories: Mapping[str, Mapping[str, Any]],
     meta: Mapping[str, Any],
     charts: Sequence[Path],
+    regressions: Sequence[Regression] | None = None,
+    previous: Mapping[str, Any] | None = None,
+    sections: Sequence[tuple[str, str]] = (),
+    max_failures: int | None = None,
 ) -> str:
     failures = [r for r in ordered if is_failure(r)]
     passes = [r for r in ordered if not is_failure(r)]
@@ -191,13 +232,28 @@ def _markdown(
         out.append(f"- **{_cell(key)}**: {_cell(value)}")
     out += [f"- **items**: {len(ordered)} ({len(failures)} failed)", ""]
 
-    out += ["## Headline", "", "| metric | value | target | status |", "|---|---:|---:|---|"]
+    if regressions:
+        out += [f"## ⚠ Regressions since the previous run ({len(regressions)})", ""]
+        if previous and previous.get("path"):
+            out += [f"Compared with `{previous['path']}`.", ""]
+        out += [f"- **{_cell(r.detail)}**" for r in regressions] + [""]
+    elif previous and previous.get("path"):
+        out += [f"No regressions since the previous run (`{previous['path']}`).", ""]
+
+    before = (previous or {}).get("headline") or {}
+    show_before = bool(before) and (previous or {}).get("comparable", True)
+    out += ["## Headline", ""]
+    if show_before:
+        out += ["| metric | value | previous | target | status |", "|---|---:|---:|---:|---|"]
+    else:
+        out += ["| metric | value | target | status |", "|---|---:|---:|---|"]
     for metric, value in headline.items():
         target = targets.get(metric)
         ok = _meets(metric, value, target)
         status = "" if ok is None else ("pass" if ok else "**FAIL**")
         bound = "" if target is None else ("≤ " if _is_lower_better(metric) else "≥ ") + _fmt(target, metric)
-        out.append(f"| {_LABELS.get(metric, metric)} | {_fmt(value, metric)} | {bound} | {status} |")
+        prev = f" {_fmt(before.get(metric), metric)} |" if show_before else ""
+        out.append(f"| {_LABELS.get(metric, metric)} | {_fmt(value, metric)} |{prev} {bound} | {status} |")
     out.append("")
 
     out += ["## Per category", "",
@@ -210,14 +266,19 @@ def _markdown(
             f"| {_fmt(row['answer_correctness'])} | {_fmt(row['abstention_accuracy'])} "
             f"| {_fmt(row['citation_recall'])} | {_fmt(row['faithfulness'])} |")
     out.append("")
+    for title, body in sections:
+        out += [f"## {title}", "", body.rstrip(), ""]
     for chart in charts:
         out += [f"![{chart.stem}]({chart.name})", ""]
 
     out += [f"## Failures ({len(failures)})", ""]
     if not failures:
         out += ["None.", ""]
-    for r in failures:
+    shown = failures if max_failures is None else failures[:max_failures]
+    for r in shown:
         out += _item_markdown(r)
+    if len(shown) < len(failures):
+        out += [f"*{len(failures) - len(shown)} more failures are listed in report.json.*", ""]
 
     out += [f"## Passed ({len(passes)})", ""]
     for r in passes:
@@ -251,6 +312,10 @@ def _item_markdown(r: Mapping) -> list[str]:
         if r.get(key) is not None]
     if why:
         out += [f"**Why:** {'; '.join(why)}", ""]
+    if r.get("diagnosis"):
+        out += [f"**Diagnosis:** {r['diagnosis']}", ""]
+    for turn in r.get("history") or []:
+        out += [f"*Earlier turn:* {turn.get('question', '')}", "", _quote_block(str(turn.get("answer", ""))), ""]
     if scores:
         out += [f"**Scores:** {', '.join(scores)}", ""]
     out += ["**Answer:**" + (" *(abstained)*" if r.get("abstained") else ""), "", _quote_block(str(r.get("answer", ""))), ""]
@@ -276,6 +341,9 @@ def _item_markdown(r: Mapping) -> list[str]:
             suffix = f" ({'; '.join(extra)})" if extra else ""
             out.append(f"- {mark}{suffix}: {v.get('sentence', '')} {list(v.get('cited', []))}")
         out.append("")
+    removed = r.get("unsupported") or []
+    if removed:
+        out += ["**Removed by verification:**", ""] + [f"- {_cell(x)}" for x in removed] + [""]
     if r.get("notes"):
         out += [f"*Notes:* {r['notes']}", ""]
     return out
@@ -361,6 +429,10 @@ def write_report(
     targets: Mapping[str, float] | None = None,
     meta: Mapping[str, Any] | None = None,
     charts: bool = True,
+    regressions: Sequence[Regression] | None = None,
+    previous: Mapping[str, Any] | None = None,
+    sections: Sequence[tuple[str, str]] = (),
+    max_failures: int | None = None,
 ) -> ReportPaths:
     """Write report.json, report.md and the charts into `out_dir` (created if needed).
 
@@ -372,6 +444,11 @@ def write_report(
             meet it when at or below, the rest when at or above.
         meta: Extra facts shown at the top (model, backend, dataset, date...).
         charts: Also draw the PNG charts with matplotlib.
+        regressions: What `compare` found against the previous run; shown first in report.md.
+        previous: `{"path", "headline", "comparable"}` of the previous run: its headline is
+            shown beside the current one when `comparable` (same items).
+        sections: Extra `(title, markdown)` blocks after the per-category table.
+        max_failures: Show at most this many failures in report.md (all are in report.json).
 
     Returns:
         The paths written.
@@ -396,13 +473,17 @@ def write_report(
         "targets": targets,
         "per_category": categories,
         "failures": [r.get("id") for r in ordered if is_failure(r)],
-        "items": ordered,
+        "results": ordered,
+        "items": ordered,  # the same list, under its earlier name
+        "regressions": regressions_as_dicts(regressions or ()),
+        "previous": {k: v for k, v in (previous or {}).items() if k != "headline"} or None,
     }
     json_path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
 
     md_path = out / "report.md"
     chart_paths = [p for p in (headline_png, category_png) if p is not None]
-    md_path.write_text(_markdown(ordered, headline, targets, categories, meta, chart_paths), encoding="utf-8")
+    md_path.write_text(_markdown(ordered, headline, targets, categories, meta, chart_paths, regressions,
+                                 previous, sections, max_failures), encoding="utf-8")
     return ReportPaths(json_path, md_path, headline_png, category_png)
 
 
@@ -422,6 +503,7 @@ def compare(
     *,
     tolerance: float = 0.0,
     latency_tolerance: float = 0.25,
+    latency_floor: float = 0.5,
 ) -> list[Regression]:
     """What got worse from `previous_report` to `current`.
 
@@ -429,7 +511,9 @@ def compare(
         previous_report: The baseline (dict, report.json path, or its folder).
         current: The new report, in the same forms.
         tolerance: Allowed absolute drop of a ratio metric (0.02 = two points).
-        latency_tolerance: Allowed relative rise of a latency (0.25 = 25% slower).
+        latency_tolerance: Allowed relative rise of a latency or token count (0.25 = 25% more).
+        latency_floor: A latency must also rise by more than this many seconds (timings of
+            sub-second steps on a shared machine are noise).
 
     Returns:
         Metric regressions (in the previous headline's order), then items that passed in
@@ -440,13 +524,15 @@ def compare(
     old_head, new_head = old.get("headline") or {}, new.get("headline") or {}
     for metric, before in old_head.items():
         after = new_head.get(metric)
-        if metric == "n" or not _finite(before):
+        if metric in _COUNTS or not _finite(before):
             continue
         if not _finite(after):
             regressions.append(Regression("metric", metric, before, after, f"{metric} is no longer measured"))
             continue
-        if metric.startswith("latency"):
+        if _is_relative(metric):
             worse = after > before * (1 + latency_tolerance)
+            if metric.startswith("latency"):
+                worse = worse and after - before > latency_floor
         elif _is_lower_better(metric):
             worse = after > before + tolerance
         else:
@@ -456,8 +542,8 @@ def compare(
                 "metric", metric, before, after,
                 f"{_LABELS.get(metric, metric)}: {_fmt(before, metric)} -> {_fmt(after, metric)}"))
 
-    new_items = {str(r.get("id")): r for r in new.get("items") or []}
-    for r in old.get("items") or []:
+    new_items = {str(r.get("id")): r for r in new.get("results") or new.get("items") or []}
+    for r in old.get("results") or old.get("items") or []:
         key = str(r.get("id"))
         if is_failure(r) or key not in new_items:
             continue

@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import stat
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -214,9 +215,16 @@ def _sync(store: Store, manifest: dict[str, FileRecord], found: list[tuple[Path,
         source = path.relative_to(root).as_posix()
         seen.add(source)
         try:
+            if any("\ud800" <= ch <= "\udfff" for ch in source):
+                # Bytes that are not UTF-8 in a name (os.fsdecode's surrogates) cannot be stored
+                # in Chroma or printed: report the name with U+FFFD in their place.
+                source = os.fsencode(source).decode("utf-8", "replace")
+                raise SkipFile("the file name is not valid UTF-8; rename the file")
             st = path.stat()
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 raise SkipFile(f"unsupported file type {path.suffix or '(none)'}")
+            if not stat.S_ISREG(st.st_mode):  # a FIFO or /dev/zero would block hashing forever
+                raise SkipFile("not a regular file")
             if st.st_size > settings.max_file_bytes:
                 raise SkipFile(f"larger than the {settings.max_file_bytes:,}-byte limit")
             digest = _sha256(path)

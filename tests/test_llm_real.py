@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pytest
 
-from assistant.errors import ModelUnavailableError
+from assistant.errors import ModelError, ModelUnavailableError
 from assistant.llm import ContextOverflowError, LocalChat, OpenAIChat, complete, make_chat_model
 from assistant.models import MODELS, file_sha256, gguf_path, sidecar_path
 from assistant.settings import Settings
@@ -119,6 +119,15 @@ def test_local_chat_reuses_a_shared_prompt_prefix(small_chat: LocalChat, monkeyp
     assert cold_tokens > 300 and warm_tokens < 20, (cold_tokens, warm_tokens)
     # Wall time is noisy on a shared machine; only the direction is checked.
     assert warm_seconds < cold_seconds, (cold_seconds, warm_seconds)
+
+
+def test_local_chat_refuses_a_nested_reply_on_the_same_thread(small_chat: LocalChat) -> None:
+    outer = small_chat.stream(GROUNDED, max_tokens=8)
+    next(outer)
+    with pytest.raises(ModelError, match="still being streamed"):
+        next(small_chat.stream(GROUNDED, max_tokens=8))  # would deadlock on the lock otherwise
+    outer.close()
+    assert "Zorbla" in complete(small_chat, GROUNDED, max_tokens=16)
 
 
 def test_local_chat_context_overflow(small_gguf: Path) -> None:

@@ -1,0 +1,260 @@
+"""The faithfulness checker: does a set of passages support a claim?
+
+`Checker.supports(claim, passages)` combines two judges:
+
+* **rules**: `assistant.verify.check_support`, the same deterministic test the answer
+  pipeline applies (every number and name of the claim appears in the passages, no negation
+  the passages lack, enough word overlap or, with an embedder, a close paraphrase);
+* **llm**: a chat model asked for a one-word verdict, SUPPORTED or NOT_SUPPORTED (prompt
+  `prompts/judge.txt`, temperature 0, a handful of tokens). The judge is the local model by
+  default or any OpenAI-compatible endpoint (`make_chat_model`).
+
+Modes: "rules" (deterministic only), "llm" (the model only) and "both" (both must agree the
+claim is supported; the default when a judge model is given). In "both" mode the model is only
+asked when the rules pass, since a claim the rules reject is rejected anyway.
+
+Verdicts are cached per (claim, passages), so the repeated checks of citation precision cost
+nothing. A reply that is neither verdict counts as NOT supported and is counted in
+`Checker.stats["unparsed"]`, so a judge that rambles shows up in the numbers instead of
+silently passing claims.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from assistant.errors import ModelUnavailableError
+from assistant.llm import complete, make_chat_model
+from assistant.prompts import render
+from assistant.protocols import ChatModel, Embedder
+from assistant.settings import Settings
+from assistant.verify import Similarity, Support, check_support
+
+__all__ = ["JUDGE_MODES", "Checker", "Verdict", "embedding_similarity", "parse_verdict"]
+
+JUDGE_MODES = ("rules", "llm", "both")
+
+# NOT_SUPPORTED must be tested before SUPPORTED, which it contains.
+_NEGATIVE = re.compile(r"\b(?:NOT[\s_-]*SUPPORTED|UNSUPPORTED|NOT[\s_-]*SUPPORT)\b")
+_POSITIVE = re.compile(r"\bSUPPORTED\b")
+_NEGATIVE_START = re.compile(r"^(?:NOT|UNSUPPORT)")
+_POSITIVE_START = re.compile(r"^SUPPORT")
+
+
+def parse_verdict(reply: str) -> bool | None:
+    """Read a judge's reply: True for SUPPORTED, False for NOT_SUPPORTED, None for anything else.
+
+    Tolerates case, spacing, punctuation, markdown and a cut-off reply ("NOT_SUPP" from a
+    tight token limit): "SUPPORTED", " not_supported.", "**Not supported**" all parse.
+    """
+    text = reply.upper().replace("*", " ").replace("`", " ")
+    head = re.sub(r"^[^A-Z]+", "", text)
+    if _NEGATIVE_START.match(head):
+        return False
+    if _POSITIVE_START.match(head):
+        return True
+    if _NEGATIVE.search(text):
+        return False
+    if _POSITIVE.search(text):
+        return True
+    return None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The checker's decision on one (claim, passages) pair.
+
+    Attributes:
+        supported: The final decision.
+        rules: The deterministic verdict (None when the mode skips the rules).
+        llm: The model's verdict (None when not asked, or when its reply was unparsable).
+        reply: The model's raw reply, when it was asked.
+    """
+
+    supported: bool
+    rules: Support | None = None
+    llm: bool | None = None
+    reply: str | None = None
+
+    @property
+    def reason(self) -> str:
+        """Why a claim was rejected ("" when supported)."""
+        if self.supported:
+            return ""
+        if self.rules is not None and not self.rules.ok:
+            return f"rules: {self.rules.reason}"
+        if self.reply is not None and self.llm is None:
+            return f"judge reply not understood: {self.reply.strip()[:40]!r}"
+        return "judge: NOT_SUPPORTED"
+
+
+def embedding_similarity(embedder: Embedder) -> Similarity:
+    """A `similarity(sentence, texts) -> max cosine` callable over `embedder`, with a vector cache."""
+    vectors: dict[str, np.ndarray] = {}
+    lock = threading.Lock()
+
+    def vector(text: str) -> np.ndarray:
+        with lock:
+            found = vectors.get(text)
+        if found is None:
+            found = np.asarray(embedder.embed([text])[0], dtype=np.float32)
+            with lock:
+                vectors[text] = found
+        return found
+
+    def similarity(sentence: str, texts: Sequence[str]) -> float:
+        v = vector(sentence)
+        return max(float(v @ vector(t)) for t in texts)
+
+    return similarity
+
+
+class Checker:
+    """The project's faithfulness checker (see the module docstring).
+
+    Usable wherever a `supports(claim, passages) -> bool` callable is expected, e.g.
+    `evals.metrics.citation_scores`.
+
+    Attributes:
+        mode: "rules", "llm" or "both".
+        judge: The judge chat model (None in "rules" mode).
+        stats: Counters: "checks", "cache_hits", "llm_calls", "unparsed", "rules_rejected",
+            "llm_rejected".
+    """
+
+    def __init__(self, mode: str | None = None, *, judge: ChatModel | None = None,
+                 similarity: Similarity | None = None, max_tokens: int = 5,
+                 min_overlap: float = 0.5, min_similarity: float = 0.6) -> None:
+        """Configure the checker; nothing is loaded here.
+
+        Args:
+            mode: "rules", "llm" or "both"; default "both" with a judge, else "rules".
+            judge: The chat model asked for verdicts (needed by "llm" and "both").
+            similarity: Optional semantic similarity for the rules (see `check_support`),
+                e.g. `embedding_similarity(MiniLMEmbedder())`.
+            max_tokens: Reply budget of the judge; the verdict is one word.
+            min_overlap: Word-overlap threshold of the rules.
+            min_similarity: Cosine that the rules count as a paraphrase.
+
+        Raises:
+            ValueError: Unknown mode, or a model mode without a judge.
+        """
+        mode = mode or ("both" if judge is not None else "rules")
+        if mode not in JUDGE_MODES:
+            raise ValueError(f"unknown judge mode {mode!r}; choose one of {', '.join(JUDGE_MODES)}")
+        if mode != "rules" and judge is None:
+            raise ValueError(f"judge mode {mode!r} needs a judge model")
+        self.mode = mode
+        self.judge = judge if mode != "rules" else None
+        self.similarity = similarity
+        self.max_tokens = max_tokens
+        self.min_overlap = min_overlap
+        self.min_similarity = min_similarity
+        self.stats = {"checks": 0, "cache_hits": 0, "llm_calls": 0, "unparsed": 0,
+                      "rules_rejected": 0, "llm_rejected": 0}
+        self._cache: dict[tuple[str, tuple[str, ...]], Verdict] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, mode: str | None = None, *, backend: str | None = None,
+                      embedder: Embedder | None = None) -> "Checker":
+        """Build a checker whose judge is the configured model.
+
+        Args:
+            settings: Model paths and endpoint.
+            mode: "rules", "llm" or "both". None means "both" when the judge model is
+                installed (or the endpoint configured), else "rules".
+            backend: Judge backend: "local", "local-small" or "openai"; default the
+                settings' backend, or "local" when that is "extractive".
+            embedder: Adds embedding similarity to the rules.
+
+        Raises:
+            ModelUnavailableError: A model mode was asked for and the judge is unavailable.
+            ValueError: Unknown mode or backend.
+        """
+        similarity = embedding_similarity(embedder) if embedder is not None else None
+        if mode == "rules":
+            return cls("rules", similarity=similarity)
+        backend = backend or (settings.backend if settings.backend != "extractive" else "local")
+        if backend == "extractive":
+            raise ValueError("the extractive backend has no model to judge with; "
+                             "choose local, local-small or openai as the judge backend")
+        try:
+            judge = make_chat_model(settings, backend)
+        except ModelUnavailableError:
+            if mode is None:
+                return cls("rules", similarity=similarity)
+            raise
+        return cls(mode or "both", judge=judge, similarity=similarity)
+
+    @property
+    def name(self) -> str:
+        """A short description for reports, e.g. "both (rules + qwen2.5-coder-0.5b...)"."""
+        if self.mode == "rules":
+            return "rules"
+        model = getattr(self.judge, "name", "model")
+        return f"{self.mode} ({'rules + ' if self.mode == 'both' else ''}{model})"
+
+    def __call__(self, claim: str, passages: Sequence[str]) -> bool:
+        return self.supports(claim, passages)
+
+    def supports(self, claim: str, passages: Sequence[str]) -> bool:
+        """True when `passages` taken together support `claim` (see the module docstring).
+
+        Raises:
+            ModelError: The judge model failed.
+        """
+        return self.check(claim, passages).supported
+
+    def check(self, claim: str, passages: Sequence[str]) -> Verdict:
+        """The full verdict on (claim, passages), from the cache when already judged.
+
+        Raises:
+            ModelError: The judge model failed.
+        """
+        key = (claim, tuple(passages))
+        with self._lock:
+            self.stats["checks"] += 1
+            cached = self._cache.get(key)
+            if cached is not None:
+                self.stats["cache_hits"] += 1
+                return cached
+        verdict = self._decide(claim, list(passages))
+        with self._lock:
+            self._cache[key] = verdict
+        return verdict
+
+    def _decide(self, claim: str, passages: list[str]) -> Verdict:
+        if not passages or not claim.strip():
+            return Verdict(False, Support(False, "cites nothing" if not passages else "no content"))
+        rules = None
+        if self.mode in ("rules", "both"):
+            rules = check_support(claim, passages, similarity=self.similarity,
+                                  min_overlap=self.min_overlap, min_similarity=self.min_similarity)
+            if not rules.ok:
+                with self._lock:
+                    self.stats["rules_rejected"] += 1
+                return Verdict(False, rules)
+            if self.mode == "rules":
+                return Verdict(True, rules)
+        reply = self._ask(claim, passages)
+        llm = parse_verdict(reply)
+        with self._lock:
+            self.stats["llm_calls"] += 1
+            if llm is None:
+                self.stats["unparsed"] += 1
+            elif not llm:
+                self.stats["llm_rejected"] += 1
+        return Verdict(bool(llm), rules, llm, reply)
+
+    def _ask(self, claim: str, passages: list[str]) -> str:
+        assert self.judge is not None
+        evidence = "\n".join(f"[{i}] {' '.join(p.split())}" for i, p in enumerate(passages, start=1))
+        claim = " ".join(claim.split())
+        messages = [{"role": "user", "content": render("judge", evidence=evidence, claim=claim)}]
+        return complete(self.judge, messages, max_tokens=self.max_tokens, temperature=0.0)

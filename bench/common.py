@@ -1,0 +1,123 @@
+"""Helpers shared by the benchmark scripts: paths, the HotpotQA corpus on disk, timing,
+memory, result files and charts.
+
+Benchmarks are scripts, not tests: each prints a table, writes `bench/results/<name>.json`
+and a PNG chart next to it. Work folders (corpora, Chroma folders, cached vectors) live
+under `.rag/bench/` so a re-run reuses them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Iterable, Sequence
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as `python bench/x.py` from anywhere
+    sys.path.insert(0, str(ROOT))
+
+RESULTS = ROOT / "bench" / "results"
+WORK = ROOT / ".rag" / "bench"
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process in MiB (from /proc, Linux)."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):  # not Linux: fall back to the peak
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The p-th percentile (0..100) by linear interpolation."""
+    xs = sorted(values)
+    if not xs:
+        return float("nan")
+    pos = (len(xs) - 1) * p / 100.0
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def machine() -> dict:
+    """What the numbers were measured on (the load average matters on a shared machine)."""
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = (float("nan"),) * 3
+    return {"cpus": os.cpu_count(), "python": platform.python_version(),
+            "loadavg_1_5_15": [round(x, 2) for x in load],
+            "time": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """Print a Markdown table."""
+    rows = [[_fmt(v) for v in r] for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print("| " + " | ".join(v.ljust(w) for v, w in zip(r, widths)) + " |")
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.3f}" if abs(v) < 100 else f"{v:,.0f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def write_result(name: str, data: dict) -> Path:
+    """Write `bench/results/<name>.json` (with the machine facts) and return its path."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({"benchmark": name, "machine": machine(), **data}, indent=2) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+def chart_path(name: str) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    return RESULTS / f"{name}.png"
+
+
+def pyplot():
+    """matplotlib.pyplot with the Agg backend (no display)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+# ---- the HotpotQA corpus as a folder of files --------------------------------------------
+
+def write_hotpot_folder(folder: Path, paragraphs) -> int:
+    """One `<key>.txt` per paragraph ("title\\ntext"), so `source` maps back to the key.
+
+    Files that already hold the same bytes are left alone (keeps their mtime, so a re-run
+    of the benchmark re-syncs nothing).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in paragraphs:
+        path = folder / f"{p.key}.txt"
+        data = f"{p.title}\n{p.text}\n"
+        try:
+            if path.read_text(encoding="utf-8") == data:
+                continue
+        except OSError:
+            pass
+        path.write_text(data, encoding="utf-8")
+    return len(paragraphs)
+
+
+def key_of(source: str) -> str:
+    """Paragraph key of a chunk source written by `write_hotpot_folder`."""
+    return source.rsplit("/", 1)[-1].removesuffix(".txt")

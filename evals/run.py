@@ -1,0 +1,942 @@
+"""`rag eval`: measure how faithful and correct the assistant is, write a report, gate CI.
+
+Datasets:
+
+* **seeds** (`evals/datasets/seeds.jsonl`, hand-written about the bundled `seeds/` articles):
+  every item is asked through `ask()` (multi-turn items turn by turn, so the history holds
+  real answers) against a dedicated index of `seeds/` (collection `eval_seeds` in the data
+  folder), then scored: answer correctness, citation recall/precision and faithfulness (judged
+  by `assistant.judge.Checker`), source accuracy, abstention precision/recall, retrieval
+  Hit@k / MRR@10 (via `search()`), latency and tokens. Every failure gets a diagnosis
+  (retrieval miss, abstained wrongly, verification removed a correct sentence, ...).
+* **hotpotqa**: pooled retrieval over all 4,858 paragraphs of the 500 questions (one `.txt`
+  per paragraph, collection `hotpotqa`, cached in the data folder) on the test half: Hit@k,
+  AllHit@k (k = 2, 5, 10), MRR@10. With `--limit N`, also answers the first N test
+  questions through the full pipeline (exact match, token F1).
+* **halueval**: the Checker's accuracy at telling right from hallucinated answers (test half),
+  printed next to the published numbers.
+* **clapnq**: abstention precision/recall over the 600 pooled gold passages (test half),
+  and answer F1 on the answerable questions.
+
+Each run writes `<out>/<YYYYmmdd-HHMMSS>-<dataset>/` with report.json, report.md and PNG
+charts (default out: `<data_dir>/reports`), compares itself with the previous run of the same
+dataset, backend and judge, and with `--gate` fails when a metric falls below the thresholds
+in `evals/gates.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from assistant import Settings, ask, search
+from assistant.errors import ModelError, ProviderError, RagError, UserError
+from assistant.judge import JUDGE_MODES, Checker
+from assistant.llm import make_chat_model
+from assistant.protocols import ChatModel, Embedder
+from assistant.settings import BACKENDS
+from evals import benchmarks
+from evals.benchmarks import BenchmarkDataMissing, Paragraph
+from evals.metrics import (
+    abstention_scores,
+    all_hit_at_k,
+    exact_match,
+    fact_present,
+    hit_at_k,
+    mean,
+    mrr_at_k,
+    percentile,
+    score_answer,
+    summarize,
+    token_f1,
+)
+from evals.report import compare, regressions_as_dicts, write_report
+
+__all__ = [
+    "DATASETS",
+    "GATES_FILE",
+    "PUBLISHED_HALUEVAL",
+    "SEEDS_COLLECTION",
+    "SEEDS_FILE",
+    "check_gate",
+    "gate_thresholds",
+    "load_gates",
+    "load_items",
+    "main",
+    "run_eval",
+    "select_items",
+]
+
+DATASETS = ("seeds", "hotpotqa", "halueval", "clapnq")
+SEEDS_FILE = Path(__file__).resolve().parent / "datasets" / "seeds.jsonl"
+GATES_FILE = Path(__file__).resolve().parent / "gates.json"
+SEEDS_COLLECTION = "eval_seeds"
+RETRIEVAL_DEPTH = 10  # Hit@k / MRR@10 look at this many retrieved documents
+
+PUBLISHED_HALUEVAL = {
+    "ChatGPT (no knowledge)": 0.6259,
+    "Claude 2 (no knowledge)": 0.6978,
+    "Llama-2-Chat (no knowledge)": 0.4960,
+    "ChatGPT given the knowledge": 0.7683,
+}
+"""HaluEval QA accuracy at recognising hallucinated answers (Li et al. 2023, Table 5)."""
+
+HOTPOTQA_PUBLISHED_F1 = 0.583
+"""HotpotQA answer F1, Yang et al. 2018, distractor setting (10 given paragraphs, full dev set)."""
+
+Progress = Callable[[int, int, str], None]
+
+
+class EvalUsageError(UserError):
+    """A bad `rag eval` argument combination (phrased for the command line)."""
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def load_items(dataset: str | Path = "seeds") -> list[dict]:
+    """The items of the seeds dataset, or of any JSONL file in the same format."""
+    path = SEEDS_FILE if str(dataset) == "seeds" else Path(dataset)
+    if not path.is_file():
+        raise EvalUsageError(f"dataset file not found: {path}")
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def select_items(items: Sequence[Mapping], limit: int | None) -> list[dict]:
+    """The first `limit` items taken round-robin over categories (all items when None).
+
+    A limited run then still covers every category instead of only the first one.
+    """
+    rows = [dict(i) for i in items]
+    if limit is None or limit >= len(rows):
+        return rows
+    by_category: dict[str, list[dict]] = {}
+    for row in rows:
+        by_category.setdefault(str(row.get("category", "")), []).append(row)
+    chosen: list[dict] = []
+    queues = [list(q) for q in by_category.values()]
+    while len(chosen) < limit:
+        for queue in queues:
+            if queue and len(chosen) < limit:
+                chosen.append(queue.pop(0))
+    order = {id(r): i for i, r in enumerate(rows)}
+    return sorted(chosen, key=lambda r: order[id(r)])
+
+
+# --------------------------------------------------------------------------- gates
+
+
+def load_gates(path: str | Path | None = None) -> dict:
+    """The gate thresholds: `{dataset: {profile: {metric: threshold}}}`."""
+    return json.loads(Path(path or GATES_FILE).read_text(encoding="utf-8"))
+
+
+def gate_thresholds(gates: Mapping, dataset: str, backend: str, judge: str) -> dict[str, float] | None:
+    """The thresholds for one run: the first profile found among `backend+judge`, `backend`,
+    `judge` and `*` under the dataset; None when the dataset has none of them."""
+    profiles = gates.get(dataset) or {}
+    for key in (f"{backend}+{judge}", backend, judge, "*"):
+        if key in profiles:
+            return {k: float(v) for k, v in profiles[key].items()}
+    return None
+
+
+def _lower_is_better(metric: str) -> bool:
+    from evals.report import _is_lower_better
+    return _is_lower_better(metric)
+
+
+def check_gate(headline: Mapping[str, Any], thresholds: Mapping[str, float]) -> list[str]:
+    """The gate failures of a run, one line each (empty when every threshold is met).
+
+    Lower-is-better metrics (latency, tokens, forbidden rate) fail above their threshold,
+    the others below it; a metric that was not measured fails.
+    """
+    failures = []
+    for metric, bound in thresholds.items():
+        value = headline.get(metric)
+        if not isinstance(value, (int, float)):
+            failures.append(f"{metric}: not measured (gate {bound:g})")
+        elif _lower_is_better(metric) and value > bound:
+            failures.append(f"{metric}: {value:.3f} > {bound:g}")
+        elif not _lower_is_better(metric) and value < bound:
+            failures.append(f"{metric}: {value:.3f} < {bound:g}")
+    return failures
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _quiet_progress(done: int, total: int, item: str = "") -> None:
+    return None
+
+
+@dataclass
+class _Context:
+    """What every dataset runner needs."""
+
+    settings: Settings
+    embedder: Embedder
+    chat_model: ChatModel | None
+    progress: Progress
+    limit: int | None
+    split: str
+    root: Path | None
+
+
+def _default_embedder() -> Embedder:
+    from assistant.embedder import MiniLMEmbedder
+    return MiniLMEmbedder()
+
+
+def _make_model(settings: Settings, backend: str) -> ChatModel | None:
+    """The answer model, loaded now so a missing model fails the run instead of quietly
+    falling back to extractive answers."""
+    model = make_chat_model(settings, backend)
+    load = getattr(model, "load", None)
+    if callable(load):
+        load()
+    return model
+
+
+def _make_checker(mode: str | None, settings: Settings, backend: str, judge_backend: str | None,
+                  embedder: Embedder, judge_model: ChatModel | None) -> Checker:
+    from assistant.judge import embedding_similarity
+    if judge_model is not None and mode != "rules":
+        return Checker(mode or "both", judge=judge_model, similarity=embedding_similarity(embedder))
+    if mode is None and backend == "extractive" and judge_backend is None:
+        mode = "rules"  # extractive answers quote the evidence; no model needed to judge them
+    if judge_backend is None and backend != "openai":
+        judge_backend = "local"  # the 0.5B model answers NOT_SUPPORTED to everything (see report)
+    return Checker.from_settings(settings, mode, backend=judge_backend, embedder=embedder)
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _hit_texts(answer: Mapping) -> list[str]:
+    return [str(h.get("text", "")) for h in answer.get("hits") or []]
+
+
+def _unique_sources(hits: Iterable[Any], depth: int) -> list[str]:
+    ranked: list[str] = []
+    for h in hits:
+        if h.chunk.source not in ranked:
+            ranked.append(h.chunk.source)
+        if len(ranked) >= depth:
+            break
+    return ranked
+
+
+def _digest(corpus: Sequence[Paragraph]) -> str:
+    h = hashlib.sha256()
+    for p in corpus:
+        h.update(p.key.encode())
+    return h.hexdigest()[:16]
+
+
+def _bench_settings(ctx: _Context, name: str, corpus: Sequence[Paragraph]) -> Settings:
+    """Write the pooled corpus as one .txt per paragraph and sync it into its own collection.
+
+    Both steps are cached: the files are rewritten only when the corpus changes, and
+    `ingest()` re-embeds nothing when the files are unchanged (a re-run takes seconds).
+    """
+    from ingest import ingest
+    docs = ctx.settings.data_dir / "benchmarks" / name
+    docs.mkdir(parents=True, exist_ok=True)
+    stamp = docs / ".corpus"
+    digest = _digest(corpus)
+    if not stamp.is_file() or stamp.read_text(encoding="utf-8").strip() != digest:
+        keep = set()
+        for p in corpus:
+            path = docs / f"{p.key}.txt"
+            keep.add(path.name)
+            text = p.document.strip() + "\n"
+            if not path.is_file() or path.read_text(encoding="utf-8") != text:
+                path.write_text(text, encoding="utf-8")
+        for stale in docs.glob("*.txt"):
+            if stale.name not in keep:
+                stale.unlink()
+        stamp.write_text(digest + "\n", encoding="utf-8")
+    settings = ctx.settings.replace(collection=name)
+    ctx.progress(0, 1, f"indexing the {name} corpus ({len(corpus)} documents)")
+    ingest([docs], settings=settings, embedder=ctx.embedder,
+           progress=lambda done, total, item: ctx.progress(done, total, f"indexing {name}"))
+    return settings
+
+
+def _ask_safely(question: str, ctx: _Context, settings: Settings,
+                history: Sequence[dict] | None = None) -> tuple[dict | None, float, str | None]:
+    """`ask()` one question: (answer dict, seconds, error text)."""
+    t0 = time.perf_counter()
+    try:
+        answer = ask(question, history=history, settings=settings, chat_model=ctx.chat_model,
+                     embedder=ctx.embedder)
+    except RagError as e:
+        return None, time.perf_counter() - t0, f"{type(e).__name__}: {e}"
+    return answer.to_dict(), time.perf_counter() - t0, None
+
+
+# --------------------------------------------------------------------------- seeds
+
+
+def _seeds_retrieval(item: Mapping, query: str, ctx: _Context, settings: Settings) -> dict:
+    """Hit@1/5 and MRR@10 over chunks (a gold chunk is from a gold file and states an expected
+    fact), and the share of expected facts in the top_k chunks the pipeline sees."""
+    expected = item.get("expected") or []
+    if not item.get("answerable", True) or not expected:
+        return {}
+    hits = search(query, settings=settings, top_k=RETRIEVAL_DEPTH, embedder=ctx.embedder)
+    golds = set(item.get("sources") or [])
+    ranked = [h.chunk.id for h in hits]
+    gold_ids = [h.chunk.id for h in hits
+                if (not golds or Path(h.chunk.source).name in golds)
+                and any(fact_present(h.chunk.text, alts) for alts in expected)]
+    seen = " ".join(h.chunk.text for h in hits[: settings.top_k])
+    return {
+        "hit_at_1": hit_at_k(ranked, gold_ids, 1),
+        "hit_at_5": hit_at_k(ranked, gold_ids, 5),
+        "mrr_at_10": mrr_at_k(ranked, gold_ids, 10),
+        "fact_recall_at_k": sum(fact_present(seen, alts) for alts in expected) / len(expected),
+        "retrieved": [f"{h.chunk.source}:{h.chunk.line_start}-{h.chunk.line_end}" for h in hits[:5]],
+    }
+
+
+def diagnose(item: Mapping, row: Mapping, answer: Mapping | None) -> str:
+    """Why a seed item failed, in words that point at the stage to fix ("" when it passed)."""
+    if row.get("error"):
+        return f"error: {row['error']}"
+    if row.get("passed"):
+        return ""
+    reasons = []
+    if row.get("forbidden_hit"):
+        reasons.append("repeated an injected/forbidden claim")
+    answer = answer or {}
+    removed = list(answer.get("unsupported") or [])
+    if not row.get("answerable"):
+        if not row.get("abstained"):
+            who = "extractive quoted the nearest sentences" if answer.get("backend") == "extractive" \
+                else "the model answered and verification kept it"
+            reasons.append(f"answered an unanswerable question ({who}; best evidence above the relevance floor)")
+        return "; ".join(reasons)
+    expected = item.get("expected") or []
+    context = " ".join(_hit_texts(answer))
+    missing = [alts for alts in expected if not fact_present(row.get("answer", ""), alts)]
+    not_retrieved = [alts[0] for alts in missing if not fact_present(context, alts)]
+    if row.get("abstained"):
+        if not_retrieved:
+            reasons.append("retrieval miss (" + ", ".join(f"“{f}”" for f in not_retrieved) + " not in the top-k passages)")
+        if not answer.get("model"):
+            reasons.append("abstained before generation: best evidence below the relevance floor")
+        elif removed:
+            reasons.append(f"verification removed every sentence ({len(removed)} removed)")
+        else:
+            reasons.append("the model said the documents don't answer (NOT_FOUND)")
+        return "; ".join(reasons)
+    for alts in missing:
+        if alts[0] in not_retrieved:
+            reasons.append(f"retrieval miss: “{alts[0]}” not in the top-k passages")
+        elif any(fact_present(s, alts) for s in removed):
+            reasons.append(f"verification removed a correct sentence (with “{alts[0]}”)")
+        elif answer.get("backend") == "extractive":
+            reasons.append(f"evidence selection: “{alts[0]}” retrieved but not among the quoted sentences")
+        else:
+            reasons.append(f"wrong evidence or generation: “{alts[0]}” retrieved but not in the answer")
+    if row.get("source_ok") is False and not missing:
+        reasons.append("facts right but no gold file cited")
+    return "; ".join(reasons) or "failed"
+
+
+def _run_seeds(ctx: _Context, dataset: str | Path, checker_factory: Callable[[], Checker]) -> tuple[
+        list[dict], dict, dict, list[tuple[str, str]]]:
+    from ingest import SEEDS_DIR, ingest
+    items = select_items(load_items(dataset), ctx.limit)
+    settings = ctx.settings.replace(collection=SEEDS_COLLECTION)
+    ctx.progress(0, 1, "indexing seeds/")
+    ingest([SEEDS_DIR], settings=settings, embedder=ctx.embedder)
+
+    # Phase 1: answer everything (the answer model keeps its prompt cache warm).
+    answered: list[tuple[dict, dict | None, float, str | None, list[dict], dict]] = []
+    for n, item in enumerate(items):
+        ctx.progress(n, len(items), str(item.get("id")))
+        turns = list(item.get("turns") or [item.get("question", "")])
+        history: list[dict] = []
+        earlier: list[dict] = []
+        answer, seconds, error = None, 0.0, None
+        for i, turn in enumerate(turns):
+            answer, seconds, error = _ask_safely(turn, ctx, settings, history or None)
+            if i < len(turns) - 1:
+                text = answer["text"] if answer else ""
+                earlier.append({"question": turn, "answer": text})
+                history += [{"role": "user", "content": turn}, {"role": "assistant", "content": text}]
+        query = (answer or {}).get("query") or turns[-1]
+        retrieval = _seeds_retrieval(item, query, ctx, settings) if answer else {}
+        answered.append((item, answer, seconds, error, earlier, retrieval))
+    ctx.progress(len(items), len(items), "answered")
+
+    # Phase 2: judge (a model judge would otherwise evict the answer prompt's cache).
+    checker = checker_factory()
+    results = []
+    for n, (item, answer, seconds, error, earlier, retrieval) in enumerate(answered):
+        ctx.progress(n, len(answered), f"judging {item.get('id')}")
+        if answer is None:
+            row = score_answer(item, {"text": "", "abstained": False}, latency=seconds).to_dict()
+            row.update(error=error, passed=False)
+        else:
+            try:
+                row = score_answer(item, answer, supports=checker.supports, latency=seconds).to_dict()
+            except ModelError as e:
+                row = score_answer(item, answer, latency=seconds).to_dict()
+                row.update(error=f"judge failed: {e}", passed=False)
+            row.update(
+                query=answer.get("query"), model=answer.get("model"), backend=answer.get("backend"),
+                tokens=answer.get("tokens") or {}, first_token=(answer.get("timings") or {}).get("first_token"),
+                unsupported=answer.get("unsupported") or [], repaired=answer.get("repaired", 0),
+                notices=answer.get("notices") or [],
+            )
+        row.update(retrieval)
+        if earlier:
+            row["history"] = earlier
+        row["diagnosis"] = diagnose(item, row, answer)
+        results.append(row)
+    ctx.progress(len(answered), len(answered), "judged")
+
+    headline: dict[str, Any] = dict(summarize(results))
+    answered_rows = [r for r in results if not r.get("abstained") and not r.get("error")]
+    headline.update({
+        "hit_at_1": mean(r.get("hit_at_1") for r in results),
+        "hit_at_5": mean(r.get("hit_at_5") for r in results),
+        "mrr_at_10": mean(r.get("mrr_at_10") for r in results),
+        "fact_recall_at_k": mean(r.get("fact_recall_at_k") for r in results),
+        "sentences_removed": mean(float(len(r.get("unsupported") or [])) for r in answered_rows),
+        "latency_first_token_p50": percentile([r["first_token"] for r in results if r.get("first_token")], 50),
+        "tokens_prompt": mean((r.get("tokens") or {}).get("prompt") for r in results),
+        "tokens_completion": mean((r.get("tokens") or {}).get("completion") for r in results),
+    })
+    for key in ("latency_first_token_p50", "tokens_prompt", "tokens_completion"):
+        if headline[key] is None:
+            del headline[key]  # extractive answers use no model
+    meta = {"judge": checker.name, "judge_stats": dict(checker.stats), "top_k": settings.top_k,
+            "collection": settings.collection}
+    return results, headline, meta, []
+
+
+# --------------------------------------------------------------------------- hotpotqa
+
+
+def _strip_markers(text: str) -> str:
+    return re.sub(r"\s*\[\d+\]", "", text)
+
+
+def _run_hotpotqa(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str, str]]]:
+    data = benchmarks.load_hotpotqa(ctx.split, ctx.root)
+    settings = _bench_settings(ctx, "hotpotqa", data.corpus)
+    titles = {p.key: p.title for p in data.corpus}
+    questions = list(data.questions)
+    answer_n = min(ctx.limit or 0, len(questions))
+    results = []
+    for n, q in enumerate(questions):
+        ctx.progress(n, len(questions), q.id)
+        hits = search(q.question, settings=settings, top_k=3 * RETRIEVAL_DEPTH, embedder=ctx.embedder)
+        ranked = [Path(s).stem for s in _unique_sources(hits, RETRIEVAL_DEPTH)]
+        row: dict[str, Any] = {
+            "id": q.id, "category": "answered" if n < answer_n else "retrieval", "question": q.question,
+            "answerable": True, "gold": [titles.get(k, k) for k in q.gold_keys],
+            "retrieved": [titles.get(k, k) for k in ranked[:5]],
+        }
+        for k in (2, 5, 10):
+            row[f"hit_at_{k}"] = hit_at_k(ranked, q.gold_keys, k)
+            row[f"all_hit_at_{k}"] = all_hit_at_k(ranked, q.gold_keys, k)
+        row["mrr_at_10"] = mrr_at_k(ranked, q.gold_keys, 10)
+        row["passed"] = bool(row["all_hit_at_10"])
+        if n < answer_n:
+            answer, seconds, error = _ask_safely(q.question, ctx, settings)
+            text = _strip_markers(answer["text"]) if answer and not answer["abstained"] else ""
+            row.update(
+                answer=answer["text"] if answer else "", abstained=bool(answer and answer["abstained"]),
+                citations=[{"n": c["n"], "source": c["source"], "quote": c["quote"]}
+                           for c in (answer or {}).get("citations", [])],
+                gold_answers=list(q.answers), exact_match=exact_match(text, q.answers),
+                f1=token_f1(text, q.answers), contains_answer=float(fact_present(text, q.answers)),
+                correctness=token_f1(text, q.answers), latency=seconds, error=error,
+            )
+            row["passed"] = row["passed"] and bool(row["contains_answer"])
+        row["notes"] = "gold: " + " | ".join(row["gold"]) + " — retrieved: " + " | ".join(row["retrieved"])
+        results.append(row)
+    ctx.progress(len(questions), len(questions), "done")
+
+    headline: dict[str, Any] = {"n": float(len(results))}
+    for k in (2, 5, 10):
+        headline[f"hit_at_{k}"] = mean(r[f"hit_at_{k}"] for r in results)
+    for k in (2, 5, 10):
+        headline[f"all_hit_at_{k}"] = mean(r[f"all_hit_at_{k}"] for r in results)
+    headline["mrr_at_10"] = mean(r["mrr_at_10"] for r in results)
+    answered = [r for r in results if "f1" in r]
+    if answered:
+        headline.update({
+            "answers_n": float(len(answered)),
+            "exact_match": mean(r["exact_match"] for r in answered),
+            "f1": mean(r["f1"] for r in answered),
+            "contains_answer": mean(r["contains_answer"] for r in answered),
+            "latency_p50": percentile([r["latency"] for r in answered], 50),
+            "latency_p95": percentile([r["latency"] for r in answered], 95),
+        })
+    table = ["| k | Hit@k | AllHit@k |", "|---:|---:|---:|"]
+    table += [f"| {k} | {headline[f'hit_at_{k}']:.3f} | {headline[f'all_hit_at_{k}']:.3f} |" for k in (2, 5, 10)]
+    table += ["", f"MRR@10: {headline['mrr_at_10']:.3f} over {len(results)} {ctx.split}-half questions; "
+              f"corpus {len(data.corpus)} pooled paragraphs (one document each)."]
+    if answered:
+        table += ["", f"Answers through the full pipeline ({len(answered)} questions): exact match "
+                  f"{headline['exact_match']:.3f}, token F1 {headline['f1']:.3f}, gold answer contained "
+                  f"{headline['contains_answer']:.3f}. Published reference (Yang et al. 2018, distractor "
+                  f"setting, 10 given paragraphs): F1 {HOTPOTQA_PUBLISHED_F1:.3f}; pooled retrieval is harder."]
+    meta = {"corpus_documents": len(data.corpus), "collection": settings.collection, "split": ctx.split}
+    return results, headline, meta, [("HotpotQA pooled retrieval", "\n".join(table))]
+
+
+# --------------------------------------------------------------------------- halueval
+
+
+def _run_halueval(ctx: _Context, checker_factory: Callable[[], Checker],
+                  claim_form: str) -> tuple[list[dict], dict, dict, list[tuple[str, str]]]:
+    items = list(benchmarks.load_halueval(ctx.split, ctx.root))
+    if ctx.limit is not None:
+        items = items[: ctx.limit]
+    checker = checker_factory()
+    triples = list(benchmarks.halueval_triples(tuple(items)))
+    results = []
+    for n, t in enumerate(triples):
+        ctx.progress(n, len(triples), f"line {t.item} {t.label}")
+        claim = t.answer if claim_form == "answer" else f"{t.question} {t.answer}"
+        try:
+            verdict = checker.check(claim, [t.knowledge])
+        except ModelError as e:
+            results.append({"id": f"halueval-{t.item}-{t.label}", "category": t.label, "question": t.question,
+                            "answer": t.answer, "answerable": True, "error": f"judge failed: {e}", "passed": False})
+            continue
+        results.append({
+            "id": f"halueval-{t.item}-{t.label}", "category": t.label, "question": t.question,
+            "answer": t.answer, "answerable": True, "faithful": t.faithful,
+            "predicted": "faithful" if verdict.supported else "hallucinated",
+            "passed": verdict.supported == t.faithful, "reason": verdict.reason,
+            "judge_reply": verdict.reply, "notes": "knowledge: " + t.knowledge,
+        })
+    ctx.progress(len(triples), len(triples), "done")
+    scored = [r for r in results if "faithful" in r]
+    faithful = [r for r in scored if r["faithful"]]
+    halluc = [r for r in scored if not r["faithful"]]
+    flagged = [r for r in scored if r["predicted"] == "hallucinated"]
+    tpr = mean(float(r["passed"]) for r in halluc)   # hallucinations caught
+    tnr = mean(float(r["passed"]) for r in faithful)  # right answers accepted
+    headline = {
+        "n": float(len(results)),
+        "accuracy": mean(float(r["passed"]) for r in results),
+        "balanced_accuracy": (tpr + tnr) / 2 if tpr is not None and tnr is not None else None,
+        "hallucination_recall": tpr,
+        "hallucination_precision": (sum(not r["faithful"] for r in flagged) / len(flagged)) if flagged else None,
+        "faithful_recall": tnr,
+        "judge_unparsed_rate": checker.stats["unparsed"] / checker.stats["llm_calls"] if checker.stats["llm_calls"] else None,
+    }
+    lines = ["| checker | accuracy |", "|---|---:|",
+             f"| **this run: {checker.name}** (claim = {claim_form}, given the knowledge) | "
+             f"**{headline['accuracy']:.3f}** (balanced {headline['balanced_accuracy'] or 0:.3f}) |"]
+    lines += [f"| {name} (published) | {value:.3f} |" for name, value in PUBLISHED_HALUEVAL.items()]
+    lines += ["", "Published: HaluEval QA, Li et al. 2023, Table 5; the judges saw question and answer, and "
+              "all but the last row no knowledge. This run judges each of the "
+              f"{len(scored)} triples ({len(items)} items × right/hallucinated) of the {ctx.split} half."]
+    meta = {"judge": checker.name, "judge_stats": dict(checker.stats), "claim": claim_form, "split": ctx.split}
+    return results, headline, meta, [("HaluEval QA: the checker against published judges", "\n".join(lines))]
+
+
+# --------------------------------------------------------------------------- clapnq
+
+
+def _balanced(questions: Sequence, limit: int | None) -> list:
+    if limit is None:
+        return list(questions)
+    yes = [q for q in questions if q.answerable]
+    no = [q for q in questions if not q.answerable]
+    take_yes = min(len(yes), (limit + 1) // 2)
+    return yes[:take_yes] + no[: min(len(no), limit - take_yes)]
+
+
+def _run_clapnq(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str, str]]]:
+    data = benchmarks.load_clapnq(ctx.split, ctx.root)
+    settings = _bench_settings(ctx, "clapnq", data.corpus)
+    questions = _balanced(data.questions, ctx.limit)
+    results = []
+    for n, q in enumerate(questions):
+        ctx.progress(n, len(questions), q.id)
+        answer, seconds, error = _ask_safely(q.question, ctx, settings)
+        abstained = bool(answer and answer["abstained"])
+        text = _strip_markers(answer["text"]) if answer and not abstained else ""
+        cited = [Path(c["source"]).stem for c in (answer or {}).get("citations", [])]
+        row = {
+            "id": q.id, "category": "answerable" if q.answerable else "unanswerable", "question": q.question,
+            "answerable": q.answerable, "answer": answer["text"] if answer else "", "abstained": abstained,
+            "citations": [{"n": c["n"], "source": c["source"], "quote": c["quote"]}
+                          for c in (answer or {}).get("citations", [])],
+            "abstention_ok": abstained != q.answerable, "latency": seconds, "error": error,
+        }
+        if q.answerable:
+            row["correctness"] = token_f1(text, q.answer or "") if text else 0.0
+            row["source_ok"] = q.gold_key in cited if not abstained else None
+            row["notes"] = "gold answer: " + (q.answer or "")
+        row["passed"] = bool(row["abstention_ok"] and not error)
+        results.append(row)
+    ctx.progress(len(questions), len(questions), "done")
+    abst = abstention_scores((r["answerable"], r["abstained"]) for r in results)
+    answerable = [r for r in results if r["answerable"]]
+    answered = [r for r in answerable if not r["abstained"]]
+    headline = {
+        "n": float(len(results)),
+        "abstention_precision": abst.precision,
+        "abstention_recall": abst.recall,
+        "abstention_f1": abst.f1,
+        "abstention_accuracy": abst.accuracy,
+        "answer_f1": mean(r["correctness"] for r in answerable),
+        "answer_f1_answered": mean(r["correctness"] for r in answered),
+        "source_accuracy": mean(float(bool(r["source_ok"])) for r in answered),
+        "latency_p50": percentile([r["latency"] for r in results], 50),
+        "latency_p95": percentile([r["latency"] for r in results], 95),
+    }
+    body = (f"Abstention (positive = declined): tp {abst.tp}, fp {abst.fp} (declined an answerable "
+            f"question), fn {abst.fn} (answered an unanswerable one), tn {abst.tn}. Corpus: "
+            f"{len(data.corpus)} pooled gold passages. Answer F1 is token F1 against the long gold answer.")
+    meta = {"corpus_documents": len(data.corpus), "collection": settings.collection, "split": ctx.split}
+    return results, headline, meta, [("CLAP NQ abstention", body)]
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def _dataset_name(dataset: str | Path) -> str:
+    text = str(dataset)
+    return text if text in DATASETS else re.sub(r"[^\w.-]+", "_", Path(text).stem) or "custom"
+
+
+def _report_dir(out: Path, name: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = out / f"{stamp}-{name}"
+    n = 2
+    while path.exists():
+        path = out / f"{stamp}-{name}-{n}"
+        n += 1
+    return path
+
+
+def _previous_report(out: Path, name: str, backend: str, judge: str, exclude: Path | None = None) -> Path | None:
+    """The newest earlier report of the same dataset, backend and judge mode."""
+    if not out.is_dir():
+        return None
+    pattern = re.compile(rf"^\d{{8}}-\d{{6}}-{re.escape(name)}(?:-\d+)?$")
+    for folder in sorted((p for p in out.iterdir() if p.is_dir() and pattern.match(p.name)), reverse=True):
+        if exclude is not None and folder == exclude:
+            continue
+        try:
+            meta = json.loads((folder / "report.json").read_text(encoding="utf-8")).get("meta") or {}
+        except (OSError, ValueError):
+            continue
+        if meta.get("backend") == backend and meta.get("judge_mode") == judge:
+            return folder
+    return None
+
+
+def run_eval(dataset: str | Path = "seeds", *, backend: str | None = None, limit: int | None = None,
+             judge: str | None = None, settings: Settings | None = None,
+             benchmarks_dir: str | Path | None = None, progress: Progress | None = None,
+             out: str | Path | None = None, split: str = "test", judge_backend: str | None = None,
+             embedder: Embedder | None = None, chat_model: ChatModel | None = None,
+             judge_model: ChatModel | None = None, halueval_claim: str = "answer",
+             charts: bool = True) -> dict:
+    """Run one evaluation and write its report.
+
+    Args:
+        dataset: "seeds", "hotpotqa", "halueval", "clapnq", or the path of a JSONL file in
+            the seeds format (answered over the bundled `seeds/`).
+        backend: Answer backend (default: the settings'); for halueval, the judge's backend.
+        limit: Seeds: this many items, round-robin over categories. hotpotqa: answer the first
+            N test questions too (retrieval always covers the whole half). halueval: the first
+            N items (2N triples). clapnq: N questions, half answerable, half not.
+        judge: Checker mode "rules", "llm" or "both"; default "rules" for the extractive
+            backend, else "both" when the judge model is installed.
+        settings: Defaults to `Settings.from_env()`; its data_dir holds the eval indexes.
+        benchmarks_dir: The public benchmark data (default `../shared/benchmarks`).
+        progress: `progress(done, total, label)`.
+        out: Reports folder (default `<data_dir>/reports`); None-like values use the default.
+        split: "test" (report) or "tune" (for tuning) half of a benchmark.
+        judge_backend: Judge model backend (default "local", or "openai" with that backend).
+        embedder: Defaults to MiniLM (tests pass a hash embedder).
+        chat_model: Answer with this model instead of the backend's.
+        judge_model: Judge with this model instead of the judge backend's.
+        halueval_claim: "answer" (the answer alone is the claim) or "qa" (question + answer).
+        charts: Draw the PNG charts.
+
+    Returns:
+        The report as written to report.json, plus "report_dir" and "regressions".
+
+    Raises:
+        BenchmarkDataMissing: A benchmark's data folder or file is absent.
+        UserError, ProviderError: From indexing, answering or judging.
+        ValueError: Unknown dataset, backend, judge mode or split.
+    """
+    name = _dataset_name(dataset)
+    if str(dataset) not in DATASETS and not str(dataset).endswith(".jsonl"):
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)} or a .jsonl file")
+    if judge is not None and judge not in JUDGE_MODES:
+        raise ValueError(f"unknown judge mode {judge!r}; choose one of {', '.join(JUDGE_MODES)}")
+    if split not in benchmarks.SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(benchmarks.SPLITS)}")
+    if limit is not None and limit < 1:
+        raise ValueError("limit must be at least 1")
+    if halueval_claim not in ("answer", "qa"):
+        raise ValueError("halueval_claim must be 'answer' or 'qa'")
+    settings = (settings or Settings.from_env()).replace(backend=backend)
+    backend = settings.backend
+    progress = progress or _quiet_progress
+    embedder = embedder or _default_embedder()
+    root = Path(benchmarks_dir) if benchmarks_dir is not None else None
+    started = time.time()
+    t0 = time.perf_counter()
+
+    def checker_factory() -> Checker:
+        return _make_checker(judge, settings, backend, judge_backend, embedder, judge_model)
+
+    needs_answers = name != "halueval" and not (name == "hotpotqa" and not limit)
+    if name in ("hotpotqa", "halueval", "clapnq"):
+        benchmarks._root(root)  # fail before any model loads when the data is missing
+    if chat_model is None and backend != "extractive" and needs_answers:
+        chat_model = _make_model(settings, backend)
+    ctx = _Context(settings, embedder, chat_model, progress, limit, split, root)
+
+    if name == "hotpotqa":
+        results, headline, extra_meta, sections = _run_hotpotqa(ctx)
+        judge_mode = "n/a"
+    elif name == "halueval":
+        if judge_backend is None and backend != "extractive":
+            judge_backend = backend  # --backend names the judge here: nothing is answered
+        results, headline, extra_meta, sections = _run_halueval(ctx, checker_factory, halueval_claim)
+        judge_mode = extra_meta["judge"].split(" ")[0]
+    elif name == "clapnq":
+        results, headline, extra_meta, sections = _run_clapnq(ctx)
+        judge_mode = "n/a"
+    else:
+        results, headline, extra_meta, sections = _run_seeds(ctx, dataset, checker_factory)
+        judge_mode = extra_meta["judge"].split(" ")[0]
+
+    model_name = getattr(chat_model, "name", None) or ("extractive" if backend == "extractive" else None)
+    meta: dict[str, Any] = {
+        "dataset": name, "backend": backend, "model": model_name if needs_answers else None,
+        "judge_mode": judge_mode, "limit": limit, "split": split if name != "seeds" else None,
+        "embedder": getattr(embedder, "name", type(embedder).__name__),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
+        "seconds": round(time.perf_counter() - t0, 1), "commit": _git_commit(),
+        "data_dir": str(settings.data_dir),
+    }
+    meta.update(extra_meta)
+    meta = {k: v for k, v in meta.items() if v is not None}
+
+    gates = load_gates() if GATES_FILE.is_file() else {}
+    targets = gate_thresholds(gates, name, backend, judge_mode) or {}
+
+    out_root = Path(out) if out else settings.data_dir / "reports"
+    report_dir = _report_dir(out_root, name)
+    previous = _previous_report(out_root, name, backend, judge_mode)
+    current = {"headline": headline, "items": results, "results": results}
+    regressions = []
+    previous_info = None
+    if previous is not None:
+        old = json.loads((previous / "report.json").read_text(encoding="utf-8"))
+        same_items = {str(r.get("id")) for r in old.get("results") or old.get("items") or []} == \
+            {str(r.get("id")) for r in results}
+        found = compare(old, current, tolerance=0.02)
+        # Headline numbers over different item sets (another --limit) are not comparable.
+        regressions = [r for r in found if r.kind == "item" or same_items]
+        previous_info = {"path": str(previous), "headline": old.get("headline") or {},
+                         "comparable": same_items}
+    paths = write_report(results, headline, report_dir, targets=targets, meta=meta, charts=charts,
+                         regressions=regressions, previous=previous_info, sections=sections,
+                         max_failures=None if name == "seeds" or Path(str(dataset)).suffix == ".jsonl" else 40)
+    report = json.loads(paths.json.read_text(encoding="utf-8"))
+    report["report_dir"] = str(report_dir)
+    report["regressions"] = regressions_as_dicts(regressions)
+    return report
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+class _Bar:
+    """Progress on stderr: a redrawn bar on a terminal, a line every ~10% otherwise."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.t0 = time.perf_counter()
+        self.last_line = -1
+        self.last_draw = 0.0
+        self.label = ""
+
+    def __call__(self, done: int, total: int, item: str = "") -> None:
+        now = time.perf_counter()
+        total = max(total, 1)
+        if self.tty:
+            if now - self.last_draw < 0.1 and done < total:
+                return
+            self.last_draw = now
+            filled = int(30 * done / total)
+            self.stream.write(f"\r[{'#' * filled}{'-' * (30 - filled)}] {done}/{total} "
+                              f"{now - self.t0:6.1f}s {item[:48]:<48}")
+            if done >= total:
+                self.stream.write("\n")
+        else:
+            step = int(10 * done / total)
+            if step == self.last_line and done < total and item[:8] == self.label:
+                return
+            self.last_line, self.label = step, item[:8]
+            self.stream.write(f"[{now - self.t0:7.1f}s] {done}/{total} {item}\n")
+        self.stream.flush()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `rag eval` argument parser."""
+    p = argparse.ArgumentParser(
+        prog="rag eval", description="Measure answer correctness, faithfulness, citations, abstention and "
+        "retrieval; write a report (JSON, Markdown, charts) and optionally gate on thresholds.")
+    p.add_argument("--dataset", default="seeds",
+                   help="seeds (default), hotpotqa, halueval, clapnq, or a .jsonl file in the seeds format")
+    p.add_argument("--backend", choices=BACKENDS, help="answer backend (default: RAG_LLM or local); "
+                   "for halueval the judge's backend")
+    p.add_argument("--limit", type=int, help="evaluate only N items (seeds: round-robin over categories; "
+                   "hotpotqa: also answer the first N questions)")
+    p.add_argument("--judge", choices=JUDGE_MODES, help="faithfulness checker: rules, llm or both "
+                   "(default: rules for extractive, else both when the judge model is installed)")
+    p.add_argument("--judge-backend", choices=("local", "local-small", "openai"),
+                   help="model that judges (default: local, the 1.5B model; openai with --backend openai)")
+    p.add_argument("--gate", action="store_true", help="exit 1 when a metric is below its threshold in evals/gates.json")
+    p.add_argument("--benchmarks-dir", help="folder holding hotpotqa-dev500/, halueval-qa/, clapnq-dev/ "
+                   "(default: ../shared/benchmarks)")
+    p.add_argument("--out", help="reports folder (default: <data dir>/reports)")
+    p.add_argument("--split", choices=benchmarks.SPLITS, default="test",
+                   help="benchmark half: test (default, for reporting) or tune")
+    p.add_argument("--halueval-claim", choices=("answer", "qa"), default="answer",
+                   help="halueval: judge the answer alone (default) or question + answer")
+    p.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    return p
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "n/a" if value is None else str(value)
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def _print_summary(report: Mapping, gate: list[str] | None, thresholds: Mapping | None) -> None:
+    meta = report.get("meta") or {}
+    print(f"{meta.get('dataset')} · backend {meta.get('backend')} · judge {meta.get('judge', meta.get('judge_mode'))} · "
+          f"{len(report.get('results') or [])} items · {meta.get('seconds')} s")
+    targets = report.get("targets") or {}
+    for metric, value in (report.get("headline") or {}).items():
+        target = targets.get(metric)
+        mark = ""
+        if target is not None and isinstance(value, (int, float)):
+            ok = not check_gate({metric: value}, {metric: target})
+            mark = f"   (gate {target:g}: {'ok' if ok else 'BELOW'})"
+        print(f"  {metric:<28} {_fmt(value):>10}{mark}")
+    if meta.get("dataset") == "halueval":
+        for name, value in PUBLISHED_HALUEVAL.items():
+            print(f"  published {name:<33} {value:.3f}")
+    regressions = report.get("regressions") or []
+    if regressions:
+        print(f"REGRESSIONS vs the previous run ({len(regressions)}):")
+        for r in regressions:
+            print(f"  - {r['detail']}")
+    elif (report.get("previous") or {}).get("path"):
+        print(f"no regressions vs {report['previous']['path']}")
+    failures = report.get("failures") or []
+    if failures and meta.get("dataset") not in ("hotpotqa", "halueval", "clapnq"):
+        print(f"failed items ({len(failures)}): {', '.join(map(str, failures))}")
+    print(f"report: {report.get('report_dir')}/report.md")
+    if gate is not None:
+        if thresholds is None:
+            print("gate: no thresholds for this dataset/backend in evals/gates.json", file=sys.stderr)
+        elif gate:
+            print("GATE FAILED:\n  " + "\n  ".join(gate))
+        else:
+            print(f"gate passed ({len(thresholds)} thresholds)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `rag eval ARGS` (argv = the arguments after `eval`).
+
+    Returns:
+        0 on success, 1 when `--gate` fails, 2 for a usage error or missing benchmark data,
+        3 when a model or the store fails.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except SystemExit as e:  # --help or a bad argument: argparse already printed the message
+        return int(e.code or 0)
+    if args.limit is not None and args.limit < 1:
+        print("error: --limit must be at least 1", file=sys.stderr)
+        return 2
+    dataset = args.dataset
+    if dataset not in DATASETS and not (dataset.endswith(".jsonl") and Path(dataset).is_file()):
+        print(f"error: unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)} "
+              "or an existing .jsonl file", file=sys.stderr)
+        return 2
+    try:
+        settings = Settings.from_env(backend=args.backend)
+        report = run_eval(dataset, backend=args.backend, limit=args.limit, judge=args.judge, settings=settings,
+                          benchmarks_dir=args.benchmarks_dir, progress=None if args.quiet else _Bar(),
+                          out=args.out, split=args.split, judge_backend=args.judge_backend,
+                          halueval_claim=args.halueval_claim, charts=not args.no_charts)
+    except BenchmarkDataMissing as e:
+        print(f"error: {e}\nThe {dataset} benchmark needs the public benchmark data: pass "
+              "--benchmarks-dir PATH (the folder holding hotpotqa-dev500/, halueval-qa/ and clapnq-dev/).",
+              file=sys.stderr)
+        return 2
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except ProviderError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    meta = report.get("meta") or {}
+    thresholds = gate_thresholds(load_gates(), meta.get("dataset", ""), meta.get("backend", ""),
+                                 meta.get("judge_mode", "")) if args.gate and GATES_FILE.is_file() else None
+    gate = check_gate(report.get("headline") or {}, thresholds) if args.gate and thresholds is not None else (
+        [] if args.gate else None)
+    _print_summary(report, gate, thresholds)
+    if args.gate and thresholds is None:
+        return 2
+    return 1 if gate else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

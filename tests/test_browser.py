@@ -1,0 +1,151 @@
+"""The real app in a real browser: `streamlit run ui/app.py` driven by headless Chromium.
+
+Nothing is faked: the real MiniLM embedder, a real Chroma folder, the real 0.5B local model
+(RAG_LLM=local-small). The sample articles are indexed through the UI's own button, then a
+question is asked and its source opened. Screenshots land in tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "ui" / "app.py"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+QUESTION = "Where does Hyun Seung-soo work?"
+FACT = "Korea Institute for National Unification"
+SOURCE = "000_ef01f84a8e898d1e.txt"
+# Generous: under CPU contention the first answer includes loading the model.
+STARTUP_S, INGEST_S, ANSWER_S = 120, 300, 420
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"streamlit did not become healthy in {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """A streamlit server on a free port with an empty data folder; always stopped after."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/test.sh does it)")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the 'test' extra)")
+    from assistant.errors import ModelUnavailableError
+    from assistant.models import MODELS, part_files
+    try:
+        part_files(MODELS["local-small"])
+    except ModelUnavailableError as e:
+        pytest.skip(f"the 0.5B model is not installed: {e}")
+
+    data = tmp_path_factory.mktemp("browser-data")
+    log = data / "streamlit.log"
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"OPENAI_BASE_URL", "RAG_MODEL", "RAG_CHROMA_HOST", "RAG_TOP_K"}}
+    env.update(RAG_DATA_DIR=str(data), RAG_LLM="local-small", HF_HUB_OFFLINE="1")
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", "127.0.0.1",
+           "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc, log, STARTUP_S)
+        yield url
+    finally:
+        # The server runs in its own process group (start_new_session): stop exactly that group.
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+
+@pytest.mark.timeout(1200)
+def test_ask_in_the_browser_and_open_the_cited_source(app_url):
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(app_url)
+
+            # Empty data folder: the app offers to index the sample articles.
+            ingest_button = page.get_by_role("button", name="Ingest the sample articles")
+            expect(ingest_button).to_be_visible(timeout=STARTUP_S * 1000)
+            page.screenshot(path=ARTIFACTS / "browser_01_no_index.png")
+            ingest_button.click()
+            sidebar = page.get_by_test_id("stSidebar")
+            expect(sidebar.get_by_text(re.compile(r"5 added"))).to_be_visible(timeout=INGEST_S * 1000)
+            expect(sidebar.get_by_test_id("stMetricValue").first).to_have_text("5")
+            page.screenshot(path=ARTIFACTS / "browser_02_indexed.png")
+
+            box = page.get_by_test_id("stChatInputTextArea")
+            box.fill(QUESTION)
+            box.press("Enter")
+            expect(page.get_by_text(QUESTION)).to_be_visible(timeout=30_000)
+            page.screenshot(path=ARTIFACTS / "browser_03_asked.png")
+
+            # The facts line is drawn once the streamed answer is complete.
+            facts = page.get_by_text(re.compile(r"passages cited|none answers"))
+            expect(facts).to_be_visible(timeout=ANSWER_S * 1000)
+            page.screenshot(path=ARTIFACTS / "browser_04_answer.png")
+            expect(facts).to_contain_text("qwen2.5-coder-0.5b")  # the real model answered
+            answer = page.locator(".dc-answer").last
+            expect(answer).to_contain_text(FACT)
+            expect(answer.locator(".dc-cite").first).to_have_text(re.compile(r"\[\d+\]"))
+
+            files = page.locator(".dc-src-file")
+            names = files.all_inner_texts()
+            assert SOURCE in names, names
+            card = names.index(SOURCE)
+            passage_mark = page.locator(".dc-src-passage").nth(card).locator("mark")
+            expect(passage_mark).to_contain_text("Hyun Seung-soo")
+
+            page.get_by_role("button", name="Open in document").nth(card).click()
+            dialog = page.get_by_role("dialog")
+            expect(dialog).to_be_visible(timeout=30_000)
+            mark = dialog.locator("mark.dc-mark")
+            expect(mark).to_have_count(1)
+            expect(mark).to_contain_text(FACT)
+            expect(mark).to_be_in_viewport(timeout=10_000)  # scrolled to the cited sentence
+            expect(dialog.locator(".dc-doc")).to_contain_text("close")  # the whole document
+            page.screenshot(path=ARTIFACTS / "browser_05_document.png")
+        finally:
+            browser.close()

@@ -1,0 +1,177 @@
+"""The faithfulness checker: rules, a scripted judge (verdict parsing, caching), and the real judge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.errors import ModelUnavailableError
+from assistant.judge import Checker, embedding_similarity, parse_verdict
+from assistant.llm import ScriptedChat
+from assistant.settings import Settings
+from evals.metrics import citation_scores
+
+EVIDENCE = ("Last week, South Korean intelligence said North Korea had already sent about 1,500 special "
+            "forces to Russia and planned to deploy a total of 12,000 elite troops.")
+BUDANOV = "Lt. Gen. Kyrylo Budanov, head of Ukraine's Defense Intelligence Directorate, said more would emerge."
+
+SUPPORTED_CLAIM = "North Korea planned to deploy a total of 12,000 elite troops."
+CONTRADICTED_CLAIM = "North Korea planned to deploy a total of 50,000 elite troops."
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+@pytest.mark.parametrize(("reply", "expected"), [
+    ("SUPPORTED", True),
+    ("Supported.", True),
+    (" supported", True),
+    ("**SUPPORTED**", True),
+    ("NOT_SUPPORTED", False),
+    (" not_supported.", False),
+    ("Not supported", False),
+    ("NOT-SUPPORTED", False),
+    ("UNSUPPORTED", False),
+    ("NOT_SUPP", False),          # cut off by the token limit
+    ("Verdict: NOT_SUPPORTED", False),
+    ("The claim is SUPPORTED", True),
+    ("", None),
+    ("Maybe", None),
+    ("I think so", None),
+    ("Yes", None),
+])
+def test_parse_verdict(reply: str, expected: bool | None) -> None:
+    assert parse_verdict(reply) is expected
+
+
+# --------------------------------------------------------------------------- scripted judge
+
+
+def test_llm_mode_parses_verdicts_and_counts_garbage() -> None:
+    judge = ScriptedChat(["SUPPORTED", " not_supported.", "Well, it depends on"], name="judge")
+    checker = Checker("llm", judge=judge)
+    assert checker.supports("claim one", [EVIDENCE]) is True
+    assert checker.supports("claim two", [EVIDENCE]) is False
+    verdict = checker.check("claim three", [EVIDENCE])
+    assert verdict.supported is False and verdict.llm is None
+    assert "not understood" in verdict.reason
+    assert checker.stats["llm_calls"] == 3
+    assert checker.stats["unparsed"] == 1
+    assert checker.stats["llm_rejected"] == 1
+
+
+def test_llm_judge_gets_the_prompt_deterministically() -> None:
+    judge = ScriptedChat(["SUPPORTED"], name="judge")
+    Checker("llm", judge=judge).supports(SUPPORTED_CLAIM, [EVIDENCE, BUDANOV])
+    (messages,) = judge.calls
+    prompt = messages[-1]["content"]
+    assert f"Claim: {SUPPORTED_CLAIM}" in prompt
+    assert f"[1] {EVIDENCE}" in prompt and f"[2] {BUDANOV}" in prompt
+    assert "SUPPORTED or NOT_SUPPORTED" in prompt
+    options = judge.options[0]
+    assert options["temperature"] == 0.0
+    assert options["max_tokens"] <= 8
+
+
+def test_verdicts_are_cached_per_claim_and_passages() -> None:
+    judge = ScriptedChat(["SUPPORTED", "NOT_SUPPORTED"], name="judge")
+    checker = Checker("llm", judge=judge)
+    assert checker.supports("a claim", [EVIDENCE])
+    assert checker.supports("a claim", [EVIDENCE])  # cached: no second call
+    assert not checker.supports("a claim", [EVIDENCE, BUDANOV])  # other passages: asked again
+    assert len(judge.calls) == 2
+    assert checker.stats["cache_hits"] == 1
+
+
+def test_both_mode_needs_rules_and_judge() -> None:
+    judge = ScriptedChat(["NOT_SUPPORTED"], name="judge")
+    checker = Checker(judge=judge)
+    assert checker.mode == "both"
+    # The rules reject a changed number: the judge is not even asked.
+    verdict = checker.check(CONTRADICTED_CLAIM, [EVIDENCE])
+    assert not verdict.supported and verdict.rules is not None and "50000" in verdict.rules.reason
+    assert judge.calls == []
+    # The rules pass, the judge disagrees: not supported.
+    assert not checker.supports(SUPPORTED_CLAIM, [EVIDENCE])
+    assert len(judge.calls) == 1
+    assert checker.stats == {"checks": 2, "cache_hits": 0, "llm_calls": 1, "unparsed": 0,
+                             "rules_rejected": 1, "llm_rejected": 1}
+
+
+def test_no_passages_is_never_supported_and_costs_no_call() -> None:
+    judge = ScriptedChat([], name="judge")
+    assert not Checker("llm", judge=judge).supports(SUPPORTED_CLAIM, [])
+
+
+def test_checker_plugs_into_citation_scores() -> None:
+    judge = ScriptedChat([lambda messages: "SUPPORTED" if "12,000" in messages[-1]["content"].split("Claim:")[1]
+                          else "NOT_SUPPORTED"] * 10, name="judge")
+    checker = Checker("llm", judge=judge)
+    scores = citation_scores("North Korea plans 12,000 troops [1]. Budanov heads the GUR [2].",
+                             {1: EVIDENCE, 2: BUDANOV}, checker)
+    assert scores.recall == pytest.approx(0.5)
+
+
+# --------------------------------------------------------------------------- rules
+
+
+@pytest.mark.parametrize(("claim", "ok", "why"), [
+    (SUPPORTED_CLAIM, True, ""),
+    ("South Korean intelligence said about 1,500 special forces had been sent to Russia.", True, ""),
+    (CONTRADICTED_CLAIM, False, "number"),
+    ("Japan planned to deploy a total of 12,000 elite troops.", False, "name"),
+    ("North Korea has not sent special forces to Russia.", False, "negat"),
+    ("The weather in the capital was unusually warm and sunny.", False, "words"),
+])
+def test_rules_mode_on_known_cases(claim: str, ok: bool, why: str) -> None:
+    checker = Checker("rules")
+    verdict = checker.check(claim, [EVIDENCE])
+    assert verdict.supported is ok
+    assert why in verdict.reason
+    assert verdict.llm is None and verdict.reply is None
+
+
+def test_rules_with_embedding_similarity(hash_embedder) -> None:
+    similarity = embedding_similarity(hash_embedder)
+    assert similarity(EVIDENCE, [EVIDENCE]) == pytest.approx(1.0, abs=1e-5)
+    assert Checker("rules", similarity=similarity).supports(SUPPORTED_CLAIM, [EVIDENCE])
+
+
+def test_bad_modes_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown judge mode"):
+        Checker("vibes")
+    with pytest.raises(ValueError, match="needs a judge model"):
+        Checker("llm")
+
+
+def test_from_settings_falls_back_to_rules_only_when_no_mode_was_asked(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, backend="openai")  # no endpoint configured
+    assert Checker.from_settings(settings).mode == "rules"
+    assert Checker.from_settings(settings, "rules").mode == "rules"
+    with pytest.raises(ModelUnavailableError, match="OPENAI_BASE_URL"):
+        Checker.from_settings(settings, "both")
+    with pytest.raises(ValueError, match="extractive"):
+        Checker.from_settings(settings, "llm", backend="extractive")
+
+
+# --------------------------------------------------------------------------- the real judge
+
+
+@pytest.mark.slow
+def test_real_local_judge_on_obvious_pairs() -> None:
+    """The 1.5B local model judges one supported and one contradicted pair right.
+
+    The 0.5B model is not used: measured on these pairs and on HaluEval, it answers
+    NOT_SUPPORTED to every claim (also with few-shot and yes/no prompts), so it cannot judge.
+    """
+    from assistant.llm import LocalChat
+    from assistant.models import gguf_path
+    try:
+        path = gguf_path("local", Settings.from_env())
+    except ModelUnavailableError as e:
+        pytest.skip(f"the 1.5B judge model is not installed: {e}")
+    checker = Checker("llm", judge=LocalChat(path, n_ctx=2048, name="judge-1.5b"))
+    assert checker.check(SUPPORTED_CLAIM, [EVIDENCE]).llm is True
+    assert checker.check(CONTRADICTED_CLAIM, [EVIDENCE]).llm is False
+    assert checker.stats["unparsed"] == 0
