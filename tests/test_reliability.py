@@ -296,7 +296,8 @@ def test_eight_concurrent_asks_with_scripted_models(settings: Settings, hash_emb
 
 def _eval_questions() -> list[str]:
     rows = [json.loads(line) for line in (ROOT / "evals" / "datasets" / "seeds.jsonl").read_text().splitlines() if line]
-    return [r["question"] for r in rows] + QUESTIONS
+    questions = [q for r in rows for q in ([r["question"]] if "question" in r else r.get("turns", []))]
+    return questions + QUESTIONS
 
 
 @pytest.mark.slow

@@ -12,7 +12,6 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import streamlit as st
 
@@ -32,9 +31,9 @@ BACKEND_LABELS = {
     "extractive": "Extractive \u00b7 quotes only, no model",
 }
 SEED_SUGGESTIONS = (
-    "How many troops did North Korea send to Russia?",
+    "How many troops did North Korea send?",
     "Where does Hyun Seung-soo work?",
-    "Why is South Korea reconsidering arms for Ukraine?",
+    "Why might South Korea arm Ukraine?",
 )
 MESSAGES = "messages"
 AVATARS = {"user": ":material/person:", "assistant": ":material/auto_stories:"}
@@ -390,7 +389,15 @@ def handle_question(question: str, opts: Options, emb) -> None:
     with st.chat_message("user", avatar=AVATARS["user"]):
         st.text(question)
     with st.chat_message("assistant", avatar=AVATARS["assistant"]):
-        msg = stream_answer(question, history, opts, emb)
+        try:
+            msg = stream_answer(question, history, opts, emb)
+        except BaseException:
+            # Streamlit stops the run (another question, a click) by raising from inside it:
+            # keep the conversation readable and let the stop go on.
+            messages.append({"id": uuid.uuid4().hex[:12], "role": "assistant", "content": "",
+                             "question": question,
+                             "problem": ("info", "Stopped before the answer was finished.")})
+            raise
         messages.append(msg)
         render_assistant(msg, opts.settings, emb)
 
