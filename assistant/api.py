@@ -12,7 +12,7 @@ import numpy as np
 from assistant.embedder import MiniLMEmbedder
 from assistant.errors import EmptyQuestionError, ModelError, NoIndexError, QuestionTooLongError
 from assistant.evidence import Evidence, select_evidence
-from assistant.lexical import refresh_lexical_index
+from assistant.lexical import refresh_lexical_index, tokenize
 from assistant.llm import make_chat_model
 from assistant.prompts import render
 from assistant.protocols import ChatModel, Embedder
@@ -196,7 +196,9 @@ class _Run:
 
     def verify(self, ds: DraftSentence) -> str | None:
         """Verify one draft sentence; return it with renumbered markers, or None if dropped."""
-        if _ABSTAIN_SENTENCE.search(ds.text):
+        if _ABSTAIN_SENTENCE.search(ds.text) or not set(tokenize(ds.text)) - set(tokenize(self.question)):
+            # "NOT_FOUND", "the evidence does not say", or a restatement of the question
+            # that adds nothing to it: not an answer, and not a claim to verify either.
             self.said_not_found = True
             return None
         n = len(self.evidence)
@@ -204,7 +206,7 @@ class _Run:
         if len(cited) != len(ds.markers):
             self.repaired += 1  # out-of-range markers are dropped
         texts = [self.evidence[i].text for i in cited]
-        support = check_support(ds.text, texts, similarity=self.similarity) if cited else None
+        support = check_support(ds.text, texts, similarity=self.similarity, question=self.question) if cited else None
         if support is None or not support.ok:
             cited = self._repair(ds.text)
             if cited is None:
@@ -225,7 +227,7 @@ class _Run:
 
     def _repair(self, sentence: str) -> list[int] | None:
         """Evidence indexes that support `sentence` (one, or two together), or None."""
-        verdicts = [(i, check_support(sentence, [ev.text], similarity=self.similarity))
+        verdicts = [(i, check_support(sentence, [ev.text], similarity=self.similarity, question=self.question))
                     for i, ev in enumerate(self.evidence)]
         ok = [(v.overlap, -i, i) for i, v in verdicts if v.ok]
         if ok:
@@ -235,7 +237,7 @@ class _Run:
             for b in range(a + 1, len(best)):
                 pair = sorted([best[a][0], best[b][0]])
                 if check_support(sentence, [self.evidence[i].text for i in pair],
-                                 similarity=self.similarity).ok:
+                                 similarity=self.similarity, question=self.question).ok:
                     return pair
         return None
 
@@ -245,7 +247,7 @@ class _Run:
         for i in list(cited):
             rest = [j for j in kept if j != i]
             if rest and check_support(sentence, [self.evidence[j].text for j in rest],
-                                      similarity=self.similarity).ok:
+                                      similarity=self.similarity, question=self.question).ok:
                 kept = rest
         return kept
 

@@ -260,6 +260,18 @@ class Store:
         got = self._call("read chunk ids", self._chunks.get, where={"source": source}, include=[])
         return set(got["ids"])
 
+    def chunk_ids_by_source(self, sources: Sequence[str]) -> dict[str, set[str]]:
+        """Ids of the chunks stored for each of `sources` (one request per page of sources)."""
+        out: dict[str, set[str]] = {s: set() for s in sources}
+        sources = list(out)
+        for i in range(0, len(sources), _PAGE // 4):
+            part = sources[i:i + _PAGE // 4]
+            where = {"source": part[0]} if len(part) == 1 else {"source": {"$in": part}}
+            got = self._call("read chunk ids", self._chunks.get, where=where, include=["metadatas"])
+            for rid, meta in zip(got["ids"], got["metadatas"]):
+                out.setdefault(str(meta["source"]), set()).add(rid)
+        return out
+
     def iter_chunks(self) -> Iterable[Chunk]:
         """Every chunk, page by page (for building the BM25 index)."""
         offset = 0
@@ -316,11 +328,22 @@ class Store:
         if not records:
             return
         docs = [t or "" for t in texts] if texts is not None else None
-        kwargs = {"documents": docs} if docs is not None else {}
-        self._call("write the manifest", self._files.upsert, ids=[r.source for r in records],
-                   embeddings=[[0.0] for _ in records],
-                   metadatas=[{k: getattr(r, k) for k in FileRecord.__dataclass_fields__} for r in records],
-                   **kwargs)
+        for i in range(0, len(records), _PAGE):  # Chroma caps the size of one request
+            part = records[i:i + _PAGE]
+            kwargs = {"documents": docs[i:i + _PAGE]} if docs is not None else {}
+            self._call("write the manifest", self._files.upsert, ids=[r.source for r in part],
+                       embeddings=[[0.0] for _ in part],
+                       metadatas=[{k: getattr(r, k) for k in FileRecord.__dataclass_fields__} for r in part],
+                       **kwargs)
+
+    def update_file_stats(self, records: Sequence[FileRecord]) -> None:
+        """Update only `size`, `mtime_ns` and `checked_ns` of existing manifest records (a
+        metadata merge, several times cheaper than rewriting them with `put_files`)."""
+        for i in range(0, len(records), _PAGE):
+            part = records[i:i + _PAGE]
+            self._call("update the manifest", self._files.update, ids=[r.source for r in part],
+                       metadatas=[{"size": r.size, "mtime_ns": r.mtime_ns, "checked_ns": r.checked_ns}
+                                  for r in part])
 
     def delete_file(self, source: str) -> None:
         """Delete a file's chunks, then its manifest record (in that order: never an orphan)."""

@@ -107,9 +107,19 @@ class Support:
     overlap: float = 0.0
 
 
+_FRAGMENT_TERMS = 3  # an answer with fewer content words than this is read with its question
+# Words that shape a question rather than state a fact ("how many", "what kind of").
+_QUESTION_SHAPE = frozenset("""many much long often kind type sort name named called mean means happen
+happened happening according currently""".split())
+
+
+def _present(term: str, present: set[str]) -> bool:
+    return term in present or (len(term) > 5 and any(p.startswith(term[:5]) for p in present))
+
+
 def check_support(sentence: str, evidence: Sequence[str], *,
                   similarity: Similarity | None = None, min_overlap: float = 0.5,
-                  min_similarity: float = 0.6) -> Support:
+                  min_similarity: float = 0.6, question: str | None = None) -> Support:
     """Is `sentence` supported by the `evidence` texts taken together?
 
     Args:
@@ -119,6 +129,10 @@ def check_support(sentence: str, evidence: Sequence[str], *,
             paraphrase pass when lexical overlap is low.
         min_overlap: Share of the sentence's content words that must appear in the evidence.
         min_similarity: Cosine that counts as a paraphrase.
+        question: The question answered. A short fragment ("12,000.") is checked as the
+            claim "question + fragment"; and a sentence that repeats a question word the
+            cited text lacks ("... were killed" when the text says "arrived") is not
+            supported: the model restated the question instead of the evidence.
     """
     if not evidence:
         return Support(False, "cites nothing")
@@ -134,10 +148,17 @@ def check_support(sentence: str, evidence: Sequence[str], *,
     if _NEGATION.search(sentence) and not _NEGATION.search(joined):
         return Support(False, "negates what the cited text says")
     terms = set(tokenize(sentence))
+    present = set(tokenize(joined))
+    if question:
+        asked = {t for t in tokenize(question) if len(t) >= 4 and t not in _QUESTION_SHAPE}
+        if len(terms) < _FRAGMENT_TERMS:
+            terms |= asked
+        echoed = sorted(t for t in terms & asked if not _present(t, present))
+        if echoed:
+            return Support(False, f"repeats question word(s) the cited text lacks: {', '.join(echoed)}")
     if not terms:
         return Support(False, "no content")
-    present = set(tokenize(joined))
-    overlap = sum(1 for t in terms if t in present or any(p.startswith(t[:5]) for p in present if len(t) > 5)) / len(terms)
+    overlap = sum(1 for t in terms if _present(t, present)) / len(terms)
     if overlap >= min_overlap:
         return Support(True, "", overlap)
     if similarity is not None and similarity(sentence, evidence) >= min_similarity:

@@ -15,8 +15,9 @@ shuffled variants of them) indexed once with a fast deterministic fake embedder 
 embeds nothing, so the model does not matter; MiniLM would take an hour for 10,000 files).
 Each re-sync runs `ingest()` in a fresh process, as `rag ingest` would, and times the call
 itself (imports, chromadb's alone taking 1.5-5 s here, are reported apart as "process s"); the first re-sync
-after the build is reported apart (files written just before the build are hashed once more,
-see ingest/sync.py), then the steady state.
+is reported apart (files written just before the build are hashed once more,
+see ingest/sync.py; also the first run on an index built by an older version),
+then the steady state.
 """
 
 from __future__ import annotations
@@ -174,9 +175,7 @@ def resync(n_files: int, repeat: int) -> dict:
         print(f"  building the {n_files:,}-file index (fake embedder) ...", flush=True)
         build = _run_child(docs, data)
         marker.write_text(json.dumps(build))
-        first = _run_child(docs, data)
-    else:
-        first = None
+    first = _run_child(docs, data)  # may hash files and refresh their records once
     steady = [_run_child(docs, data) for _ in range(repeat)]
     for s in steady:
         rep = s["report"]

@@ -8,16 +8,27 @@ Order of writes for a changed file, so that a kill -9 at any moment converges on
 4. the record is marked "done".
 A record that is not "done", or whose hash differs from the file, is processed again. A
 removed file loses its chunks first and its record last, so no chunk is ever orphaned.
+
+The store version is bumped (marked "writing") before the first write of a sync and again
+(not writing) after the last, so no client trusts a cache built on a half-written store:
+BM25 indexes and this client's copy of the manifest (`manifest.pkl`, used only while the
+version is the one it was saved at) are keyed by that version. An unchanged file is
+recognised by its size and mtime when it was last modified well before it was hashed (see
+`FileRecord.checked_ns`); otherwise it is hashed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
+import pickle
+import tempfile
 import stat
 import time
 from contextlib import contextmanager
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -34,6 +45,10 @@ from ingest.loaders import SUPPORTED_SUFFIXES, Document, SkipFile, load_document
 SEEDS_DIR = Path(__file__).resolve().parents[1] / "seeds"
 _GROUP_CHUNKS = 256      # embed this many chunks per batch across files (keeps the model busy)
 _MAX_STORED_TEXT = 2_000_000  # larger documents are shown from disk instead of the store
+# A file modified this close to when it was hashed may change again within the same mtime
+# tick (coarse timestamps) without its size or mtime changing: it is always re-hashed.
+_RACY_NS = 2_000_000_000
+_MANIFEST_FORMAT = 1
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -82,6 +97,7 @@ class _Job:
     sha256: str
     stat: os.stat_result
     is_new: bool
+    checked_ns: int = 0
     doc: Document | None = None
     chunks: list[Chunk] = field(default_factory=list)
     existing: set[str] = field(default_factory=set)
@@ -175,10 +191,10 @@ def ingest(paths: Sequence[str | Path] | None = None, *, settings: Settings | No
         if rebuild:
             Store.drop(settings)
         store = Store.open(settings, embedder, create=True)
-        manifest = store.files()
+        manifest, state = _read_manifest(store)
         if not found and not any(r.root == str(f) for f in folders for r in manifest.values()):
             raise NoDocumentsError("no files found in " + ", ".join(str(f) for f in folders))
-        return _sync(store, manifest, found, folders, embedder, settings, progress, t0)
+        return _sync(store, manifest, found, folders, embedder, settings, progress, t0, state)
 
 
 def remove_documents(sources: Sequence[str], *, settings: Settings | None = None,
@@ -194,10 +210,12 @@ def remove_documents(sources: Sequence[str], *, settings: Settings | None = None
         store = Store.open(settings, embedder)
         known = store.files()
         removed = [s for s in sources if s in known]
+        if removed:
+            store.bump_version(writing=True)
         for source in removed:
             store.delete_file(source)
         if removed:
-            store.bump_version()
+            store.bump_version(writing=False)
             from assistant.lexical import refresh_lexical_index
             refresh_lexical_index(store)
         return len(removed)
@@ -205,21 +223,25 @@ def remove_documents(sources: Sequence[str], *, settings: Settings | None = None
 
 def _sync(store: Store, manifest: dict[str, FileRecord], found: list[tuple[Path, Path, bool]],
           folders: list[Path], embedder: Embedder, settings: Settings,
-          progress: ProgressFn | None, t0: float) -> IngestReport:
+          progress: ProgressFn | None, t0: float, state: dict | None = None) -> IngestReport:
     skipped: list[tuple[str, str]] = []
     jobs: list[_Job] = []
     seen: set[str] = set()
+    refreshed: list[FileRecord] = []
     unchanged = removed = 0
     total = len(found)
+    guard = _WriteGuard(store)
     for i, (path, root, _) in enumerate(found):
-        source = path.relative_to(root).as_posix()
+        source = _relative(path, root)
         seen.add(source)
+        rec = manifest.get(source)
         try:
             if any("\ud800" <= ch <= "\udfff" for ch in source):
                 # Bytes that are not UTF-8 in a name (os.fsdecode's surrogates) cannot be stored
                 # in Chroma or printed: report the name with U+FFFD in their place.
                 source = os.fsencode(source).decode("utf-8", "replace")
                 raise SkipFile("the file name is not valid UTF-8; rename the file")
+            checked_ns = time.time_ns()  # before the stat: see FileRecord.checked_ns
             st = path.stat()
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 raise SkipFile(f"unsupported file type {path.suffix or '(none)'}")
@@ -227,23 +249,29 @@ def _sync(store: Store, manifest: dict[str, FileRecord], found: list[tuple[Path,
                 raise SkipFile("not a regular file")
             if st.st_size > settings.max_file_bytes:
                 raise SkipFile(f"larger than the {settings.max_file_bytes:,}-byte limit")
-            digest = _sha256(path)
+            trusted = _unchanged_by_stat(rec, str(root), st)
+            digest = rec.sha256 if trusted else _sha256(path)
         except (SkipFile, OSError) as e:
             skipped.append((source, getattr(e, "reason", None) or str(e)))
             continue
-        rec = manifest.get(source)
         if rec and rec.status == "done" and rec.sha256 == digest and rec.root == str(root):
             unchanged += 1
+            if not trusted and st.st_mtime_ns < checked_ns - _RACY_NS:
+                # Same content, new mtime or a hash taken too soon after an edit: record the
+                # stat now, so the next sync can skip hashing this file.
+                refreshed.append(dataclasses.replace(rec, size=st.st_size, mtime_ns=st.st_mtime_ns,
+                                                     checked_ns=checked_ns))
             if progress:
                 progress(i + 1, total, source)
             continue
-        jobs.append(_Job(source, str(root), path, digest, st, is_new=rec is None))
+        jobs.append(_Job(source, str(root), path, digest, st, is_new=rec is None, checked_ns=checked_ns))
 
     # Files that vanished from a synced folder, or that can no longer be read.
     skipped_sources = {s for s, _ in skipped}
     for source, rec in manifest.items():
         gone = any(rec.root == str(f) for f in folders) and source not in seen
         if gone or (source in skipped_sources and rec.root in {str(r) for _, r, _ in found}):
+            guard.begin()
             store.delete_file(source)
             removed += 1
 
@@ -256,6 +284,7 @@ def _sync(store: Store, manifest: dict[str, FileRecord], found: list[tuple[Path,
         except SkipFile as e:
             skipped.append((job.source, e.reason))
             if not job.is_new:
+                guard.begin()
                 store.delete_file(job.source)
                 removed += 1
             continue
@@ -264,11 +293,13 @@ def _sync(store: Store, manifest: dict[str, FileRecord], found: list[tuple[Path,
         if not job.chunks:
             skipped.append((job.source, "no text content after removing boilerplate"))
             if not job.is_new:
+                guard.begin()
                 store.delete_file(job.source)
                 removed += 1
             continue
         group.append(job)
         if sum(len(j.chunks) for j in group) >= _GROUP_CHUNKS:
+            guard.begin()
             embedded += _write_group(store, group, embedder)
             done += len(group)
             if progress:
@@ -279,24 +310,100 @@ def _sync(store: Store, manifest: dict[str, FileRecord], found: list[tuple[Path,
         else:
             updated += 1
     if group:
+        guard.begin()
         embedded += _write_group(store, group, embedder)
     if progress:
         progress(total, total, "")
-    if jobs or removed:
-        store.bump_version()
-    # Keep this client's BM25 index in step now, so the first question does not pay for it.
-    from assistant.lexical import refresh_lexical_index
-    refresh_lexical_index(store)
+    if guard.started:
+        state = {"version": store.bump_version(writing=False)}
+        manifest = store.files()
+    elif refreshed:
+        store.update_file_stats(refreshed)  # chunks and the version are untouched
+        manifest = {**manifest, **{r.source: r for r in refreshed}}
+    _save_manifest(store, state or {}, manifest)
+    # Keep this client's BM25 index in step now, so the first question does not pay for it
+    # (a no-op when it already is, without even loading it).
+    from assistant.lexical import ensure_lexical_index
+    ensure_lexical_index(store)
     return IngestReport(added=added, updated=updated, removed=removed, unchanged=unchanged,
                         chunks=store.count(), embedded=embedded, skipped=tuple(skipped),
-                        seconds=time.perf_counter() - t0, files=len(store.files()),
+                        seconds=time.perf_counter() - t0, files=len(manifest),
                         location=describe_location(settings))
+
+
+class _WriteGuard:
+    """Bumps the store version, marked "writing", once before the first write of a sync."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.started = False
+
+    def begin(self) -> None:
+        if not self.started:
+            self.store.bump_version(writing=True)
+            self.started = True
+
+
+def _relative(path: Path, root: Path) -> str:
+    """`path` relative to `root` with '/' separators (string slicing: cheap for 10,000 files)."""
+    full, base = str(path), str(root)
+    if full.startswith(base) and full[len(base):len(base) + 1] == os.sep:
+        rel = full[len(base) + 1:]
+        return rel if os.sep == "/" else rel.replace(os.sep, "/")
+    return path.relative_to(root).as_posix()
+
+
+def _unchanged_by_stat(rec: FileRecord | None, root: str, st: os.stat_result) -> bool:
+    """True when the record vouches for the file without hashing it: same root, size and
+    mtime, and that mtime was already old when the recorded hash was taken."""
+    return (rec is not None and rec.status == "done" and rec.root == root
+            and rec.size == st.st_size and rec.mtime_ns == st.st_mtime_ns
+            and rec.mtime_ns < rec.checked_ns - _RACY_NS)
+
+
+def _manifest_cache(store: Store) -> Path:
+    return local_state_dir(store.settings) / "manifest.pkl"
+
+
+def _read_manifest(store: Store) -> tuple[dict[str, FileRecord], dict]:
+    """The manifest and the store state it belongs to.
+
+    Read from this client's copy when the store version is still the one it was saved at
+    (no client has written since), else from the store. The state is read first, so a write
+    that starts meanwhile changes the version and the copy saved from this read is not used.
+    """
+    state = store.state()
+    version = str(state.get("version", ""))
+    if version and not state.get("writing"):
+        try:
+            with open(_manifest_cache(store), "rb") as f:
+                fmt, saved_version, records = pickle.load(f)
+            if fmt == _MANIFEST_FORMAT and saved_version == version:
+                return records, state
+        except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+            pass  # missing or damaged: read the store
+    return store.files(), state
+
+
+def _save_manifest(store: Store, state: dict, manifest: dict[str, FileRecord]) -> None:
+    """Save this client's copy of the manifest, keyed by the store version it matches."""
+    path = _manifest_cache(store)
+    version = str(state.get("version", ""))
+    if not version or state.get("writing"):  # another client is writing (or crashed doing so)
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        pickle.dump((_MANIFEST_FORMAT, version, manifest), f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
 
 
 def _write_group(store: Store, group: list[_Job], embedder: Embedder) -> int:
     """Write a group of changed files in crash-safe order; returns chunks embedded."""
+    existing = store.chunk_ids_by_source([j.source for j in group])
     for job in group:
-        job.existing = store.chunk_ids(job.source)
+        job.existing = existing.get(job.source, set())
     store.put_files([_record(j, "pending") for j in group],
                     [j.doc.text if len(j.doc.text) <= _MAX_STORED_TEXT else None for j in group])
     todo = [c for j in group for c in j.chunks if c.id not in j.existing]
@@ -307,8 +414,7 @@ def _write_group(store: Store, group: list[_Job], embedder: Embedder) -> int:
         stale = job.existing - {c.id for c in job.chunks}
         if stale:
             store.delete_chunks(stale)
-    store.put_files([_record(j, "done") for j in group],
-                    [j.doc.text if len(j.doc.text) <= _MAX_STORED_TEXT else None for j in group])
+    store.put_files([_record(j, "done") for j in group])  # the texts were stored with "pending"
     return len(todo)
 
 
@@ -321,4 +427,5 @@ def _record(job: _Job, status: str) -> FileRecord:
     assert job.doc is not None
     return FileRecord(source=job.source, root=job.root, sha256=job.sha256, size=job.stat.st_size,
                       mtime_ns=job.stat.st_mtime_ns, n_chunks=len(job.chunks), status=status,
-                      title=job.doc.title, kind=job.doc.kind, ingested_at=time.time())
+                      title=job.doc.title, kind=job.doc.kind, ingested_at=time.time(),
+                      checked_ns=job.checked_ns)

@@ -170,3 +170,11 @@ def test_planted_instructions_never_reach_the_model(settings: Settings, hash_emb
     answer = ask(Q, settings=settings, chat_model=model, embedder=hash_embedder)
     assert "Ignore previous instructions" not in model.calls[0][-1]["content"]
     assert "war ended" not in answer.text
+
+
+def test_restating_the_question_is_not_an_answer(index, hash_embedder) -> None:
+    settings, _ = index
+    q = "What is the name of the senior presidential official quoted by Yonhap?"
+    answer = ask(q, settings=settings, chat_model=ScriptedChat(["Senior presidential official quoted by Yonhap [1]."]),
+                 embedder=hash_embedder)
+    assert answer.abstained and not answer.unsupported

@@ -55,3 +55,19 @@ def test_paraphrase_passes_with_similarity() -> None:
     s = "Seoul might dispatch staff over to help Ukraine."
     assert not check_support(s, [EVIDENCE[2]]).ok
     assert check_support(s, [EVIDENCE[2]], similarity=lambda a, b: 0.9).ok
+
+
+def test_fragment_answer_is_read_with_its_question() -> None:
+    q = "How many North Korean soldiers have been killed in Ukraine so far?"
+    v = check_support("12,000.", [EVIDENCE[1]], question=q)
+    assert not v.ok and "killed" in v.reason
+    ok = check_support("About 1,500.", [EVIDENCE[0]], question="How many special forces had North Korea sent to Russia?")
+    assert ok.ok, ok.reason
+
+
+def test_echoing_an_unsupported_question_word_fails() -> None:
+    q = "How many North Korean soldiers have been killed in Ukraine?"
+    v = check_support("North Korea planned to deploy 12,000 elite troops, who were killed.", [EVIDENCE[1]], question=q)
+    assert not v.ok and "killed" in v.reason
+    # the same sentence without the echoed word is fine
+    assert check_support("North Korea planned to deploy 12,000 elite troops.", [EVIDENCE[1]], question=q).ok

@@ -1,0 +1,273 @@
+"""Retrieval latency and memory at 1k, 10k and 100k chunks: dense, BM25 and hybrid.
+
+    .venv/bin/python bench/scale.py                               # 1000,10000,100000 chunks
+    .venv/bin/python bench/scale.py --sizes 1000,10000 --queries 100
+
+Corpus: the 6.5k real chunks of the pooled HotpotQA paragraphs (the index that
+bench/retrieval_quality.py builds with MiniLM), then variants of them up to the size asked:
+every other variant has its sentences shuffled, the others join the first half of one
+paragraph to the second half of another; variant titles get a round number ("Shirley Temple
+3") so every document keeps a distinct title. Embedding 100k chunks with MiniLM here would take
+about two hours, so a variant's vector is derived from the real ones: the normalised
+base vector (or 0.65 * base + 0.35 * partner) plus Gaussian noise (sigma 0.03 per dimension,
+cosine to the base about 0.86). Chunks and vectors are written with `Store.upsert_chunks` into a
+real local Chroma folder per size (built once under .rag/bench/scale/); the store records
+MiniLM as its embedder, and queries are embedded by the real MiniLM.
+
+Each size is measured in a fresh process (open the store, load the saved BM25 index, warm up
+with 10 queries), so RSS is what a serving process holds. Timed per query, modes interleaved:
+- dense: embed the question + Chroma nearest 40;
+- bm25: version check + BM25 top 40;
+- hybrid: `retrieve(store, q, top_k=6)` (embed, Chroma, BM25, titles, fusion, one hop);
+- embed: the MiniLM query embedding alone (part of dense and hybrid).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from bench.common import (WORK, chart_path, percentile, print_table, pyplot, rss_mb,  # noqa: E402
+                          write_result)
+
+MODES = ("dense", "bm25", "hybrid", "embed")
+TARGET_HYBRID_P95_MS = 50.0
+SIGMA = 0.03
+
+
+def base_corpus() -> tuple[list, np.ndarray]:
+    """The real HotpotQA chunks and their MiniLM vectors (cached as a pickle)."""
+    cache = WORK / "scale" / "base.pkl"
+    if cache.exists():
+        with open(cache, "rb") as f:
+            return pickle.load(f)
+    from assistant.embedder import MiniLMEmbedder
+    from assistant.store import Store, _chunk_from
+    from bench.retrieval_quality import hotpot_store
+
+    settings, _ = hotpot_store("test")
+    store = Store.open(settings, MiniLMEmbedder())
+    chunks, vectors, offset = [], [], 0
+    while True:  # paging through the one Chroma module's collection
+        got = store._chunks.get(limit=2000, offset=offset, include=["documents", "metadatas", "embeddings"])
+        chunks += [_chunk_from(i, t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])]
+        vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
+        if len(got["ids"]) < 2000:
+            break
+        offset += 2000
+    order = sorted(range(len(chunks)), key=lambda i: (chunks[i].source, chunks[i].start))
+    result = ([chunks[i] for i in order], np.concatenate(vectors)[order])
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with open(cache, "wb") as f:
+        pickle.dump(result, f)
+    return result
+
+
+def corpus(size: int) -> tuple[list, np.ndarray]:
+    """`size` chunks: the real ones first, then variants (see the module docstring)."""
+    from assistant.sentences import sentence_spans
+    from assistant.types import Chunk, chunk_id
+
+    chunks, vectors = base_corpus()
+    n_base = len(chunks)
+    if size <= n_base:
+        return chunks[:size], vectors[:size]
+    out, vecs = list(chunks), [vectors]
+    rng = np.random.default_rng(0)
+    extra = []
+    for v in range(size - n_base):
+        i = v % n_base
+        r = random.Random(v)
+        base = chunks[i]
+        sentences = [base.text[s:e] for s, e in sentence_spans(base.text)] or [base.text]
+        if v % 2 == 0:
+            r.shuffle(sentences)
+            text = " ".join(sentences)
+            vec = vectors[i].copy()
+        else:
+            j = r.randrange(n_base)
+            other = [chunks[j].text[s:e] for s, e in sentence_spans(chunks[j].text)] or [chunks[j].text]
+            text = " ".join(sentences[: max(1, len(sentences) // 2)] + other[len(other) // 2:])
+            vec = 0.65 * vectors[i] + 0.35 * vectors[j]
+        vec = vec / np.linalg.norm(vec) + rng.normal(0.0, SIGMA, vec.shape).astype(np.float32)
+        extra.append(vec / np.linalg.norm(vec))
+        source = f"variants/{v // n_base + 1}/{base.source}"
+        out.append(Chunk(id=chunk_id(source, 0, len(text), text), source=source, text=text, start=0,
+                         end=len(text), line_start=1, line_end=1, ordinal=0,
+                         title=f"{base.title} {v // n_base + 1}"))
+    vecs.append(np.asarray(extra, dtype=np.float32))
+    return out, np.concatenate(vecs)
+
+
+def settings_for(size: int):
+    from assistant.settings import Settings
+    return Settings(data_dir=WORK / "scale" / str(size), backend="extractive")
+
+
+def build(size: int) -> dict:
+    """Write the corpus into a fresh local Chroma folder and build the BM25 index (once)."""
+    import shutil
+
+    from assistant.embedder import MiniLMEmbedder
+    from assistant.lexical import refresh_lexical_index
+    from assistant.store import Store
+
+    marker = WORK / "scale" / str(size) / "built.json"
+    if marker.exists():
+        return json.loads(marker.read_text())
+    shutil.rmtree(marker.parent, ignore_errors=True)
+    chunks, vectors = corpus(size)
+    store = Store.open(settings_for(size), MiniLMEmbedder(), create=True)
+    t = time.perf_counter()
+    for i in range(0, len(chunks), 2000):  # plain floats: Chroma refuses numpy scalars
+        store.upsert_chunks(chunks[i:i + 2000], vectors[i:i + 2000].tolist())
+    upsert_s = time.perf_counter() - t
+    store.bump_version()
+    t = time.perf_counter()
+    refresh_lexical_index(store)
+    bm25_s = time.perf_counter() - t
+    info = {"chunks": store.count(), "upsert_s": upsert_s, "bm25_build_s": bm25_s,
+            "chroma_mb": _du(marker.parent / "chroma"), "bm25_mb": _du(marker.parent / "cache")}
+    marker.write_text(json.dumps(info))
+    return info
+
+
+def _du(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
+
+
+def measure(size: int, n_queries: int) -> dict:
+    """Run in a fresh process: open, load, warm up, time every mode per query."""
+    from assistant.embedder import MiniLMEmbedder
+    from assistant.lexical import refresh_lexical_index
+    from assistant.retrieve import retrieve
+    from assistant.store import Store
+    from evals.benchmarks import load_hotpotqa
+
+    rss_start = rss_mb()
+    embedder = MiniLMEmbedder()
+    embedder.embed(["warm up"])
+    rss_model = rss_mb()
+    t = time.perf_counter()
+    store = Store.open(settings_for(size), embedder)
+    index = refresh_lexical_index(store)
+    open_s = time.perf_counter() - t
+    questions = [q.question for q in load_hotpotqa("test").questions][: n_queries + 10]
+    warm, timed = questions[:10], questions[10:]
+
+    def run(mode: str, q: str) -> None:
+        if mode == "dense":
+            store.query(embedder.embed([q])[0], 40)
+        elif mode == "bm25":
+            refresh_lexical_index(store).search(q, 40)
+        elif mode == "hybrid":
+            retrieve(store, q, top_k=6)
+        else:
+            embedder.embed([q])
+
+    for q in warm:
+        for mode in MODES:
+            run(mode, q)
+    times: dict[str, list[float]] = {m: [] for m in MODES}
+    for k, q in enumerate(timed):
+        for mode in MODES[k % len(MODES):] + MODES[:k % len(MODES)]:  # rotate the order
+            t = time.perf_counter()
+            run(mode, q)
+            times[mode].append((time.perf_counter() - t) * 1000)
+    return {"chunks": len(index.chunks), "queries": len(timed), "open_and_load_s": open_s,
+            "rss_mb": {"python_and_imports": rss_start, "with_minilm": rss_model, "serving": rss_mb()},
+            "ms": {m: {"p50": percentile(v, 50), "p95": percentile(v, 95), "mean": float(np.mean(v))}
+                   for m, v in times.items()}}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1000,10000,100000")
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--name", default="scale")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)  # "build:SIZE" or "measure:SIZE"
+    args = ap.parse_args(argv)
+    if args.worker:
+        what, size = args.worker.split(":")
+        out = build(int(size)) if what == "build" else measure(int(size), args.queries)
+        print("RESULT " + json.dumps(out))
+        return 0
+
+    from bench.common import machine
+    print(f"machine: {machine()}")
+    base_corpus()  # make sure the real vectors are cached before the workers need them
+    rows = []
+    for size in [int(s) for s in args.sizes.split(",")]:
+        print(f"{size:,} chunks: build ...", flush=True)
+        built = _worker(f"build:{size}", args.queries)
+        print(f"{size:,} chunks: measure ...", flush=True)
+        measured = _worker(f"measure:{size}", args.queries)
+        rows.append({"size": size, "build": built, **measured})
+        print(f"  hybrid p50 {measured['ms']['hybrid']['p50']:.1f} ms, p95 {measured['ms']['hybrid']['p95']:.1f} ms, "
+              f"RSS {measured['rss_mb']['serving']:.0f} MiB", flush=True)
+    print()
+    print_table(["chunks"] + [f"{m} p50/p95 ms" for m in MODES] + ["RSS MiB", "BM25 build s", "Chroma MiB"],
+                [[r["chunks"]] + [f"{r['ms'][m]['p50']:.1f} / {r['ms'][m]['p95']:.1f}" for m in MODES]
+                 + [r["rss_mb"]["serving"], r["build"]["bm25_build_s"], r["build"]["chroma_mb"]] for r in rows])
+    if len(rows) > 1:
+        first, last = rows[0], rows[-1]
+        growth = last["chunks"] / first["chunks"]
+        for m in ("dense", "bm25", "hybrid"):
+            print(f"{m}: p50 x{last['ms'][m]['p50'] / first['ms'][m]['p50']:.2f} for x{growth:.0f} chunks")
+    big = rows[-1]
+    verdict = "MET" if big["ms"]["hybrid"]["p95"] <= TARGET_HYBRID_P95_MS else "MISSED"
+    print(f"hybrid p95 at {big['chunks']:,} chunks: {big['ms']['hybrid']['p95']:.1f} ms "
+          f"(target <= {TARGET_HYBRID_P95_MS:.0f} ms) {verdict}")
+    path = write_result(args.name, {"sizes": rows, "target_hybrid_p95_ms": TARGET_HYBRID_P95_MS,
+                                    "variant_noise_sigma": SIGMA})
+    _chart(rows, chart_path(args.name))
+    print(f"wrote {path} and {chart_path(args.name)}")
+    return 0
+
+
+def _worker(what: str, n_queries: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--worker", what, "--queries", str(n_queries)],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"worker {what} failed:\n{out.stderr[-3000:]}")
+    line = next(l for l in reversed(out.stdout.splitlines()) if l.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
+
+
+def _chart(rows: list[dict], path: Path) -> None:
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    sizes = [r["chunks"] for r in rows]
+    for m in MODES:
+        axes[0].plot(sizes, [r["ms"][m]["p95"] for r in rows], "o-", label=f"{m} p95")
+        axes[0].plot(sizes, [r["ms"][m]["p50"] for r in rows], ".:", color=axes[0].lines[-1].get_color(),
+                     label=f"{m} p50")
+    axes[0].axhline(TARGET_HYBRID_P95_MS, color="k", linestyle="--", linewidth=0.8, label="hybrid p95 target")
+    axes[0].set_xscale("log")
+    axes[0].set_xlabel("chunks")
+    axes[0].set_ylabel("ms per query")
+    axes[0].set_title("Retrieval latency")
+    axes[0].legend(fontsize=7, ncol=2)
+    axes[1].plot(sizes, [r["rss_mb"]["serving"] for r in rows], "o-", label="serving process RSS")
+    axes[1].plot(sizes, [r["rss_mb"]["with_minilm"] for r in rows], "s:", label="before opening the store")
+    axes[1].set_xscale("log")
+    axes[1].set_xlabel("chunks")
+    axes[1].set_ylabel("MiB")
+    axes[1].set_title("Memory")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
