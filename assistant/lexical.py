@@ -45,17 +45,31 @@ _RARE_SHARE = 0.002  # a one-word title's word may occur in at most this share o
 _DISAMBIGUATION = re.compile(r"\s*\([^()]*\)\s*$")  # "Kiss and Tell (1945 film)"
 
 
+def _fold(tok: str) -> str:
+    """A word's index form: "" for a stopword, plural/possessive endings folded."""
+    if tok in STOPWORDS:
+        return ""
+    if len(tok) > 4 and tok.endswith("ies"):
+        return tok[:-3] + "y"
+    if len(tok) > 3 and tok.endswith("s") and not tok.endswith("ss"):
+        return tok[:-1]
+    return tok
+
+
+_folded: dict[str, str] = {}  # word -> index form; building an index sees each word many times
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-cased word tokens without stopwords, with plural/possessive endings folded."""
+    if len(_folded) > 1_000_000:  # bound the memo (a vocabulary rarely gets near this)
+        _folded.clear()
     out = []
     for tok in _TOKEN.findall(text.lower()):
-        if tok in STOPWORDS:
-            continue
-        if len(tok) > 4 and tok.endswith("ies"):
-            tok = tok[:-3] + "y"
-        elif len(tok) > 3 and tok.endswith("s") and not tok.endswith("ss"):
-            tok = tok[:-1]
-        out.append(tok)
+        folded = _folded.get(tok)
+        if folded is None:
+            folded = _folded[tok] = _fold(tok)
+        if folded:
+            out.append(folded)
     return out
 
 

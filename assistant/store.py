@@ -295,15 +295,16 @@ class Store:
     def query(self, embedding: Sequence[float], top_k: int,
               sources: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
         """Nearest chunks to `embedding` as (chunk, similarity), best first."""
-        n = self.count()
-        if n == 0:
-            return []
         where = None
         if sources:
             where = {"source": sources[0]} if len(sources) == 1 else {"source": {"$in": list(sources)}}
+        # No count() first: Chroma (1.x, local and server) returns fewer results when the
+        # collection holds fewer than `top_k`, and none when it is empty.
         got = self._call("query", self._chunks.query, query_embeddings=[list(embedding)],
-                         n_results=min(top_k, n), where=where,
+                         n_results=max(1, top_k), where=where,
                          include=["documents", "metadatas", "distances"])
+        if not got["ids"] or not got["ids"][0]:
+            return []
         return [(_chunk_from(rid, t, m), _similarity(d)) for rid, t, m, d in
                 zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])]
 
@@ -344,6 +345,14 @@ class Store:
             self._call("update the manifest", self._files.update, ids=[r.source for r in part],
                        metadatas=[{"size": r.size, "mtime_ns": r.mtime_ns, "checked_ns": r.checked_ns}
                                   for r in part])
+
+    def set_file_status(self, records: Sequence[FileRecord]) -> None:
+        """Update only `status` and `ingested_at` of manifest records written by `put_files`
+        (marking them "done" without rewriting their text)."""
+        for i in range(0, len(records), _PAGE):
+            part = records[i:i + _PAGE]
+            self._call("update the manifest", self._files.update, ids=[r.source for r in part],
+                       metadatas=[{"status": r.status, "ingested_at": r.ingested_at} for r in part])
 
     def delete_file(self, source: str) -> None:
         """Delete a file's chunks, then its manifest record (in that order: never an orphan)."""

@@ -65,11 +65,11 @@ def _markers(text: str) -> list[int]:
     for m in MARKER.finditer(text):
         for part in re.split(r"\s*,\s*", m.group(1)):
             if re.search(r"[-–]", part):
-                a, b = (int(x) for x in re.split(r"\s*[-–]\s*", part))
-                if 0 < b - a < 20:
-                    out.extend(range(a, b + 1))
+                ends = [int(x) for x in re.split(r"\s*[-–]\s*", part) if x]
+                if len(ends) == 2 and 0 < ends[1] - ends[0] < 20:
+                    out.extend(range(ends[0], ends[1] + 1))
                     continue
-                out.extend([a, b])
+                out.extend(ends)  # "[3-1]", "[1-2-3]": each number as written
             else:
                 out.append(int(part))
     return out

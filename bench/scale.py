@@ -19,7 +19,11 @@ with 10 queries), so RSS is what a serving process holds. Timed per query, modes
 - dense: embed the question + Chroma nearest 40;
 - bm25: version check + BM25 top 40;
 - hybrid: `retrieve(store, q, top_k=6)` (embed, Chroma, BM25, titles, fusion, one hop);
-- embed: the MiniLM query embedding alone (part of dense and hybrid).
+- embed: the MiniLM query embedding alone (part of dense and hybrid);
+- dense_vec, hybrid_vec: the same without the embedding (the query vector computed
+  beforehand): the part of retrieval that depends on the corpus size. On this shared 2-core
+  machine MiniLM's one-query time is 30-500 ms whatever the corpus (torch's two threads wait
+  on each other when other processes hold the cores), so it is reported apart.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ import numpy as np  # noqa: E402
 from bench.common import (WORK, chart_path, percentile, print_table, pyplot, rss_mb,  # noqa: E402
                           write_result)
 
-MODES = ("dense", "bm25", "hybrid", "embed")
+MODES = ("dense", "dense_vec", "bm25", "hybrid", "hybrid_vec", "embed")
 TARGET_HYBRID_P95_MS = 50.0
 SIGMA = 0.03
 
@@ -165,13 +169,20 @@ def measure(size: int, n_queries: int) -> dict:
     questions = [q.question for q in load_hotpotqa("test").questions][: n_queries + 10]
     warm, timed = questions[:10], questions[10:]
 
+    vectors = dict(zip(questions, embedder.embed(questions)))
+    precomputed = Store(store.settings, _Precomputed(vectors), store._client, store._chunks, store._files)
+
     def run(mode: str, q: str) -> None:
         if mode == "dense":
             store.query(embedder.embed([q])[0], 40)
+        elif mode == "dense_vec":
+            store.query(vectors[q], 40)
         elif mode == "bm25":
             refresh_lexical_index(store).search(q, 40)
         elif mode == "hybrid":
             retrieve(store, q, top_k=6)
+        elif mode == "hybrid_vec":
+            retrieve(precomputed, q, top_k=6)
         else:
             embedder.embed([q])
 
@@ -188,6 +199,18 @@ def measure(size: int, n_queries: int) -> dict:
             "rss_mb": {"python_and_imports": rss_start, "with_minilm": rss_model, "serving": rss_mb()},
             "ms": {m: {"p50": percentile(v, 50), "p95": percentile(v, 95), "mean": float(np.mean(v))}
                    for m, v in times.items()}}
+
+
+class _Precomputed:
+    """MiniLM's name and dimension, with the query vectors computed beforehand."""
+
+    def __init__(self, vectors: dict) -> None:
+        from assistant.embedder import MiniLMEmbedder
+        self.name, self.dimension = MiniLMEmbedder.name, MiniLMEmbedder.dimension
+        self.vectors = vectors
+
+    def embed(self, texts):
+        return [self.vectors[t] for t in texts]
 
 
 def main(argv=None) -> int:
@@ -222,12 +245,13 @@ def main(argv=None) -> int:
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
         growth = last["chunks"] / first["chunks"]
-        for m in ("dense", "bm25", "hybrid"):
+        for m in ("dense_vec", "bm25", "hybrid_vec", "hybrid"):
             print(f"{m}: p50 x{last['ms'][m]['p50'] / first['ms'][m]['p50']:.2f} for x{growth:.0f} chunks")
     big = rows[-1]
-    verdict = "MET" if big["ms"]["hybrid"]["p95"] <= TARGET_HYBRID_P95_MS else "MISSED"
-    print(f"hybrid p95 at {big['chunks']:,} chunks: {big['ms']['hybrid']['p95']:.1f} ms "
-          f"(target <= {TARGET_HYBRID_P95_MS:.0f} ms) {verdict}")
+    for m in ("hybrid_vec", "hybrid"):
+        verdict = "MET" if big["ms"][m]["p95"] <= TARGET_HYBRID_P95_MS else "MISSED"
+        print(f"{m} p95 at {big['chunks']:,} chunks: {big['ms'][m]['p95']:.1f} ms "
+              f"(target <= {TARGET_HYBRID_P95_MS:.0f} ms) {verdict}")
     path = write_result(args.name, {"sizes": rows, "target_hybrid_p95_ms": TARGET_HYBRID_P95_MS,
                                     "variant_noise_sigma": SIGMA})
     _chart(rows, chart_path(args.name))

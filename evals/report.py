@@ -3,11 +3,13 @@
 `write_report` takes the per-item results (dicts, e.g. `ItemResult.to_dict()`) and the
 headline metrics (e.g. `evals.metrics.summarize`) and writes into one folder:
 
-* `report.json`: meta, headline, targets, per-category numbers and every item, failures first;
+* `report.json`: meta, headline, targets, per-category numbers and every item (`results`,
+  failures first), regressions against the previous run;
 * `report.md`: a headline table against targets, a per-category table, then the failures
   (question, answer, citations, verdicts) before the passes;
 * `headline.png`: the headline ratios as bars with their targets;
-* `categories.png`: pass rate, answer correctness and abstention accuracy per category.
+* `categories.png`: pass rate, answer correctness and abstention accuracy per category;
+* `retrieval.png`: Hit@k and AllHit@k against k, when the headline has them.
 
 `compare(previous, current)` lists what got worse: headline metrics past a tolerance and items
 that passed before and fail now.
@@ -92,6 +94,7 @@ class ReportPaths:
     markdown: Path
     headline_chart: Path | None
     category_chart: Path | None
+    retrieval_chart: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -318,7 +321,9 @@ def _item_markdown(r: Mapping) -> list[str]:
         out += [f"*Earlier turn:* {turn.get('question', '')}", "", _quote_block(str(turn.get("answer", ""))), ""]
     if scores:
         out += [f"**Scores:** {', '.join(scores)}", ""]
-    out += ["**Answer:**" + (" *(abstained)*" if r.get("abstained") else ""), "", _quote_block(str(r.get("answer", ""))), ""]
+    if "answer" in r:
+        out += ["**Answer:**" + (" *(abstained)*" if r.get("abstained") else ""), "",
+                _quote_block(str(r.get("answer", ""))), ""]
     citations = r.get("citations") or []
     if citations:
         out += ["**Citations:**", ""]
@@ -418,6 +423,43 @@ def _category_chart(path: Path, categories: Mapping[str, Mapping[str, Any]]) -> 
     return path
 
 
+def _retrieval_chart(path: Path, headline: Mapping[str, Any]) -> Path | None:
+    """Hit@k (and AllHit@k when measured) against k, when at least two k were measured."""
+    from matplotlib.figure import Figure
+
+    series = []
+    for prefix, label, color in (("hit_at_", "Hit@k (any gold)", "#1565c0"),
+                                 ("all_hit_at_", "AllHit@k (every gold)", "#ef6c00")):
+        points = sorted((int(m[len(prefix):]), float(v)) for m, v in headline.items()
+                        if m.startswith(prefix) and m[len(prefix):].isdigit() and _finite(v))
+        if len(points) >= 2:
+            series.append((points, label, color))
+    if not series:
+        return None
+    fig = Figure(figsize=(6.5, 4.2), dpi=110)
+    ax = fig.subplots()
+    for points, label, color in series:
+        ks, values = zip(*points)
+        ax.plot(ks, values, marker="o", label=label, color=color)
+        below = label.startswith("AllHit")  # keep the two series' labels apart
+        for k, v in points:
+            ax.annotate(f"{v:.2f}", (k, v), textcoords="offset points", xytext=(0, -13 if below else 6),
+                        ha="center", fontsize=8, color=color)
+    ax.set_xticks(sorted({k for points, _, _ in series for k, _ in points}))
+    ax.set_ylim(0, 1.08)
+    ax.set_xlabel("k (documents retrieved)")
+    ax.set_ylabel("share of questions")
+    title = "Retrieval"
+    if _finite(headline.get("mrr_at_10")):
+        title += f" (MRR@10 {float(headline['mrr_at_10']):.3f})"
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
 # --------------------------------------------------------------------------- public API
 
 
@@ -461,10 +503,11 @@ def write_report(
     ordered = order_results(rows)
     categories = per_category(rows)  # categories in the order the items came
 
-    headline_png = category_png = None
+    headline_png = category_png = retrieval_png = None
     if charts:
         headline_png = _headline_chart(out / "headline.png", headline, targets)
         category_png = _category_chart(out / "categories.png", categories)
+        retrieval_png = _retrieval_chart(out / "retrieval.png", headline)
 
     json_path = out / "report.json"
     payload = {
@@ -481,10 +524,10 @@ def write_report(
     json_path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
 
     md_path = out / "report.md"
-    chart_paths = [p for p in (headline_png, category_png) if p is not None]
+    chart_paths = [p for p in (headline_png, category_png, retrieval_png) if p is not None]
     md_path.write_text(_markdown(ordered, headline, targets, categories, meta, chart_paths, regressions,
                                  previous, sections, max_failures), encoding="utf-8")
-    return ReportPaths(json_path, md_path, headline_png, category_png)
+    return ReportPaths(json_path, md_path, headline_png, category_png, retrieval_png)
 
 
 def load_report(source: str | Path | Mapping) -> dict:

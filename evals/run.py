@@ -522,7 +522,7 @@ def _run_halueval(ctx: _Context, checker_factory: Callable[[], Checker],
     results = []
     for n, t in enumerate(triples):
         ctx.progress(n, len(triples), f"line {t.item} {t.label}")
-        claim = t.answer if claim_form == "answer" else f"{t.question} {t.answer}"
+        claim = t.answer if claim_form == "answer" else f"The answer to the question \"{t.question}\" is: {t.answer}"
         try:
             verdict = checker.check(claim, [t.knowledge])
         except ModelError as e:

@@ -414,7 +414,7 @@ def _write_group(store: Store, group: list[_Job], embedder: Embedder) -> int:
         stale = job.existing - {c.id for c in job.chunks}
         if stale:
             store.delete_chunks(stale)
-    store.put_files([_record(j, "done") for j in group])  # the texts were stored with "pending"
+    store.set_file_status([_record(j, "done") for j in group])  # the rest was written with "pending"
     return len(todo)
 
 

@@ -37,11 +37,10 @@ from assistant.embedder import HashEmbedder
 from assistant.errors import EmbedderMismatchError, NoIndexError, StoreError
 from assistant.llm import ScriptedChat
 from assistant.settings import Settings
-from assistant.store import Store
 from ingest import ingest
 
 from conftest import ROOT, SEEDS
-from test_ingest import _KILLABLE, _store_state, make_corpus, start_and_kill
+from test_ingest import _KILLABLE, _store_state, make_corpus
 
 Q = "How many special forces had North Korea already sent to Russia?"
 
@@ -475,6 +474,20 @@ def test_missing_endpoint_setting_falls_back(index, hash_embedder) -> None:
 
 
 # ============================================================================ crash consistency
+
+
+def start_and_kill(docs: Path, data: Path, delay: float) -> bool:
+    """Run the killable ingest of tests/test_ingest.py and SIGKILL it `delay` s after its store
+    folder exists; True if it was still running then (it may finish first)."""
+    proc = subprocess.Popen([sys.executable, "-c", _KILLABLE.format(root=str(ROOT), docs=str(docs), data=str(data))])
+    deadline = time.monotonic() + 120
+    while not (data / "chroma").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    time.sleep(delay)
+    alive = proc.poll() is None
+    proc.kill()  # a no-op when it has already exited
+    proc.wait()
+    return alive
 
 
 @pytest.mark.slow
