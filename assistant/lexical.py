@@ -261,21 +261,30 @@ def refresh_lexical_index(store: Store) -> LexicalIndex:
     path = _index_path(store)
     with _lock:
         index = _cache.get(path)
-        if index is None and os.path.exists(path):
-            try:
-                with open(path, "rb") as f:
-                    fmt, index = pickle.load(f)
-                if fmt != _FORMAT:
-                    index = None
-            except (OSError, pickle.UnpicklingError, EOFError, ValueError, AttributeError, TypeError):
-                index = None  # a damaged cache is rebuilt from the store
         if index is not None and index.version == version:
-            _cache[path] = index
             return index
-        index = LexicalIndex.build(store.iter_chunks(), version)
-        _save(path, index)
+        index = _load(path, version)  # another process of this client may have built it
+        if index is None:
+            index = LexicalIndex.build(store.iter_chunks(), version)
+            _save(path, index)
         _cache[path] = index
         return index
+
+
+def _load(path: str, version: str) -> LexicalIndex | None:
+    """The saved index if it was built at `version` (its sidecar is checked before loading it)."""
+    try:
+        with open(path + ".version", encoding="utf-8") as f:
+            if f.read() != f"{_FORMAT}:{version}":
+                return None
+    except OSError:
+        pass  # no sidecar: look inside
+    try:
+        with open(path, "rb") as f:
+            fmt, index = pickle.load(f)
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, AttributeError, TypeError):
+        return None  # missing or damaged: rebuilt from the store
+    return index if fmt == _FORMAT and index.version == version else None
 
 
 def ensure_lexical_index(store: Store) -> None:

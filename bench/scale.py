@@ -218,6 +218,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--name", default="scale")
+    ap.add_argument("--chart-only", action="store_true", help="redraw the chart from the saved JSON")
     ap.add_argument("--worker", help=argparse.SUPPRESS)  # "build:SIZE" or "measure:SIZE"
     args = ap.parse_args(argv)
     if args.worker:
@@ -226,6 +227,10 @@ def main(argv=None) -> int:
         print("RESULT " + json.dumps(out))
         return 0
 
+    if args.chart_only:
+        from bench.common import RESULTS
+        _chart(json.loads((RESULTS / f"{args.name}.json").read_text())["sizes"], chart_path(args.name))
+        return 0
     from bench.common import machine
     print(f"machine: {machine()}")
     base_corpus()  # make sure the real vectors are cached before the workers need them
@@ -278,8 +283,9 @@ def _chart(rows: list[dict], path: Path) -> None:
                      label=f"{m} p50")
     axes[0].axhline(TARGET_HYBRID_P95_MS, color="k", linestyle="--", linewidth=0.8, label="hybrid p95 target")
     axes[0].set_xscale("log")
+    axes[0].set_yscale("log")  # the query embedding is 10-100x the rest
     axes[0].set_xlabel("chunks")
-    axes[0].set_ylabel("ms per query")
+    axes[0].set_ylabel("ms per query (log)")
     axes[0].set_title("Retrieval latency")
     axes[0].legend(fontsize=7, ncol=2)
     axes[1].plot(sizes, [r["rss_mb"]["serving"] for r in rows], "o-", label="serving process RSS")

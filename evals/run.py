@@ -513,16 +513,20 @@ def _run_hotpotqa(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str
 
 
 def _run_halueval(ctx: _Context, checker_factory: Callable[[], Checker],
-                  claim_form: str) -> tuple[list[dict], dict, dict, list[tuple[str, str]]]:
+                  claim_form: str | None) -> tuple[list[dict], dict, dict, list[tuple[str, str]]]:
     items = list(benchmarks.load_halueval(ctx.split, ctx.root))
     if ctx.limit is not None:
         items = items[: ctx.limit]
     checker = checker_factory()
+    claim_form = claim_form or ("answer" if checker.mode == "rules" else "qa")
     triples = list(benchmarks.halueval_triples(tuple(items)))
     results = []
     for n, t in enumerate(triples):
         ctx.progress(n, len(triples), f"line {t.item} {t.label}")
-        claim = t.answer if claim_form == "answer" else f"The answer to the question \"{t.question}\" is: {t.answer}"
+        # "qa": the question and the answer as one claim. Measured on the tune half with the
+        # 1.5B judge it beats the bare answer (0.65 vs 0.50 on 40 triples), which the model cannot
+        # judge without the question; phrasing it "The answer to ... is: ..." made it reject all.
+        claim = t.answer if claim_form == "answer" else f"{t.question} {t.answer}"
         try:
             verdict = checker.check(claim, [t.knowledge])
         except ModelError as e:
@@ -662,7 +666,7 @@ def run_eval(dataset: str | Path = "seeds", *, backend: str | None = None, limit
              benchmarks_dir: str | Path | None = None, progress: Progress | None = None,
              out: str | Path | None = None, split: str = "test", judge_backend: str | None = None,
              embedder: Embedder | None = None, chat_model: ChatModel | None = None,
-             judge_model: ChatModel | None = None, halueval_claim: str = "answer",
+             judge_model: ChatModel | None = None, halueval_claim: str | None = None,
              charts: bool = True) -> dict:
     """Run one evaluation and write its report.
 
@@ -684,7 +688,8 @@ def run_eval(dataset: str | Path = "seeds", *, backend: str | None = None, limit
         embedder: Defaults to MiniLM (tests pass a hash embedder).
         chat_model: Answer with this model instead of the backend's.
         judge_model: Judge with this model instead of the judge backend's.
-        halueval_claim: "answer" (the answer alone is the claim) or "qa" (question + answer).
+        halueval_claim: "answer" (the answer alone is the claim) or "qa" (question + answer);
+            default "answer" for the rules, "qa" when a model judges (it needs the question).
         charts: Draw the PNG charts.
 
     Returns:
@@ -704,7 +709,7 @@ def run_eval(dataset: str | Path = "seeds", *, backend: str | None = None, limit
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(benchmarks.SPLITS)}")
     if limit is not None and limit < 1:
         raise ValueError("limit must be at least 1")
-    if halueval_claim not in ("answer", "qa"):
+    if halueval_claim not in (None, "answer", "qa"):
         raise ValueError("halueval_claim must be 'answer' or 'qa'")
     settings = (settings or Settings.from_env()).replace(backend=backend)
     backend = settings.backend
@@ -834,8 +839,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="reports folder (default: <data dir>/reports)")
     p.add_argument("--split", choices=benchmarks.SPLITS, default="test",
                    help="benchmark half: test (default, for reporting) or tune")
-    p.add_argument("--halueval-claim", choices=("answer", "qa"), default="answer",
-                   help="halueval: judge the answer alone (default) or question + answer")
+    p.add_argument("--halueval-claim", choices=("answer", "qa"),
+                   help="halueval: judge the answer alone or question + answer "
+                   "(default: answer for --judge rules, qa when a model judges)")
     p.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return p
@@ -892,8 +898,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         3 when a model or the store fails.
     """
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--"]:
+        argv = argv[1:]  # `rag eval -- --backend x`: the separator some parsers need
     try:
-        args = parser.parse_args(list(argv) if argv is not None else None)
+        args = parser.parse_args(argv)
     except SystemExit as e:  # --help or a bad argument: argparse already printed the message
         return int(e.code or 0)
     if args.limit is not None and args.limit < 1:

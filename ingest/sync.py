@@ -24,8 +24,9 @@ import fcntl
 import hashlib
 import os
 import pickle
-import tempfile
 import stat
+import tempfile
+import threading
 import time
 from contextlib import contextmanager
 import dataclasses
@@ -278,40 +279,47 @@ def _sync(store: Store, manifest: dict[str, FileRecord], found: list[tuple[Path,
     added = updated = embedded = 0
     done = total - len(jobs)
     group: list[_Job] = []
-    for job in jobs:
-        try:
-            job.doc = load_document(job.path, max_bytes=settings.max_file_bytes)
-        except SkipFile as e:
-            skipped.append((job.source, e.reason))
-            if not job.is_new:
+    # While the model embeds one group, the previous group is written to the store by a
+    # background thread (one group at a time, in order, each in crash-safe order).
+    writer = _GroupWriter(store)
+    try:
+        for job in jobs:
+            try:
+                job.doc = load_document(job.path, max_bytes=settings.max_file_bytes)
+            except SkipFile as e:
+                skipped.append((job.source, e.reason))
+                if not job.is_new:
+                    guard.begin()
+                    store.delete_file(job.source)
+                    removed += 1
+                continue
+            job.chunks = chunk_document(job.doc, job.source, chunk_tokens=settings.chunk_tokens,
+                                        overlap_tokens=settings.chunk_overlap_tokens)
+            if not job.chunks:
+                skipped.append((job.source, "no text content after removing boilerplate"))
+                if not job.is_new:
+                    guard.begin()
+                    store.delete_file(job.source)
+                    removed += 1
+                continue
+            group.append(job)
+            if sum(len(j.chunks) for j in group) >= _GROUP_CHUNKS:
                 guard.begin()
-                store.delete_file(job.source)
-                removed += 1
-            continue
-        job.chunks = chunk_document(job.doc, job.source, chunk_tokens=settings.chunk_tokens,
-                                    overlap_tokens=settings.chunk_overlap_tokens)
-        if not job.chunks:
-            skipped.append((job.source, "no text content after removing boilerplate"))
-            if not job.is_new:
-                guard.begin()
-                store.delete_file(job.source)
-                removed += 1
-            continue
-        group.append(job)
-        if sum(len(j.chunks) for j in group) >= _GROUP_CHUNKS:
+                embedded += writer.submit(group, _embed_group(store, group, embedder))
+                done += len(group)
+                if progress:
+                    progress(done, total, group[-1].source)
+                group = []
+            if job.is_new:
+                added += 1
+            else:
+                updated += 1
+        if group:
             guard.begin()
-            embedded += _write_group(store, group, embedder)
-            done += len(group)
-            if progress:
-                progress(done, total, group[-1].source)
-            group = []
-        if job.is_new:
-            added += 1
-        else:
-            updated += 1
-    if group:
-        guard.begin()
-        embedded += _write_group(store, group, embedder)
+            embedded += writer.submit(group, _embed_group(store, group, embedder))
+        writer.wait()
+    finally:
+        writer.close()
     if progress:
         progress(total, total, "")
     if guard.started:
@@ -400,22 +408,73 @@ def _save_manifest(store: Store, state: dict, manifest: dict[str, FileRecord]) -
 
 
 def _write_group(store: Store, group: list[_Job], embedder: Embedder) -> int:
-    """Write a group of changed files in crash-safe order; returns chunks embedded."""
+    """Embed and write a group of changed files in crash-safe order; returns chunks embedded."""
+    embedded = _embed_group(store, group, embedder)
+    _store_group(store, group, embedded)
+    return len(embedded[0])
+
+
+def _embed_group(store: Store, group: list[_Job], embedder: Embedder) -> tuple[list[Chunk], list]:
+    """The group's chunks that are not stored yet, and their vectors (reads, never writes)."""
     existing = store.chunk_ids_by_source([j.source for j in group])
     for job in group:
         job.existing = existing.get(job.source, set())
+    todo = [c for j in group for c in j.chunks if c.id not in j.existing]
+    return todo, (embedder.embed([_embedding_text(c) for c in todo]) if todo else [])
+
+
+def _store_group(store: Store, group: list[_Job], embedded: tuple[list[Chunk], list]) -> None:
+    """Write an embedded group: records "pending", new chunks, stale chunks out, "done"."""
+    todo, vectors = embedded
     store.put_files([_record(j, "pending") for j in group],
                     [j.doc.text if len(j.doc.text) <= _MAX_STORED_TEXT else None for j in group])
-    todo = [c for j in group for c in j.chunks if c.id not in j.existing]
     if todo:
-        vectors = embedder.embed([_embedding_text(c) for c in todo])
         store.upsert_chunks(todo, vectors)
     for job in group:
         stale = job.existing - {c.id for c in job.chunks}
         if stale:
             store.delete_chunks(stale)
     store.set_file_status([_record(j, "done") for j in group])  # the rest was written with "pending"
-    return len(todo)
+
+
+class _GroupWriter:
+    """Runs `_store_group` in one background thread, one group at a time, in order.
+
+    `submit` first waits for the previous group (so at most one is in flight and its error,
+    if any, surfaces in the caller); `close` waits for the last one, so no write outlives
+    `ingest()` and its lock.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def submit(self, group: list[_Job], embedded: tuple[list[Chunk], list]) -> int:
+        self.wait()
+
+        def run() -> None:
+            try:
+                _store_group(self.store, group, embedded)
+            except BaseException as e:  # re-raised in the ingesting thread by wait()
+                self._error = e
+
+        self._thread = threading.Thread(target=run, name="ingest-writer", daemon=True)
+        self._thread.start()
+        return len(embedded[0])
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
 
 
 def _embedding_text(chunk: Chunk) -> str:

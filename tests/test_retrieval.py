@@ -204,3 +204,11 @@ def test_empty_store_and_unknown_words() -> None:
     assert index.search("anything", 3) == [] and index.named_documents("anything") == []
     index = LexicalIndex.build([c("a")])
     assert index.search("zzz qqq", 3) == []
+
+
+def test_a_stale_index_in_memory_loads_what_another_process_saved(store: Store, monkeypatch) -> None:
+    refresh_lexical_index(store)  # this process holds the index at the current version
+    version = store.bump_version()  # an ingest elsewhere ...
+    lexical._save(lexical._index_path(store), LexicalIndex.build(store.iter_chunks(), version))  # ... a warm-up
+    monkeypatch.setattr(LexicalIndex, "build", classmethod(lambda cls, *a, **k: pytest.fail("rebuilt")))
+    assert refresh_lexical_index(store).version == version
