@@ -107,7 +107,7 @@ class Support:
     overlap: float = 0.0
 
 
-_FRAGMENT_TERMS = 3  # an answer with fewer content words than this is read with its question
+_FRAGMENT_TERMS = 2  # an answer with fewer non-numeric content words is read with its question
 # Words that shape a question rather than state a fact ("how many", "what kind of").
 _QUESTION_SHAPE = frozenset("""many much long often kind type sort name named called mean means happen
 happened happening according currently""".split())
@@ -149,13 +149,14 @@ def check_support(sentence: str, evidence: Sequence[str], *,
         return Support(False, "negates what the cited text says")
     terms = set(tokenize(sentence))
     present = set(tokenize(joined))
-    if question:
+    if question and len([t for t in terms if not t.isdigit()]) < _FRAGMENT_TERMS:
+        # A fragment ("12,000.") only means something with its question, so the question's
+        # own words must be in the cited text too ("killed" when the text says "arrived").
         asked = {t for t in tokenize(question) if len(t) >= 4 and t not in _QUESTION_SHAPE}
-        if len(terms) < _FRAGMENT_TERMS:
-            terms |= asked
-        echoed = sorted(t for t in terms & asked if not _present(t, present))
+        terms |= asked
+        echoed = sorted(t for t in asked if not _present(t, present))
         if echoed:
-            return Support(False, f"repeats question word(s) the cited text lacks: {', '.join(echoed)}")
+            return Support(False, f"the question's word(s) are not in the cited text: {', '.join(echoed)}")
     if not terms:
         return Support(False, "no content")
     overlap = sum(1 for t in terms if _present(t, present)) / len(terms)

@@ -244,7 +244,7 @@ def _chart(result: dict, path: Path) -> None:
         axes[1].plot(files, [r["ingest_s_median"] for r in result["resync"]], "o-", label="steady re-sync")
         firsts = [(r["files"], r["first_resync"]["ingest_s"]) for r in result["resync"] if r["first_resync"]]
         if firsts:
-            axes[1].plot(*zip(*firsts), "s--", label="first re-sync after build")
+            axes[1].plot(*zip(*firsts), "s--", label="first re-sync of the run")
         axes[1].plot([1000, 10000], [1, 2], "k:", label="targets")
         axes[1].set_xscale("log")
         axes[1].set_xlabel("unchanged files")

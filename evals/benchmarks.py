@@ -24,6 +24,7 @@ __all__ = [
     "ClapNQ",
     "ClapNQQuestion",
     "DEFAULT_ROOT",
+    "check_root",
     "HaluEvalItem",
     "HaluEvalTriple",
     "HotpotQA",
@@ -162,7 +163,12 @@ class ClapNQ:
     corpus: tuple[Paragraph, ...]
 
 
-def _root(root: str | Path | None) -> Path:
+def check_root(root: str | Path | None = None) -> Path:
+    """The benchmarks folder (default `DEFAULT_ROOT`).
+
+    Raises:
+        BenchmarkDataMissing: It does not exist.
+    """
     path = Path(root) if root is not None else DEFAULT_ROOT
     if not path.is_dir():
         raise BenchmarkDataMissing(
@@ -219,7 +225,7 @@ def load_hotpotqa(split: str = "test", root: str | Path | None = None) -> Hotpot
         ValueError: Unknown split.
     """
     _check_split(split)
-    rows = _read_jsonl(_root(root) / HOTPOTQA_FILE)
+    rows = _read_jsonl(check_root(root) / HOTPOTQA_FILE)
     pool = _Pool()
     questions: list[HotpotQuestion] = []
     for row in rows:
@@ -252,7 +258,7 @@ def load_halueval(split: str = "test", root: str | Path | None = None) -> tuple[
         ValueError: Unknown split.
     """
     _check_split(split)
-    rows = _read_jsonl(_root(root) / HALUEVAL_FILE)
+    rows = _read_jsonl(check_root(root) / HALUEVAL_FILE)
     items = [
         HaluEvalItem(
             line=i, knowledge=row["knowledge"].strip(), question=row["question"].strip(),
@@ -286,7 +292,7 @@ def load_clapnq(split: str = "test", root: str | Path | None = None) -> ClapNQ:
         ValueError: Unknown split.
     """
     _check_split(split)
-    base = _root(root)
+    base = check_root(root)
     pool = _Pool()
     selected: list[ClapNQQuestion] = []
     for name, answerable in ((CLAPNQ_ANSWERABLE_FILE, True), (CLAPNQ_UNANSWERABLE_FILE, False)):

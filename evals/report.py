@@ -30,6 +30,7 @@ __all__ = [
     "ReportPaths",
     "compare",
     "is_failure",
+    "is_lower_better",
     "load_report",
     "order_results",
     "per_category",
@@ -119,8 +120,12 @@ class Regression:
 # --------------------------------------------------------------------------- helpers
 
 
-def _is_lower_better(metric: str) -> bool:
+def is_lower_better(metric: str) -> bool:
+    """True for metrics where smaller is better: `LOWER_IS_BETTER`, `latency*` and `tokens*`."""
     return metric in LOWER_IS_BETTER or metric.startswith(("latency", "tokens"))
+
+
+_is_lower_better = is_lower_better
 
 
 def _is_relative(metric: str) -> bool:

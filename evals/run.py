@@ -39,7 +39,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from assistant import Settings, ask, search
 from assistant.errors import ModelError, ProviderError, RagError, UserError
-from assistant.judge import JUDGE_MODES, Checker
+from assistant.judge import JUDGE_MODES, Checker, embedding_similarity
 from assistant.llm import make_chat_model
 from assistant.protocols import ChatModel, Embedder
 from assistant.settings import BACKENDS
@@ -58,7 +58,7 @@ from evals.metrics import (
     summarize,
     token_f1,
 )
-from evals.report import compare, regressions_as_dicts, write_report
+from evals.report import compare, is_lower_better, regressions_as_dicts, write_report
 
 __all__ = [
     "DATASETS",
@@ -67,6 +67,7 @@ __all__ = [
     "SEEDS_COLLECTION",
     "SEEDS_FILE",
     "check_gate",
+    "diagnose",
     "gate_thresholds",
     "load_gates",
     "load_items",
@@ -150,11 +151,6 @@ def gate_thresholds(gates: Mapping, dataset: str, backend: str, judge: str) -> d
     return None
 
 
-def _lower_is_better(metric: str) -> bool:
-    from evals.report import _is_lower_better
-    return _is_lower_better(metric)
-
-
 def check_gate(headline: Mapping[str, Any], thresholds: Mapping[str, float]) -> list[str]:
     """The gate failures of a run, one line each (empty when every threshold is met).
 
@@ -166,9 +162,9 @@ def check_gate(headline: Mapping[str, Any], thresholds: Mapping[str, float]) -> 
         value = headline.get(metric)
         if not isinstance(value, (int, float)):
             failures.append(f"{metric}: not measured (gate {bound:g})")
-        elif _lower_is_better(metric) and value > bound:
+        elif is_lower_better(metric) and value > bound:
             failures.append(f"{metric}: {value:.3f} > {bound:g}")
-        elif not _lower_is_better(metric) and value < bound:
+        elif not is_lower_better(metric) and value < bound:
             failures.append(f"{metric}: {value:.3f} < {bound:g}")
     return failures
 
@@ -210,7 +206,6 @@ def _make_model(settings: Settings, backend: str) -> ChatModel | None:
 
 def _make_checker(mode: str | None, settings: Settings, backend: str, judge_backend: str | None,
                   embedder: Embedder, judge_model: ChatModel | None) -> Checker:
-    from assistant.judge import embedding_similarity
     if judge_model is not None and mode != "rules":
         return Checker(mode or "both", judge=judge_model, similarity=embedding_similarity(embedder))
     if mode is None and backend == "extractive" and judge_backend is None:
@@ -226,7 +221,9 @@ def _git_commit() -> str | None:
                              capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() or None
 
 
 def _hit_texts(answer: Mapping) -> list[str]:
@@ -295,19 +292,21 @@ def _ask_safely(question: str, ctx: _Context, settings: Settings,
 # --------------------------------------------------------------------------- seeds
 
 
-def _seeds_retrieval(item: Mapping, query: str, ctx: _Context, settings: Settings) -> dict:
+def _seeds_retrieval(item: Mapping, answer: Mapping, ctx: _Context, settings: Settings) -> dict:
     """Hit@1/5 and MRR@10 over chunks (a gold chunk is from a gold file and states an expected
-    fact), and the share of expected facts in the top_k chunks the pipeline sees."""
+    fact), searched with the answer's standalone query, and the share of expected facts in
+    the passages the pipeline actually retrieved for the answer."""
     expected = item.get("expected") or []
     if not item.get("answerable", True) or not expected:
         return {}
+    query = answer.get("query") or answer.get("question") or item.get("question", "")
     hits = search(query, settings=settings, top_k=RETRIEVAL_DEPTH, embedder=ctx.embedder)
     golds = set(item.get("sources") or [])
     ranked = [h.chunk.id for h in hits]
     gold_ids = [h.chunk.id for h in hits
                 if (not golds or Path(h.chunk.source).name in golds)
                 and any(fact_present(h.chunk.text, alts) for alts in expected)]
-    seen = " ".join(h.chunk.text for h in hits[: settings.top_k])
+    seen = " ".join(_hit_texts(answer))
     return {
         "hit_at_1": hit_at_k(ranked, gold_ids, 1),
         "hit_at_5": hit_at_k(ranked, gold_ids, 5),
@@ -362,7 +361,7 @@ def diagnose(item: Mapping, row: Mapping, answer: Mapping | None) -> str:
     return "; ".join(reasons) or "failed"
 
 
-def _run_seeds(ctx: _Context, dataset: str | Path, checker_factory: Callable[[], Checker]) -> tuple[
+def _run_seeds(ctx: _Context, dataset: str | Path, checker: Checker) -> tuple[
         list[dict], dict, dict, list[tuple[str, str]]]:
     from ingest import SEEDS_DIR, ingest
     items = select_items(load_items(dataset), ctx.limit)
@@ -384,13 +383,11 @@ def _run_seeds(ctx: _Context, dataset: str | Path, checker_factory: Callable[[],
                 text = answer["text"] if answer else ""
                 earlier.append({"question": turn, "answer": text})
                 history += [{"role": "user", "content": turn}, {"role": "assistant", "content": text}]
-        query = (answer or {}).get("query") or turns[-1]
-        retrieval = _seeds_retrieval(item, query, ctx, settings) if answer else {}
+        retrieval = _seeds_retrieval(item, answer, ctx, settings) if answer else {}
         answered.append((item, answer, seconds, error, earlier, retrieval))
     ctx.progress(len(items), len(items), "answered")
 
     # Phase 2: judge (a model judge would otherwise evict the answer prompt's cache).
-    checker = checker_factory()
     results = []
     for n, (item, answer, seconds, error, earlier, retrieval) in enumerate(answered):
         ctx.progress(n, len(answered), f"judging {item.get('id')}")
@@ -512,12 +509,11 @@ def _run_hotpotqa(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str
 # --------------------------------------------------------------------------- halueval
 
 
-def _run_halueval(ctx: _Context, checker_factory: Callable[[], Checker],
+def _run_halueval(ctx: _Context, checker: Checker,
                   claim_form: str | None) -> tuple[list[dict], dict, dict, list[tuple[str, str]]]:
     items = list(benchmarks.load_halueval(ctx.split, ctx.root))
     if ctx.limit is not None:
         items = items[: ctx.limit]
-    checker = checker_factory()
     claim_form = claim_form or ("answer" if checker.mode == "rules" else "qa")
     triples = list(benchmarks.halueval_triples(tuple(items)))
     results = []
@@ -719,12 +715,15 @@ def run_eval(dataset: str | Path = "seeds", *, backend: str | None = None, limit
     started = time.time()
     t0 = time.perf_counter()
 
-    def checker_factory() -> Checker:
-        return _make_checker(judge, settings, backend, judge_backend, embedder, judge_model)
-
     needs_answers = name != "halueval" and not (name == "hotpotqa" and not limit)
     if name in ("hotpotqa", "halueval", "clapnq"):
-        benchmarks._root(root)  # fail before any model loads when the data is missing
+        benchmarks.check_root(root)  # fail before any model loads when the data is missing
+    if name == "halueval" and judge_backend is None and backend != "extractive":
+        judge_backend = backend  # --backend names the judge here: nothing is answered
+    checker = None
+    if name not in ("hotpotqa", "clapnq"):
+        # Built first (cheap: weights load on first use) so a missing judge fails early.
+        checker = _make_checker(judge, settings, backend, judge_backend, embedder, judge_model)
     if chat_model is None and backend != "extractive" and needs_answers:
         chat_model = _make_model(settings, backend)
     ctx = _Context(settings, embedder, chat_model, progress, limit, split, root)
@@ -733,15 +732,15 @@ def run_eval(dataset: str | Path = "seeds", *, backend: str | None = None, limit
         results, headline, extra_meta, sections = _run_hotpotqa(ctx)
         judge_mode = "n/a"
     elif name == "halueval":
-        if judge_backend is None and backend != "extractive":
-            judge_backend = backend  # --backend names the judge here: nothing is answered
-        results, headline, extra_meta, sections = _run_halueval(ctx, checker_factory, halueval_claim)
+        assert checker is not None
+        results, headline, extra_meta, sections = _run_halueval(ctx, checker, halueval_claim)
         judge_mode = extra_meta["judge"].split(" ")[0]
     elif name == "clapnq":
         results, headline, extra_meta, sections = _run_clapnq(ctx)
         judge_mode = "n/a"
     else:
-        results, headline, extra_meta, sections = _run_seeds(ctx, dataset, checker_factory)
+        assert checker is not None
+        results, headline, extra_meta, sections = _run_seeds(ctx, dataset, checker)
         judge_mode = extra_meta["judge"].split(" ")[0]
 
     model_name = getattr(chat_model, "name", None) or ("extractive" if backend == "extractive" else None)
