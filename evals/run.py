@@ -409,7 +409,15 @@ def _run_seeds(ctx: _Context, dataset: str | Path, checker: Checker) -> tuple[
         row.update(retrieval)
         if earlier:
             row["history"] = earlier
+        # Faithfulness is the promise: an answer with a sentence the checker rejects fails,
+        # even when it contains the expected facts.
+        unfaithful = [v["sentence"] for v in row.get("verdicts") or [] if not v.get("grounded")]
+        if unfaithful:
+            row["passed"] = False
         row["diagnosis"] = diagnose(item, row, answer)
+        if unfaithful:
+            note = f"checker rejected {len(unfaithful)} answer sentence(s) as unsupported by the cited passages"
+            row["diagnosis"] = "; ".join(x for x in (row["diagnosis"], note) if x and x != "failed")
         results.append(row)
     ctx.progress(len(answered), len(answered), "judged")
 

@@ -84,6 +84,19 @@ def test_runner_on_tiny_dataset_with_scripted_model(tmp_path: Path, tiny_dataset
         assert 0.0 <= value <= 1.0
 
 
+def test_sentences_the_judge_rejects_fail_the_item(tmp_path: Path, tiny_dataset: Path) -> None:
+    judge = ScriptedChat(["NOT_SUPPORTED"] * 50, name="scripted-judge")
+    report = run_eval(tiny_dataset, backend="openai", settings=Settings(data_dir=tmp_path / "data"),
+                      embedder=HashEmbedder(64), chat_model=_answer_model(), judge_model=judge, judge="llm",
+                      out=tmp_path / "reports", charts=False)
+    answered = [r for r in report["results"] if not r["abstained"]]
+    assert answered
+    for r in answered:
+        assert r["faithfulness"] == 0.0 and not r["passed"]
+        assert "checker rejected" in r["diagnosis"]
+    assert report["headline"]["faithfulness"] == 0.0
+
+
 def test_extractive_runner_compares_with_the_previous_run(tmp_path: Path, tiny_dataset: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", backend="extractive")
     first = run_eval(tiny_dataset, settings=settings, embedder=HashEmbedder(64), judge="rules",
