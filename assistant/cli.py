@@ -115,7 +115,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from evals.run import main as eval_main
-    return eval_main(args.rest)
+    rest = list(args.rest)
+    return eval_main(rest[1:] if rest[:1] == ["--"] else rest)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -163,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `rag` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["eval"]:
+        # The eval harness owns its options (and --help). An argparse REMAINDER
+        # sub-command would refuse `rag eval --limit 3`, so hand the rest over directly.
+        argv = ["eval", "--", *argv[1:]]
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

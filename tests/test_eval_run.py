@@ -182,6 +182,31 @@ def test_cli_runs_writes_and_gates(tmp_path: Path, tiny_dataset: Path, capsys, m
     assert len(list(out.iterdir())) == 2
 
 
+def test_rag_eval_passes_options_through(tmp_path: Path, tiny_dataset: Path, capsys, monkeypatch) -> None:
+    """`rag eval --limit 1 ...` reaches the eval parser (an argparse REMAINDER sub-command refused it)."""
+    from assistant import cli
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(eval_run, "_default_embedder", lambda: HashEmbedder(64))
+    out = tmp_path / "reports"
+    assert cli.main(["eval", "--dataset", str(tiny_dataset), "--limit", "1", "--backend", "extractive",
+                     "--judge", "rules", "--out", str(out), "--quiet", "--no-charts"]) == 0
+    assert "report:" in capsys.readouterr().out
+    assert cli.main(["eval", "--limit", "0"]) == 2
+    assert "--limit must be at least 1" in capsys.readouterr().err
+
+
+def test_rag_eval_help_from_the_console_script() -> None:
+    import shutil
+    import subprocess
+    import sys
+    rag = shutil.which("rag", path=str(Path(sys.executable).parent))
+    if rag is None:
+        pytest.skip("the rag console script is not installed next to this python")
+    done = subprocess.run([rag, "eval", "-h"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "--benchmarks-dir" in done.stdout and "--gate" in done.stdout
+
+
 # --------------------------------------------------------------------------- gates
 
 
