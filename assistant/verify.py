@@ -108,9 +108,12 @@ class Support:
 
 
 _FRAGMENT_TERMS = 2  # an answer with fewer non-numeric content words is read with its question
-# Words that shape a question rather than state a fact ("how many", "what kind of").
+# Words that shape a question rather than state a fact ("how many", "what kind of"), and
+# answer-type words the fragment itself fills ("in which city" -> "Brussels", "by what
+# year" -> "2027", "roughly how many" -> "600,000"). Index forms (plurals folded).
 _QUESTION_SHAPE = frozenset("""many much long often kind type sort name named called mean means happen
-happened happening according currently""".split())
+happened happening according currently year month date time city country place location town region
+number amount figure total roughly approximately around exactly estimated percentage""".split())
 
 
 def _present(term: str, present: set[str]) -> bool:
@@ -147,14 +150,21 @@ def check_support(sentence: str, evidence: Sequence[str], *,
         return Support(False, f"name(s) not in the cited text: {', '.join(missing_names)}")
     if _NEGATION.search(sentence) and not _NEGATION.search(joined):
         return Support(False, "negates what the cited text says")
+    misquoted = _misattributed_quote(sentence, evidence)
+    if misquoted:
+        return Support(False, misquoted)
     terms = set(tokenize(sentence))
     present = set(tokenize(joined))
     if question and len([t for t in terms if not t.isdigit()]) < _FRAGMENT_TERMS:
         # A fragment ("12,000.") only means something with its question, so the question's
-        # own words must be in the cited text too ("killed" when the text says "arrived").
+        # own words must be in the cited text too ("killed" when the text says "arrived"),
+        # and in the same sentence as the answer itself: "12,000" from "up to 12,000 soldiers
+        # could arrive" and "killed" from another sentence do not make "12,000 were killed".
         asked = {t for t in tokenize(question) if len(t) >= 4 and t not in _QUESTION_SHAPE}
         terms |= asked
-        echoed = sorted(t for t in asked if not _present(t, present))
+        holding = _holding_answer(sentence, evidence)
+        around = set(tokenize(" ".join(holding))) if holding else present
+        echoed = sorted(t for t in asked if not _present(t, around))
         if echoed:
             return Support(False, f"the question's word(s) are not in the cited text: {', '.join(echoed)}")
     if not terms:
@@ -165,3 +175,49 @@ def check_support(sentence: str, evidence: Sequence[str], *,
     if similarity is not None and similarity(sentence, evidence) >= min_similarity:
         return Support(True, "paraphrase", overlap)
     return Support(False, f"only {overlap:.0%} of its words are in the cited text", overlap)
+
+
+_QUOTE = re.compile(r"[\"“”]([^\"“”]{12,})[\"“”]")
+
+
+def _squash(text: str) -> str:
+    return " ".join(re.findall(r"[\w]+", text.lower().replace("’", "'")))
+
+
+def _misattributed_quote(sentence: str, evidence: Sequence[str]) -> str:
+    """Why a quotation in `sentence` is not backed by one cited text ("" when it is).
+
+    A quotation must be in one cited text, word for word, and the names outside the quotation
+    (who said it) must be in that same text: otherwise the words of one person, found in one
+    passage, get put into the mouth of someone named in another.
+    """
+    for m in _QUOTE.finditer(sentence):
+        quoted = _squash(m.group(1))
+        if len(quoted.split()) < 3:
+            continue
+        holders = [t for t in evidence if quoted in _squash(t)]
+        if not holders:
+            return "the quotation is not in the cited text"
+        outside = _names(sentence[:m.start()] + " " + sentence[m.end():])
+        for text in holders:
+            words = {w.lower().replace("’", "'") for w in re.findall(r"[\w'’-]+", text)}
+            words |= {w.split("'")[0] for w in words}
+            if all(_has_word_prefix(n, words) for n in outside):
+                break
+        else:
+            return "the quotation's speaker is not in the text that has the quotation"
+    return ""
+
+
+def _holding_answer(fragment: str, evidence: Sequence[str]) -> list[str]:
+    """The cited texts that contain a fragment answer's numbers or names (its anchors)."""
+    numbers = _numbers(fragment)
+    names = [n.lower() for n in _names(fragment)]
+    if not numbers and not names:
+        return []
+    out = []
+    for text in evidence:
+        low = text.lower()
+        if (numbers & _numbers(text)) or any(n in low for n in names):
+            out.append(text)
+    return out

@@ -72,3 +72,41 @@ def test_full_sentences_may_paraphrase_the_question() -> None:
     evidence = ["Hyun Seung-soo, a researcher specializing in Russia at the Korea Institute for National Unification, said so."]
     assert check_support("Hyun Seung-soo works at the Korea Institute for National Unification.", evidence, question=q).ok
     assert not check_support("Moscow.", evidence, question=q).ok
+
+
+def test_fragment_answers_fill_the_answer_type_the_question_asks_for() -> None:
+    # "year", "city", "roughly" shape the question; the fragment is what fills them.
+    year = check_support("2027", ["Yoon's goal is to make South Korea the world's fourth-largest defense "
+                                  "exporter by 2027."],
+                         question="By what year does Yoon aim to make South Korea the world's fourth-largest defense exporter?")
+    assert year.ok, year.reason
+    city = check_support("Brussels.", ["A South Korean delegation has arrived in Brussels to brief NATO officials."],
+                         question="In which city did the South Korean delegation brief NATO officials?")
+    assert city.ok, city.reason
+    # ...but a content word of the question still has to be there.
+    moved = check_support("Brussels.", ["A South Korean delegation has arrived in Brussels."],
+                          question="In which city did the South Korean delegation brief NATO officials?")
+    assert not moved.ok and "brief" in moved.reason
+
+
+def test_fragment_and_question_words_must_come_from_the_same_sentence() -> None:
+    q = "How many North Korean soldiers have been killed in Ukraine so far?"
+    arrive = "Up to 12,000 North Korean soldiers could arrive in Ukraine's war zone."
+    killed = "Russia has suffered 600,000 casualties, including killed and wounded soldiers."
+    v = check_support("12,000.", [arrive, killed], question=q)
+    assert not v.ok and "killed" in v.reason
+    # The same two texts do support a full sentence whose parts each come from one of them.
+    assert check_support("12,000 North Korean soldiers could arrive, and Russia has 600,000 casualties.",
+                         [arrive, killed]).ok
+
+
+def test_a_quotation_must_be_in_the_cited_text_with_its_speaker() -> None:
+    named = "Pyongyang's news agency criticized President Zelensky's peace plan."
+    quote = "Now, he says, Washington and Seoul must consider “the redeployment of tactical nuclear weapons”."
+    moved = check_support('President Zelensky said "the redeployment of tactical nuclear weapons" is needed.',
+                          [named, quote])
+    assert not moved.ok and "speaker" in moved.reason
+    invented = check_support('Zelensky said "Seoul must send tanks at once".', [named, quote])
+    assert not invented.ok and "quotation" in invented.reason
+    right = check_support('Washington and Seoul must consider "the redeployment of tactical nuclear weapons".', [quote])
+    assert right.ok, right.reason
