@@ -107,13 +107,22 @@ class Support:
     overlap: float = 0.0
 
 
-_FRAGMENT_TERMS = 2  # an answer with fewer non-numeric content words is read with its question
+_FRAGMENT_TERMS = 2  # an answer with fewer non-numeric content words is read with its question,
 # Words that shape a question rather than state a fact ("how many", "what kind of"), and
 # answer-type words the fragment itself fills ("in which city" -> "Brussels", "by what
 # year" -> "2027", "roughly how many" -> "600,000"). Index forms (plurals folded).
 _QUESTION_SHAPE = frozenset("""many much long often kind type sort name named called mean means happen
 happened happening according currently year month date time city country place location town region
 number amount figure total roughly approximately around exactly estimated percentage""".split())
+
+
+_FRAGMENT_WORDS = 4  # ... and an answer this short ("Vassily Nebenzia.") is one too
+
+
+def _is_fragment(sentence: str, terms: set[str]) -> bool:
+    """A short answer that only means something as the answer to its question."""
+    return (len([t for t in terms if not t.isdigit()]) < _FRAGMENT_TERMS
+            or len(re.findall(r"[\w'’-]+", sentence)) <= _FRAGMENT_WORDS)
 
 
 def _present(term: str, present: set[str]) -> bool:
@@ -155,7 +164,7 @@ def check_support(sentence: str, evidence: Sequence[str], *,
         return Support(False, misquoted)
     terms = set(tokenize(sentence))
     present = set(tokenize(joined))
-    if question and len([t for t in terms if not t.isdigit()]) < _FRAGMENT_TERMS:
+    if question and _is_fragment(sentence, terms):
         # A fragment ("12,000.") only means something with its question, so the question's
         # own words must be in the cited text too ("killed" when the text says "arrived"),
         # and in the same sentence as the answer itself: "12,000" from "up to 12,000 soldiers
@@ -167,6 +176,16 @@ def check_support(sentence: str, evidence: Sequence[str], *,
         echoed = sorted(t for t in asked if not _present(t, around))
         if echoed:
             return Support(False, f"the question's word(s) are not in the cited text: {', '.join(echoed)}")
+    elif question:
+        # The words a sentence adds to its question are its answer: most of them must be in
+        # the cited text. ("Yoon's mantra is 'peace through strength'" citing a passage about
+        # Yoon's foreign policy that never says "peace" passes on overlap alone.)
+        novel = {t for t in terms - set(tokenize(question)) if not t.isdigit()}
+        if novel:
+            found = sum(1 for t in novel if _present(t, present)) / len(novel)
+            if found < min_overlap:
+                missing = sorted(t for t in novel if not _present(t, present))
+                return Support(False, f"the answering word(s) are not in the cited text: {', '.join(missing)}")
     if not terms:
         return Support(False, "no content")
     overlap = sum(1 for t in terms if _present(t, present)) / len(terms)

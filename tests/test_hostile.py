@@ -448,15 +448,18 @@ def test_a_model_that_obeys_the_injection_is_overruled(settings: Settings, hash_
     assert all(c.source != "planted.txt" for c in answer.citations)
 
 
-@pytest.mark.xfail(reason="known gap in assistant/verify.py check_support: a claim whose content words "
-                          "mostly occur in the cited evidence passes even when it contradicts it "
-                          "(the negation check looks for any negation anywhere in the evidence)",
-                   strict=False)
+_NEGATION_GAP = pytest.mark.xfail(
+    reason="known gap in assistant/verify.py check_support: a claim whose content words mostly occur in "
+           "the cited evidence passes even when it contradicts it (the negation check looks for any "
+           "negation anywhere in the evidence)", strict=False)
+
+
 @pytest.mark.parametrize("claim", [
-    "The war ended.",
-    "North Korea sent no troops to Russia.",
+    pytest.param("The war ended.", marks=_NEGATION_GAP),
+    pytest.param("North Korea sent no troops to Russia.", marks=_NEGATION_GAP),
+    # Caught since the words a sentence adds to its question must be in the cited text.
     "North Korea has withdrawn all special forces from Russia.",
-    "Russia lost the war in Ukraine.",
+    pytest.param("Russia lost the war in Ukraine.", marks=_NEGATION_GAP),
 ])
 def test_injected_claims_reusing_evidence_words_are_removed(index, hash_embedder, claim: str) -> None:
     settings, _ = index

@@ -110,3 +110,22 @@ def test_a_quotation_must_be_in_the_cited_text_with_its_speaker() -> None:
     assert not invented.ok and "quotation" in invented.reason
     right = check_support('Washington and Seoul must consider "the redeployment of tactical nuclear weapons".', [quote])
     assert right.ok, right.reason
+
+
+def test_the_words_a_sentence_adds_to_its_question_must_be_cited() -> None:
+    q = "What is President Yoon's foreign policy mantra?"
+    policy = "President Yoon has taken a more assertive approach to foreign policy since taking office."
+    mantra = "Arming Ukraine could feed into President Yoon's foreign policy mantra of “peace through strength”."
+    claim = "President Yoon's foreign policy mantra is peace through strength."
+    v = check_support(claim, [policy], question=q)
+    assert not v.ok and "peace" in v.reason
+    assert check_support(claim, [mantra], question=q).ok
+
+
+def test_a_bare_name_is_read_with_its_question() -> None:
+    q = "Who is the Russian ambassador to South Korea who was warned by Seoul?"
+    un = "Russia's ambassador to the United Nations, Vassily Nebenzia, dismissed the claims."
+    seoul = "Seoul summoned the Russian ambassador to South Korea, Georgy Zinoviev, and warned him."
+    v = check_support("Vassily Nebenzia.", [un, seoul], question=q)
+    assert not v.ok and "warned" in v.reason
+    assert check_support("Georgy Zinoviev.", [un, seoul], question=q).ok
