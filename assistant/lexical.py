@@ -1,12 +1,24 @@
 """BM25 over the chunks, persisted per client and kept in step with the store's version.
 
-The index is built from the chunks in Chroma (the source of truth), saved under the client's
-cache folder with the store version it was built at, and rebuilt only when that version
-changes (after an ingest by this or another client), never per query.
+The index is built from the chunks in Chroma (the source of truth) and saved under the client's
+cache folder with the store version it was built at. When that version changes (after an ingest
+by this or another client; never per query) the index is updated, not rebuilt: the store's chunk
+ids (ids only, cheap) are compared with the index's, only the added chunks are fetched and
+tokenized, and removed ones are dropped. A chunk whose id is still stored is taken as unchanged:
+ids hash a chunk's source, span and text, and sync never rewrites a stored id. The index keeps
+each chunk's raw term counts, so the BM25 weights of every row (idf and the average length
+depend on all chunks) are recomputed from them in a few vectorised steps. Without a usable
+index (none saved, damaged, an older format) or when most chunks changed, it is built from
+scratch.
+
+Rows are kept in one canonical order (source, start offset, id) and terms in alphabetical order,
+whatever order the chunks came in, so an updated index is identical to a full build over the
+same chunks: same weights, same scores, same order among equal scores.
 
 Besides the BM25 weights it keeps a small title table: which documents a text names by their
 title ("... starring Shirley Temple ..." names the document titled "Shirley Temple"). Retrieval
-uses it to find documents a question names and documents a retrieved passage leads to.
+uses it to find documents a question names and documents a retrieved passage leads to. It is
+recomputed with the weights (whether a title names a document depends on the other documents).
 """
 
 from __future__ import annotations
@@ -18,7 +30,7 @@ import re
 import tempfile
 import threading
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -27,7 +39,7 @@ from scipy import sparse
 from assistant.store import Store, local_state_dir
 from assistant.types import Chunk
 
-_FORMAT = 3
+_FORMAT = 4  # 4: raw term counts kept for updates; canonical row and term order
 _K1 = 1.2
 _B = 0.75
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
@@ -42,6 +54,9 @@ what when where which who whom why will with would you your about after also can
 MAX_TITLE_WORDS = 8
 MAX_DOCUMENTS_PER_TITLE = 3
 _RARE_SHARE = 0.002  # a one-word title's word may occur in at most this share of chunks (min 3)
+# When more chunks than this share of the store were added or removed, the index is built anew
+# (fetching and tokenizing the added chunks is most of the work either way).
+MAX_CHANGED_SHARE = 0.5
 _DISAMBIGUATION = re.compile(r"\s*\([^()]*\)\s*$")  # "Kiss and Tell (1945 film)"
 
 
@@ -82,14 +97,18 @@ def title_words(title: str) -> tuple[str, ...]:
 class LexicalIndex:
     """A BM25 index (a sparse chunk x term matrix of precomputed BM25 weights) plus a title table.
 
+    Build one with `build`; `updated` derives the index of a changed chunk set from it.
+
     Attributes:
         version: The store version it was built at.
-        chunks: The chunks, in matrix row order.
-        vocab: Term -> column.
+        chunks: The chunks, in matrix row order (by source, start offset, id).
+        vocab: Term -> column (terms in alphabetical order).
         weights: (n_chunks, n_terms) BM25 weights.
+        counts: (n_chunks, n_terms) raw term counts (title and text), for `updated`.
         source_ids: Per chunk row, the index of its document in `sources`.
-        sources: Document (source path) per id.
-        rows: Per document id, its chunk rows.
+        sources: Document (source path) per id, sorted.
+        starts: Per document id, its first chunk row, and the number of rows at the end: the
+            rows of document d are `starts[d]:starts[d + 1]` (rows are sorted by source).
         titles: First title word -> [(title words, document ids)] for naming documents.
     """
 
@@ -97,9 +116,10 @@ class LexicalIndex:
     chunks: list[Chunk]
     vocab: dict[str, int]
     weights: sparse.csc_matrix  # (n_chunks, n_terms)
+    counts: sparse.csr_matrix = field(default_factory=lambda: sparse.csr_matrix((0, 0), dtype=np.int32))
     source_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     sources: list[str] = field(default_factory=list)
-    rows: list[np.ndarray] = field(default_factory=list)
+    starts: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     titles: dict[str, list[tuple[tuple[str, ...], tuple[int, ...]]]] = field(default_factory=dict)
 
     @classmethod
@@ -107,36 +127,26 @@ class LexicalIndex:
         """Build from chunks (title included in each passage's terms)."""
         chunks = list(chunks)
         vocab: dict[str, int] = {}
-        rows, cols, tfs = [], [], []
-        lengths = np.zeros(len(chunks), dtype=np.float64)
-        source_index: dict[str, int] = {}
-        source_ids = np.zeros(len(chunks), dtype=np.int32)
-        title_of: dict[int, str] = {}
-        for i, c in enumerate(chunks):
-            sid = source_index.setdefault(c.source, len(source_index))
-            source_ids[i] = sid
-            title_of.setdefault(sid, c.title)
-            counts = Counter(tokenize(f"{c.title} {c.text}"))
-            lengths[i] = sum(counts.values())
-            for term, tf in counts.items():
-                rows.append(i)
-                cols.append(vocab.setdefault(term, len(vocab)))
-                tfs.append(tf)
-        n = len(chunks)
-        sources = list(source_index)
-        doc_rows = _rows_by_document(source_ids, len(sources))
-        if n == 0 or not vocab:
-            return cls(version, chunks, vocab, sparse.csc_matrix((n, max(1, len(vocab)))),
-                       source_ids, sources, doc_rows, {})
-        rows_a, cols_a, tf_a = np.array(rows), np.array(cols), np.array(tfs, dtype=np.float64)
-        df = np.bincount(cols_a, minlength=len(vocab))
-        idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
-        avgdl = lengths.mean() or 1.0
-        norm = _K1 * (1.0 - _B + _B * lengths[rows_a] / avgdl)
-        w = idf[cols_a] * tf_a * (_K1 + 1.0) / (tf_a + norm)
-        matrix = sparse.csc_matrix((w, (rows_a, cols_a)), shape=(n, len(vocab)))
-        titles = _title_table(title_of, vocab, df, n)
-        return cls(version, chunks, vocab, matrix, source_ids, sources, doc_rows, titles)
+        counts = _count_terms(chunks, vocab)
+        return _assemble(version, chunks, counts, list(vocab))
+
+    def updated(self, keep: np.ndarray, added: Sequence[Chunk], version: str) -> "LexicalIndex":
+        """A new index over this one's rows where `keep` is true plus the `added` chunks.
+
+        Only the added chunks are tokenized. The result is identical to `build` over the same
+        chunks.
+
+        Args:
+            keep: Boolean mask over this index's rows.
+            added: Chunks not in this index.
+            version: The store version the new index is at.
+        """
+        vocab = dict(self.vocab)
+        new = _count_terms(added, vocab)  # may add terms: new columns at the end
+        kept = self.counts[np.flatnonzero(keep)]
+        kept = sparse.csr_matrix((kept.data, kept.indices, kept.indptr), shape=(kept.shape[0], len(vocab)))
+        chunks = [c for c, k in zip(self.chunks, keep) if k] + list(added)
+        return _assemble(version, chunks, sparse.vstack([kept, new], format="csr"), list(vocab))
 
     # ---- BM25 ------------------------------------------------------------------------------
 
@@ -204,10 +214,10 @@ class LexicalIndex:
 
     def best_row(self, document: int, scores: np.ndarray | None) -> int:
         """The document's chunk row with the highest score (its first chunk on a tie)."""
-        rows = self.rows[document]
-        if scores is None or len(rows) == 1:
-            return int(rows[0])
-        return int(rows[int(np.argmax(scores[rows]))])
+        start, end = int(self.starts[document]), int(self.starts[document + 1])
+        if scores is None or end - start == 1:
+            return start
+        return start + int(np.argmax(scores[start:end]))
 
     def row(self, chunk_id: str) -> int | None:
         """The matrix row of a chunk id (None if the chunk is not in this index)."""
@@ -221,10 +231,61 @@ class LexicalIndex:
         return int(self.source_ids[row])
 
 
-def _rows_by_document(source_ids: np.ndarray, n_docs: int) -> list[np.ndarray]:
-    order = np.argsort(source_ids, kind="stable")
-    bounds = np.searchsorted(source_ids[order], np.arange(n_docs + 1))
-    return [order[bounds[d]:bounds[d + 1]] for d in range(n_docs)]
+def _count_terms(chunks: Sequence[Chunk], vocab: dict[str, int]) -> sparse.csr_matrix:
+    """Per chunk, how often each term occurs in its title and text: a (chunks x vocab) matrix.
+
+    Terms not in `vocab` are added to it (the next free column).
+    """
+    indptr, indices, data = [0], [], []
+    for c in chunks:
+        counts = Counter(tokenize(f"{c.title} {c.text}"))
+        indices += [vocab.setdefault(t, len(vocab)) for t in counts]
+        data += counts.values()
+        indptr.append(len(indices))
+    return sparse.csr_matrix((np.asarray(data, dtype=np.int32), np.asarray(indices, dtype=np.int32),
+                              np.asarray(indptr, dtype=np.int64)), shape=(len(chunks), len(vocab)))
+
+
+def _assemble(version: str, chunks: list[Chunk], counts: sparse.csr_matrix, terms: list[str]) -> LexicalIndex:
+    """The index over `chunks` from their term counts (column j counts `terms[j]`).
+
+    Rows are sorted by (source, start, id), unused terms dropped and the rest sorted: the order
+    decides ties between equal scores and must not depend on how the chunks came in.
+    """
+    n = len(chunks)
+    keys = [(c.source, c.start, c.id) for c in chunks]
+    order = sorted(range(n), key=keys.__getitem__)
+    chunks = [chunks[i] for i in order]
+    if n:
+        counts = counts[order]
+    df = np.bincount(counts.indices, minlength=len(terms))
+    used = sorted(np.flatnonzero(df).tolist(), key=terms.__getitem__)
+    column = np.zeros(len(terms), dtype=np.int32)
+    column[used] = np.arange(len(used), dtype=np.int32)
+    counts = sparse.csr_matrix((counts.data, column[counts.indices], counts.indptr), shape=(n, len(used)))
+    counts.sort_indices()
+    vocab = {terms[j]: k for k, j in enumerate(used)}
+    df = df[used]
+
+    source_index: dict[str, int] = {}
+    source_ids = np.fromiter((source_index.setdefault(c.source, len(source_index)) for c in chunks),
+                             dtype=np.int32, count=n)
+    sources = list(source_index)
+    starts = np.searchsorted(source_ids, np.arange(len(sources) + 1))
+    if n == 0 or not vocab:
+        return LexicalIndex(version, chunks, vocab, sparse.csc_matrix((n, max(1, len(vocab)))), counts,
+                            source_ids, sources, starts, {})
+    lengths = np.asarray(counts.sum(axis=1), dtype=np.float64).ravel()
+    rows = np.repeat(np.arange(n), np.diff(counts.indptr))
+    tf = counts.data.astype(np.float64)
+    idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+    avgdl = lengths.mean() or 1.0
+    norm = _K1 * (1.0 - _B + _B * lengths[rows] / avgdl)
+    w = idf[counts.indices] * tf * (_K1 + 1.0) / (tf + norm)
+    weights = sparse.csr_matrix((w, counts.indices, counts.indptr), shape=counts.shape).tocsc()
+    title_of = {d: chunks[row].title for d, row in enumerate(starts[:-1].tolist())}  # its first chunk
+    titles = _title_table(title_of, vocab, df, n)
+    return LexicalIndex(version, chunks, vocab, weights, counts, source_ids, sources, starts, titles)
 
 
 def _title_table(title_of: dict[int, str], vocab: dict[str, int], df: np.ndarray,
@@ -256,35 +317,64 @@ def _index_path(store: Store) -> str:
 
 
 def refresh_lexical_index(store: Store) -> LexicalIndex:
-    """Return this store's BM25 index, rebuilding it only if the store version moved."""
+    """Return this store's BM25 index, updating it only if the store version moved.
+
+    The index this process holds is the one updated; without one, the saved index (whatever
+    version it is at), and without a usable saved index a new one is built.
+    """
     version = str(store.state().get("version", ""))
     path = _index_path(store)
     with _lock:
         index = _cache.get(path)
         if index is not None and index.version == version:
             return index
-        index = _load(path, version)  # another process of this client may have built it
-        if index is None:
-            index = LexicalIndex.build(store.iter_chunks(), version)
-            _save(path, index)
+        if index is None or _saved_version(path) == f"{_FORMAT}:{version}":
+            saved = _load(path)  # another process of this client may have updated it already
+            if saved is not None and saved.version == version:
+                _cache[path] = saved
+                return saved
+            if index is None:
+                index = saved
+        index = _update(store, index, version)
+        _save(path, index)
         _cache[path] = index
         return index
 
 
-def _load(path: str, version: str) -> LexicalIndex | None:
-    """The saved index if it was built at `version` (its sidecar is checked before loading it)."""
+def _update(store: Store, index: LexicalIndex | None, version: str) -> LexicalIndex:
+    """`index` brought in step with the store's chunks, or a new build when that is as cheap."""
+    if index is None:
+        return LexicalIndex.build(store.iter_chunks(), version)
+    ids = store.all_chunk_ids()
+    stored = set(ids)
+    keep = np.fromiter((c.id in stored for c in index.chunks), dtype=bool, count=len(index.chunks))
+    known = {c.id for c in index.chunks}
+    added = [i for i in ids if i not in known]
+    removed = len(index.chunks) - int(keep.sum())
+    if not added and not removed:
+        return replace(index, version=version)
+    if len(added) + removed > MAX_CHANGED_SHARE * len(ids):
+        return LexicalIndex.build(store.iter_chunks(), version)
+    return index.updated(keep, store.get_chunks(added), version)
+
+
+def _saved_version(path: str) -> str | None:
+    """The saved index's "format:version", from its sidecar (None without one)."""
     try:
         with open(path + ".version", encoding="utf-8") as f:
-            if f.read() != f"{_FORMAT}:{version}":
-                return None
+            return f.read()
     except OSError:
-        pass  # no sidecar: look inside
+        return None
+
+
+def _load(path: str) -> LexicalIndex | None:
+    """The saved index, at whatever version (None if missing, damaged or of another format)."""
     try:
         with open(path, "rb") as f:
             fmt, index = pickle.load(f)
     except (OSError, pickle.UnpicklingError, EOFError, ValueError, AttributeError, TypeError):
-        return None  # missing or damaged: rebuilt from the store
-    return index if fmt == _FORMAT and index.version == version else None
+        return None  # rebuilt from the store
+    return index if fmt == _FORMAT and isinstance(index, LexicalIndex) else None
 
 
 def ensure_lexical_index(store: Store) -> None:
@@ -299,13 +389,8 @@ def ensure_lexical_index(store: Store) -> None:
         index = _cache.get(path)
         if index is not None and index.version == version:
             return
-    try:
-        with open(path + ".version", encoding="utf-8") as f:
-            saved = f.read()
-        if saved == f"{_FORMAT}:{version}" and os.path.exists(path):
-            return
-    except OSError:
-        pass
+    if _saved_version(path) == f"{_FORMAT}:{version}" and os.path.exists(path):
+        return
     refresh_lexical_index(store)
 
 

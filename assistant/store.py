@@ -4,7 +4,7 @@ Two collections per index:
 - `<collection>`: one record per chunk (id = content hash, embedding, text, offsets as metadata).
 - `<collection>__files`: one record per ingested file (the sync manifest: content hash, status,
   chunk count, and the document text so any client of a shared server can show it), plus one
-  `__state__` record whose `version` changes on every write (clients rebuild their BM25
+  `__state__` record whose `version` changes on every write (clients update their BM25
   index when it differs from the version they built it at).
 
 Chroma distances become similarity scores in exactly one place: `_similarity`.
@@ -28,6 +28,7 @@ from assistant.types import Chunk
 INDEX_FORMAT = 1
 _STATE_ID = "__state__"
 _PAGE = 2000  # records per `get` page; Chroma caps the size of one request
+_ID_PAGE = 50_000  # ids per page when reading ids alone: each page rescans its offset, so few pages
 
 
 @dataclass(frozen=True)
@@ -284,12 +285,24 @@ class Store:
                 return
             offset += _PAGE
 
+    def all_chunk_ids(self) -> list[str]:
+        """The id of every chunk, page by page (ids only: no text, metadata or vector)."""
+        ids: list[str] = []
+        while True:
+            got = self._call("read chunk ids", self._chunks.get, limit=_ID_PAGE, offset=len(ids), include=[])
+            ids += got["ids"]
+            if len(got["ids"]) < _ID_PAGE:
+                return ids
+
     def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
-        """Chunks by id, in the order asked (missing ids are left out)."""
-        if not ids:
-            return []
-        got = self._call("read chunks", self._chunks.get, ids=list(ids), include=["documents", "metadatas"])
-        by_id = {rid: _chunk_from(rid, t, m) for rid, t, m in zip(got["ids"], got["documents"], got["metadatas"])}
+        """Chunks by id, in the order asked (missing ids are left out), `_PAGE` ids per request."""
+        ids = list(ids)
+        by_id: dict[str, Chunk] = {}
+        for i in range(0, len(ids), _PAGE):
+            got = self._call("read chunks", self._chunks.get, ids=ids[i:i + _PAGE],
+                             include=["documents", "metadatas"])
+            by_id.update((rid, _chunk_from(rid, t, m))
+                         for rid, t, m in zip(got["ids"], got["documents"], got["metadatas"]))
         return [by_id[i] for i in ids if i in by_id]
 
     def query(self, embedding: Sequence[float], top_k: int,

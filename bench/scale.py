@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/scale.py                               # 1000,10000,100000 chunks
     .venv/bin/python bench/scale.py --sizes 1000,10000 --queries 100
+    .venv/bin/python bench/scale.py --refresh-only --added 10        # only the BM25 update
 
 Corpus: the 6.5k real chunks of the pooled HotpotQA paragraphs (the index that
 bench/retrieval_quality.py builds with MiniLM), then variants of them up to the size asked:
@@ -24,12 +25,23 @@ with 10 queries), so RSS is what a serving process holds. Timed per query, modes
   beforehand): the part of retrieval that depends on the corpus size. On this shared 2-core
   machine MiniLM's one-query time is 30-500 ms whatever the corpus (torch's two threads wait
   on each other when other processes hold the cores), so it is reported apart.
+
+Keeping the BM25 index in step after an ingest, also in a fresh process per size (`--added N`,
+default 10; `--refresh-only` measures just this, into NAME-refresh.json):
+- full build: `refresh_lexical_index` without a saved index (every chunk read and tokenized:
+  what every version change cost before the index was updated incrementally);
+- after adding N chunks: N new chunks written, the version bumped, then `refresh_lexical_index`
+  in a process holding no index (as in `rag ingest`): load the saved index, read the store's
+  ids, fetch and tokenize the N chunks, recompute the weights, save; "load" is the first step;
+- after removing them: the same with the index held in memory (as in a serving process),
+  back to the starting chunks, so the result must be identical to the full build.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import pickle
 import random
 import subprocess
@@ -201,6 +213,53 @@ def measure(size: int, n_queries: int) -> dict:
                    for m, v in times.items()}}
 
 
+def refresh(size: int, n_added: int) -> dict:
+    """Run in a fresh process: time a full BM25 build, then updates after adding and removing chunks."""
+    from assistant import lexical
+    from assistant.lexical import refresh_lexical_index
+    from assistant.store import Store
+    from assistant.types import Chunk, chunk_id
+
+    store = Store.open(settings_for(size), _Precomputed({}))
+    path = Path(lexical._index_path(store))
+    for stale in (path, path.with_name(path.name + ".version")):
+        stale.unlink(missing_ok=True)
+    lexical._cache.clear()
+    t = time.perf_counter()
+    full = refresh_lexical_index(store)
+    full_s = time.perf_counter() - t
+    t = time.perf_counter()
+    lexical._load(str(path))
+    load_s = time.perf_counter() - t
+
+    base, vectors = base_corpus()
+    added = []
+    for k, c in enumerate(base[:n_added]):
+        source, text = f"added/{k}/{c.source}", f"{c.text} (revised {k})"
+        added.append(Chunk(id=chunk_id(source, 0, len(text), text), source=source, text=text, start=0,
+                           end=len(text), line_start=1, line_end=1, ordinal=0, title=c.title))
+    try:
+        store.upsert_chunks(added, vectors[:n_added].tolist())
+        store.bump_version()
+        lexical._cache.clear()
+        t = time.perf_counter()
+        grown = refresh_lexical_index(store)
+        add_s = time.perf_counter() - t
+    finally:  # the bench store keeps its corpus whatever happens
+        store.delete_chunks([c.id for c in added])
+        store.bump_version()
+    t = time.perf_counter()
+    back = refresh_lexical_index(store)
+    remove_s = time.perf_counter() - t
+    identical = ([c.id for c in back.chunks] == [c.id for c in full.chunks] and back.vocab == full.vocab
+                 and back.titles == full.titles and (back.weights != full.weights).nnz == 0)
+    return {"chunks": len(full.chunks), "added": n_added, "grown_to": len(grown.chunks),
+            "full_build_s": full_s, "load_saved_s": load_s, "refresh_after_adding_s": add_s,
+            "refresh_after_removing_s": remove_s, "full_over_adding": full_s / add_s,
+            "identical_to_full_build": identical, "bm25_mb": path.stat().st_size / 2**20,
+            "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()]}
+
+
 class _Precomputed:
     """MiniLM's name and dimension, with the query vectors computed beforehand."""
 
@@ -218,12 +277,16 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--name", default="scale")
+    ap.add_argument("--added", type=int, default=10, help="chunks added for the BM25 refresh measurement")
+    ap.add_argument("--refresh-only", action="store_true",
+                    help="measure only the BM25 refresh (into NAME-refresh.json)")
     ap.add_argument("--chart-only", action="store_true", help="redraw the chart from the saved JSON")
-    ap.add_argument("--worker", help=argparse.SUPPRESS)  # "build:SIZE" or "measure:SIZE"
+    ap.add_argument("--worker", help=argparse.SUPPRESS)  # "build:SIZE", "refresh:SIZE" or "measure:SIZE"
     args = ap.parse_args(argv)
     if args.worker:
         what, size = args.worker.split(":")
-        out = build(int(size)) if what == "build" else measure(int(size), args.queries)
+        out = (build(int(size)) if what == "build" else refresh(int(size), args.added) if what == "refresh"
+               else measure(int(size), args.queries))
         print("RESULT " + json.dumps(out))
         return 0
 
@@ -234,15 +297,29 @@ def main(argv=None) -> int:
     from bench.common import machine
     print(f"machine: {machine()}")
     base_corpus()  # make sure the real vectors are cached before the workers need them
-    rows = []
+    rows, refreshes = [], []
     for size in [int(s) for s in args.sizes.split(",")]:
         print(f"{size:,} chunks: build ...", flush=True)
-        built = _worker(f"build:{size}", args.queries)
+        built = _worker(f"build:{size}", args)
+        print(f"{size:,} chunks: BM25 refresh ...", flush=True)
+        refreshes.append(_worker(f"refresh:{size}", args))  # first: it leaves the saved index current
+        if args.refresh_only:
+            continue
         print(f"{size:,} chunks: measure ...", flush=True)
-        measured = _worker(f"measure:{size}", args.queries)
-        rows.append({"size": size, "build": built, **measured})
+        measured = _worker(f"measure:{size}", args)
+        rows.append({"size": size, "build": built, "bm25_refresh": refreshes[-1], **measured})
         print(f"  hybrid p50 {measured['ms']['hybrid']['p50']:.1f} ms, p95 {measured['ms']['hybrid']['p95']:.1f} ms, "
               f"RSS {measured['rss_mb']['serving']:.0f} MiB", flush=True)
+    print()
+    print_table(["chunks", "BM25 full build s", f"refresh after adding {args.added} s", "load saved index s",
+                 f"refresh after removing {args.added} s", "full / adding", "identical", "BM25 MiB"],
+                [[r["chunks"], r["full_build_s"], r["refresh_after_adding_s"], r["load_saved_s"],
+                  r["refresh_after_removing_s"], f"x{r['full_over_adding']:.1f}",
+                  str(r["identical_to_full_build"]), r["bm25_mb"]] for r in refreshes])
+    if args.refresh_only:
+        path = write_result(f"{args.name}-refresh", {"sizes": refreshes})
+        print(f"wrote {path}")
+        return 0
     print()
     print_table(["chunks"] + [f"{m} p50/p95 ms" for m in MODES] + ["RSS MiB", "BM25 build s", "Chroma MiB"],
                 [[r["chunks"]] + [f"{r['ms'][m]['p50']:.1f} / {r['ms'][m]['p95']:.1f}" for m in MODES]
@@ -264,9 +341,9 @@ def main(argv=None) -> int:
     return 0
 
 
-def _worker(what: str, n_queries: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--worker", what, "--queries", str(n_queries)],
-                         capture_output=True, text=True)
+def _worker(what: str, args: argparse.Namespace) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--worker", what, "--queries", str(args.queries),
+                          "--added", str(args.added)], capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"worker {what} failed:\n{out.stderr[-3000:]}")
     line = next(l for l in reversed(out.stdout.splitlines()) if l.startswith("RESULT "))
