@@ -11,7 +11,7 @@ import numpy as np
 
 from assistant.embedder import MiniLMEmbedder
 from assistant.errors import EmptyQuestionError, ModelError, NoIndexError, QuestionTooLongError
-from assistant.evidence import Evidence, select_evidence
+from assistant.evidence import Evidence, reading_order, select_evidence
 from assistant.lexical import refresh_lexical_index, tokenize
 from assistant.llm import make_chat_model
 from assistant.prompts import render
@@ -181,6 +181,7 @@ class _Run:
         self.repaired = 0
         self.said_not_found = False
         self._vectors: dict[str, np.ndarray] = {}
+        self.context = {ev.text: _with_neighbours(ev) for ev in evidence}
 
     # ---- verification ----------------------------------------------------------------------
 
@@ -206,7 +207,7 @@ class _Run:
         if len(cited) != len(ds.markers):
             self.repaired += 1  # out-of-range markers are dropped
         texts = [self.evidence[i].text for i in cited]
-        support = check_support(ds.text, texts, similarity=self.similarity, question=self.question) if cited else None
+        support = check_support(ds.text, texts, similarity=self.similarity, question=self.question, context=self.context) if cited else None
         if support is None or not support.ok:
             cited = self._repair(ds.text)
             if cited is None:
@@ -227,7 +228,7 @@ class _Run:
 
     def _repair(self, sentence: str) -> list[int] | None:
         """Evidence indexes that support `sentence` (one, or two together), or None."""
-        verdicts = [(i, check_support(sentence, [ev.text], similarity=self.similarity, question=self.question))
+        verdicts = [(i, check_support(sentence, [ev.text], similarity=self.similarity, question=self.question, context=self.context))
                     for i, ev in enumerate(self.evidence)]
         ok = [(v.overlap, -i, i) for i, v in verdicts if v.ok]
         if ok:
@@ -237,7 +238,7 @@ class _Run:
             for b in range(a + 1, len(best)):
                 pair = sorted([best[a][0], best[b][0]])
                 if check_support(sentence, [self.evidence[i].text for i in pair],
-                                 similarity=self.similarity, question=self.question).ok:
+                                 similarity=self.similarity, question=self.question, context=self.context).ok:
                     return pair
         return None
 
@@ -247,7 +248,7 @@ class _Run:
         for i in list(cited):
             rest = [j for j in kept if j != i]
             if rest and check_support(sentence, [self.evidence[j].text for j in rest],
-                                      similarity=self.similarity, question=self.question).ok:
+                                      similarity=self.similarity, question=self.question, context=self.context).ok:
                 kept = rest
         return kept
 
@@ -256,6 +257,7 @@ class _Run:
     def generate(self, model: ChatModel, settings: Settings, history: Sequence[dict] | None,
                  notices: list[str]) -> Iterator[str | Answer]:
         """Stream the model's draft, verifying and yielding whole sentences."""
+        self.evidence = reading_order(self.evidence)  # the numbering the model sees
         evidence_text = "\n".join(f"[{i + 1}] {ev.text}" for i, ev in enumerate(self.evidence))
         context = ""
         if self.query != self.question:
@@ -330,6 +332,18 @@ class _Run:
                       unsupported=tuple(self.unsupported), model=model, backend=backend,
                       question=self.question, query=self.query, timings=dict(self.timings),
                       tokens=dict(self.tokens), notices=tuple(notices), repaired=self.repaired)
+
+
+def _with_neighbours(ev: Evidence) -> str:
+    """The evidence sentence with the sentences before and after it in its chunk."""
+    chunk = ev.hit.chunk
+    spans = sentence_spans(chunk.text)
+    at = ev.start - chunk.start
+    for k, (s, e) in enumerate(spans):
+        if s <= at < e:
+            lo, hi = spans[max(0, k - 1)][0], spans[min(len(spans) - 1, k + 1)][1]
+            return chunk.text[lo:hi]
+    return ev.text
 
 
 def prompt_messages(evidence: str, context: str, question: str) -> list[dict]:

@@ -132,3 +132,16 @@ def select_evidence(query: str, hits: Sequence[Hit], embedder: Embedder, *,
         if len(chosen) == max_sentences:
             break
     return chosen
+
+
+def reading_order(evidence: Sequence[Evidence]) -> list[Evidence]:
+    """The same evidence grouped by document (best document first), in text order within each.
+
+    A small model reads "... according to lawmaker Kim Joon-hyung. Kim ... said he plans to
+    introduce legislation" far better in that order than ranked, where the second sentence
+    may come first and "Kim" and "he" have nobody to refer to.
+    """
+    first_rank: dict[str, int] = {}
+    for i, ev in enumerate(evidence):
+        first_rank.setdefault(ev.hit.chunk.source, i)
+    return sorted(evidence, key=lambda ev: (first_rank[ev.hit.chunk.source], ev.start))

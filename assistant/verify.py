@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from assistant.lexical import tokenize
 from assistant.sentences import sentence_spans
@@ -125,13 +125,22 @@ def _is_fragment(sentence: str, terms: set[str]) -> bool:
             or len(re.findall(r"[\w'’-]+", sentence)) <= _FRAGMENT_WORDS)
 
 
+_ECHO_TOLERANCE = 4  # at most 1 in 4 of a fragment's question words may be absent
+
+
 def _present(term: str, present: set[str]) -> bool:
-    return term in present or (len(term) > 5 and any(p.startswith(term[:5]) for p in present))
+    """Is `term`, or a word sharing its stem ("teach" ~ "teaches"), in `present`?"""
+    if term in present:
+        return True
+    if len(term) > 5:
+        return any(p.startswith(term[:5]) for p in present)
+    return len(term) >= 4 and any(p.startswith(term) for p in present)
 
 
 def check_support(sentence: str, evidence: Sequence[str], *,
                   similarity: Similarity | None = None, min_overlap: float = 0.5,
-                  min_similarity: float = 0.6, question: str | None = None) -> Support:
+                  min_similarity: float = 0.6, question: str | None = None,
+                  context: Mapping[str, str] | None = None) -> Support:
     """Is `sentence` supported by the `evidence` texts taken together?
 
     Args:
@@ -145,6 +154,11 @@ def check_support(sentence: str, evidence: Sequence[str], *,
             claim "question + fragment"; and a sentence that repeats a question word the
             cited text lacks ("... were killed" when the text says "arrived") is not
             supported: the model restated the question instead of the evidence.
+        context: Every evidence sentence the model was shown -> that sentence with its
+            neighbours in the document. A fragment's question words may come from the
+            neighbours of the sentence holding the answer ("These pilots were sent to
+            Vladivostok" after "North Korean fighter pilots ..."), but not from another
+            shown sentence: that is an answer stitched together from two places.
     """
     if not evidence:
         return Support(False, "cites nothing")
@@ -171,11 +185,24 @@ def check_support(sentence: str, evidence: Sequence[str], *,
         # could arrive" and "killed" from another sentence do not make "12,000 were killed".
         asked = {t for t in tokenize(question) if len(t) >= 4 and t not in _QUESTION_SHAPE}
         terms |= asked
+        # A quarter of them may be missing: a question paraphrases ("think tank" for "Center")
+        # and a name often stands a sentence away from what it did.
         holding = _holding_answer(sentence, evidence)
-        around = set(tokenize(" ".join(holding))) if holding else present
+        context = context or {}
+        around = set(tokenize(" ".join(context.get(t, t) for t in holding))) if holding else present
         echoed = sorted(t for t in asked if not _present(t, around))
-        if echoed:
+        if holding and not any(_holds_all(sentence, context.get(t, t)) for t in holding):
+            return Support(False, "the answer's numbers and names come from different passages")
+        if holding:
+            # Short words ("think", "said") are too common to tell.
+            elsewhere = set(tokenize(" ".join(t for t in context if t not in holding)))
+            stitched = [t for t in echoed if len(t) >= 6 and _present(t, elsewhere)]
+            if stitched:
+                return Support(False, f"the question's word(s) {', '.join(stitched)} are in other passages "
+                                      "than the answer")
+        if len(echoed) > len(asked) // _ECHO_TOLERANCE:
             return Support(False, f"the question's word(s) are not in the cited text: {', '.join(echoed)}")
+        terms -= set(echoed)
     elif question:
         # The words a sentence adds to its question are its answer: most of them must be in
         # the cited text. ("Yoon's mantra is 'peace through strength'" citing a passage about
@@ -226,6 +253,12 @@ def _misattributed_quote(sentence: str, evidence: Sequence[str]) -> str:
         else:
             return "the quotation's speaker is not in the text that has the quotation"
     return ""
+
+
+def _holds_all(fragment: str, text: str) -> bool:
+    """Does `text` contain every number and name of `fragment`?"""
+    low = text.lower()
+    return _numbers(fragment) <= _numbers(text) and all(n.lower() in low for n in _names(fragment))
 
 
 def _holding_answer(fragment: str, evidence: Sequence[str]) -> list[str]:

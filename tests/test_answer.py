@@ -178,3 +178,26 @@ def test_restating_the_question_is_not_an_answer(index, hash_embedder) -> None:
     answer = ask(q, settings=settings, chat_model=ScriptedChat(["Senior presidential official quoted by Yonhap [1]."]),
                  embedder=hash_embedder)
     assert answer.abstained and not answer.unsupported
+
+
+def test_the_model_reads_evidence_grouped_by_document_in_text_order(index, hash_embedder) -> None:
+    settings, docs = index
+    model = CitingChat("1,500")
+    answer = ask(Q, settings=settings, chat_model=model, embedder=hash_embedder)
+    user = model.calls[0][-1]["content"]
+    shown = [text for _, text in re.findall(r"^\[(\d+)\] (.*)$", user, re.MULTILINE)]
+    located = []
+    for text in shown:
+        source = next(p.name for p in sorted(docs.iterdir()) if text in p.read_text(encoding="utf-8"))
+        located.append((source, (docs / source).read_text(encoding="utf-8").index(text)))
+    sources = [s for s, _ in located]
+    assert len(set(sources)) > 1, "the question should draw on more than one document"
+    # each document's sentences are together, and in the order the document has them
+    runs = [s for i, s in enumerate(sources) if i == 0 or sources[i - 1] != s]
+    assert len(runs) == len(set(runs)), located
+    for source in set(sources):
+        offsets = [o for s, o in located if s == source]
+        assert offsets == sorted(offsets), located
+    # ...and the model's [n] still means the n-th sentence it was shown: no repair was needed
+    _check_citations(answer, docs)
+    assert answer.repaired == 0 and "1,500" in answer.citations[0].quote

@@ -93,7 +93,10 @@ def test_fragment_and_question_words_must_come_from_the_same_sentence() -> None:
     q = "How many North Korean soldiers have been killed in Ukraine so far?"
     arrive = "Up to 12,000 North Korean soldiers could arrive in Ukraine's war zone."
     killed = "Russia has suffered 600,000 casualties, including killed and wounded soldiers."
-    v = check_support("12,000.", [arrive, killed], question=q)
+    shown = {arrive: arrive, killed: killed}
+    v = check_support("12,000.", [arrive, killed], question=q, context=shown)
+    assert not v.ok and "killed" in v.reason and "other passages" in v.reason
+    v = check_support("12,000.", [arrive], question=q, context=shown)  # re-aligned to one sentence
     assert not v.ok and "killed" in v.reason
     # The same two texts do support a full sentence whose parts each come from one of them.
     assert check_support("12,000 North Korean soldiers could arrive, and Russia has 600,000 casualties.",
@@ -129,3 +132,27 @@ def test_a_bare_name_is_read_with_its_question() -> None:
     v = check_support("Vassily Nebenzia.", [un, seoul], question=q)
     assert not v.ok and "warned" in v.reason
     assert check_support("Georgy Zinoviev.", [un, seoul], question=q).ok
+
+
+def test_a_fragment_may_lean_on_the_sentences_around_its_answer() -> None:
+    q = "To which city were North Korean fighter pilots allegedly sent?"
+    before = "North Korean fighter pilots have reportedly been dispatched to Russia."
+    sent = "These pilots were allegedly sent to Vladivostok, a major city in the Russian Far East."
+    alone = {sent: sent}
+    assert not check_support("Vladivostok.", [sent], question=q, context=alone).ok
+    around = {sent: f"{before} {sent}"}
+    v = check_support("Vladivostok.", [sent], question=q, context=around)
+    assert v.ok, v.reason
+
+
+def test_a_fragment_stitched_from_two_passages_fails() -> None:
+    q = "When did North Korea and Russia sign their mutual defense agreement?"
+    june = "Putin and Kim met last June in Pyongyang, where they signed an agreement on mutual defense."
+    year = "A major defense agreement was signed between North Korea and Russia in 2023."
+    shown = {june: june, year: year}
+    v = check_support("June 2023.", [june, year], question=q, context=shown)
+    assert not v.ok and "different passages" in v.reason
+    assert check_support("2023.", [year], question=q, context={year: year}).ok
+    # The price of the stitching rule: with the June sentence shown too, "2023." alone fails,
+    # since the question's "mutual" is only in the June sentence.
+    assert not check_support("2023.", [year], question=q, context=shown).ok
