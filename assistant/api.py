@@ -11,7 +11,7 @@ import numpy as np
 
 from assistant.embedder import MiniLMEmbedder
 from assistant.errors import EmptyQuestionError, ModelError, NoIndexError, QuestionTooLongError
-from assistant.evidence import Evidence, reading_order, select_evidence
+from assistant.evidence import Evidence, reading_order, select_evidence, without_instructions
 from assistant.lexical import refresh_lexical_index, tokenize
 from assistant.llm import make_chat_model
 from assistant.prompts import render
@@ -132,7 +132,7 @@ def ask_stream(question: str, *, history: Sequence[dict] | None = None,
     store = Store.open(settings, embedder)
     if store.count() == 0:
         raise NoIndexError("the index is empty: run `rag ingest` first")
-    query = standalone_query(q, history)
+    query = standalone_query(without_instructions(q), history)
     hits = retrieve(store, query, top_k=settings.top_k, sources=sources)
     evidence = select_evidence(query, hits, embedder, budget_tokens=settings.context_tokens,
                                index=refresh_lexical_index(store))
@@ -350,8 +350,9 @@ def prompt_messages(evidence: str, context: str, question: str) -> list[dict]:
     """The chat messages for one question.
 
     Everything before the last message is the same for every question (system prompt and
-    two worked examples), so llama.cpp reuses its KV cache for that prefix and only the
-    evidence and question are prefilled per question.
+    three worked examples: a cited answer, NOT_FOUND, two sources that disagree), so
+    llama.cpp reuses its KV cache for that prefix and only the evidence and question are
+    prefilled per question.
     """
     return [
         {"role": "system", "content": render("system")},
@@ -359,6 +360,8 @@ def prompt_messages(evidence: str, context: str, question: str) -> list[dict]:
         {"role": "assistant", "content": render("example_answer").strip()},
         {"role": "user", "content": render("example_question_2")},
         {"role": "assistant", "content": render("example_answer_2").strip()},
+        {"role": "user", "content": render("example_question_3")},
+        {"role": "assistant", "content": render("example_answer_3").strip()},
         {"role": "user", "content": render("question", evidence=evidence, context=context, question=question)},
     ]
 

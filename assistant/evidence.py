@@ -24,7 +24,7 @@ _INSTRUCTION = re.compile(
     r"(ignore|disregard|forget)\s+(all\s+|any\s+|the\s+|your\s+)*(previous|prior|above|earlier|system)?\s*"
     r"(instructions|prompts?|rules)|system prompt|you are (now )?an? (ai|assistant|language model)|"
     r"\b(as an ai|language model)\b|^\s*(assistant|system)\s*:|answer (that|with)\b|"
-    r"\bnew instructions?\b|\bdo not cite\b",
+    r"\bnew instructions?\b|\b(do|must|should) not cite\b|\bsystem override\b|\bdeveloper mode\b",
     re.IGNORECASE)
 
 
@@ -49,6 +49,17 @@ def answer_type_bonus(question: str, sentence: str) -> float:
 def looks_like_instruction(text: str) -> bool:
     """True for text that tries to instruct the assistant (prompt injection in a document)."""
     return bool(_INSTRUCTION.search(text))
+
+
+def without_instructions(question: str) -> str:
+    """The question without its sentences addressed to the assistant ("SYSTEM OVERRIDE: ...").
+
+    Used as the retrieval query: orders to the assistant are not what the user wants to
+    find, and they would drag the question's relevance below the floor. The whole question
+    is returned when nothing else is left.
+    """
+    kept = [question[s:e] for s, e in sentence_spans(question) if not looks_like_instruction(question[s:e])]
+    return " ".join(kept).strip() or question
 
 
 @dataclass(frozen=True)

@@ -113,28 +113,43 @@ _FRAGMENT_TERMS = 2  # an answer with fewer non-numeric content words is read wi
 # year" -> "2027", "roughly how many" -> "600,000"). Index forms (plurals folded).
 _QUESTION_SHAPE = frozenset("""many much long often kind type sort name named called mean means happen
 happened happening according currently year month date time city country place location town region
-number amount figure total roughly approximately around exactly estimated percentage""".split())
+number amount figure total roughly approximately around exactly estimated percentage
+could would should might must shall said says told tell reportedly allegedly""".split())
 
 
 _FRAGMENT_WORDS = 4  # ... and an answer this short ("Vassily Nebenzia.") is one too
 
 
 def _is_fragment(sentence: str, terms: set[str]) -> bool:
-    """A short answer that only means something as the answer to its question."""
-    return (len([t for t in terms if not t.isdigit()]) < _FRAGMENT_TERMS
+    """A short answer that only means something as the answer to its question: a bare
+    number or name ("South Korean President Yoon Suk Yeol."), or a few words."""
+    named = set(tokenize(" ".join(_names(sentence))))
+    return (len([t for t in terms if not t.isdigit() and t not in named]) < _FRAGMENT_TERMS
             or len(re.findall(r"[\w'’-]+", sentence)) <= _FRAGMENT_WORDS)
 
 
-_ECHO_TOLERANCE = 4  # at most 1 in 4 of a fragment's question words may be absent
+_ECHO_TOLERANCE = 4  # at most 1 in 4 (and 1 of 3) of a fragment's question words may be absent
+
+
+_SUFFIX = re.compile(r"(?:ing|ed|es|e|s|er|ly)$")
+
+
+def _stem(word: str) -> str:
+    """A crude stem: "warned", "warning", "warns" -> "warn"."""
+    stem = _SUFFIX.sub("", word)
+    return stem if len(stem) >= 4 else word
 
 
 def _present(term: str, present: set[str]) -> bool:
-    """Is `term`, or a word sharing its stem ("teach" ~ "teaches"), in `present`?"""
+    """Is `term`, or a word sharing its stem ("teach" ~ "teaches", "warned" ~ "warning"), in `present`?"""
     if term in present:
         return True
-    if len(term) > 5:
-        return any(p.startswith(term[:5]) for p in present)
-    return len(term) >= 4 and any(p.startswith(term) for p in present)
+    if len(term) > 5 and any(p.startswith(term[:5]) for p in present):
+        return True
+    if len(term) >= 4 and any(p.startswith(term) for p in present):
+        return True
+    stem = _stem(term)
+    return len(stem) >= 4 and any(_stem(p) == stem for p in present)
 
 
 def check_support(sentence: str, evidence: Sequence[str], *,
@@ -193,14 +208,18 @@ def check_support(sentence: str, evidence: Sequence[str], *,
         echoed = sorted(t for t in asked if not _present(t, around))
         if holding and not any(_holds_all(sentence, context.get(t, t)) for t in holding):
             return Support(False, "the answer's numbers and names come from different passages")
-        if holding:
+        if holding and _numbers(sentence):
+            # A number is where answers get stitched together: "12,000 [soldiers could arrive]"
+            # + "[600,000 casualties, including] killed" read as "12,000 were killed". (Names
+            # are not held to this: questions paraphrase what a person did, "warned" for
+            # "advised", and that word often turns up in some other passage.)
             # Short words ("think", "said") are too common to tell.
             elsewhere = set(tokenize(" ".join(t for t in context if t not in holding)))
             stitched = [t for t in echoed if len(t) >= 6 and _present(t, elsewhere)]
             if stitched:
                 return Support(False, f"the question's word(s) {', '.join(stitched)} are in other passages "
                                       "than the answer")
-        if len(echoed) > len(asked) // _ECHO_TOLERANCE:
+        if len(echoed) > (max(1, len(asked) // _ECHO_TOLERANCE) if len(asked) >= 3 else 0):
             return Support(False, f"the question's word(s) are not in the cited text: {', '.join(echoed)}")
         terms -= set(echoed)
     elif question:
