@@ -11,7 +11,8 @@ import numpy as np
 
 from assistant.embedder import MiniLMEmbedder
 from assistant.errors import EmptyQuestionError, ModelError, NoIndexError, QuestionTooLongError
-from assistant.evidence import Evidence, reading_order, select_evidence, without_instructions
+from assistant.evidence import (Evidence, asks_for, has_time, reading_order, select_evidence,
+                                without_instructions)
 from assistant.lexical import refresh_lexical_index, tokenize
 from assistant.llm import make_chat_model
 from assistant.prompts import render
@@ -23,7 +24,7 @@ from assistant.settings import Settings
 from assistant.store import Store
 from assistant.tokens import count_tokens
 from assistant.types import Answer, Citation, Hit
-from assistant.verify import MARKER, DraftSentence, check_support, split_draft
+from assistant.verify import MARKER, DraftSentence, answers_number_question, check_support, split_draft
 
 RELEVANCE_FLOOR = 0.30   # best evidence below this: the documents do not answer (see evals)
 EXTRACTIVE_SPREAD = 0.08  # extra extractive sentences must score within this of the best
@@ -171,11 +172,15 @@ class _Run:
     def __init__(self, question: str, query: str, hits: list[Hit], evidence: list[Evidence],
                  embedder: Embedder, t0: float) -> None:
         self.question, self.query, self.hits, self.evidence = question, query, hits, evidence
+        self.asked = without_instructions(question)  # what answers are checked against
         self.embedder = embedder
         self.t0 = t0
         self.timings: dict[str, float] = {}
         self.tokens: dict[str, int] = {}
         self.kept: list[str] = []
+        self.claims: list[tuple[str, list[int]]] = []  # verified sentences (no markers), what they cite
+        self.held: list[str] = []  # verified, not yet shown: nothing so far gives what was asked
+        self.answered = False
         self.unsupported: list[str] = []
         self.numbering: dict[int, int] = {}  # evidence index -> citation number shown
         self.repaired = 0
@@ -197,7 +202,7 @@ class _Run:
 
     def verify(self, ds: DraftSentence) -> str | None:
         """Verify one draft sentence; return it with renumbered markers, or None if dropped."""
-        if _ABSTAIN_SENTENCE.search(ds.text) or not set(tokenize(ds.text)) - set(tokenize(self.question)):
+        if _ABSTAIN_SENTENCE.search(ds.text) or not set(tokenize(ds.text)) - set(tokenize(self.asked)):
             # "NOT_FOUND", "the evidence does not say", or a restatement of the question
             # that adds nothing to it: not an answer, and not a claim to verify either.
             self.said_not_found = True
@@ -207,7 +212,7 @@ class _Run:
         if len(cited) != len(ds.markers):
             self.repaired += 1  # out-of-range markers are dropped
         texts = [self.evidence[i].text for i in cited]
-        support = check_support(ds.text, texts, similarity=self.similarity, question=self.question, context=self.context) if cited else None
+        support = check_support(ds.text, texts, similarity=self.similarity, question=self.asked, context=self.context) if cited else None
         if support is None or not support.ok:
             cited = self._repair(ds.text)
             if cited is None:
@@ -216,6 +221,7 @@ class _Run:
             self.repaired += 1
         elif len(cited) > 1:
             cited = self._prune(ds.text, cited)
+        self.claims.append((ds.text, list(cited)))
         numbers = []
         for i in cited:
             self.numbering.setdefault(i, len(self.numbering) + 1)
@@ -228,7 +234,7 @@ class _Run:
 
     def _repair(self, sentence: str) -> list[int] | None:
         """Evidence indexes that support `sentence` (one, or two together), or None."""
-        verdicts = [(i, check_support(sentence, [ev.text], similarity=self.similarity, question=self.question, context=self.context))
+        verdicts = [(i, check_support(sentence, [ev.text], similarity=self.similarity, question=self.asked, context=self.context))
                     for i, ev in enumerate(self.evidence)]
         ok = [(v.overlap, -i, i) for i, v in verdicts if v.ok]
         if ok:
@@ -238,7 +244,7 @@ class _Run:
             for b in range(a + 1, len(best)):
                 pair = sorted([best[a][0], best[b][0]])
                 if check_support(sentence, [self.evidence[i].text for i in pair],
-                                 similarity=self.similarity, question=self.question, context=self.context).ok:
+                                 similarity=self.similarity, question=self.asked, context=self.context).ok:
                     return pair
         return None
 
@@ -248,7 +254,7 @@ class _Run:
         for i in list(cited):
             rest = [j for j in kept if j != i]
             if rest and check_support(sentence, [self.evidence[j].text for j in rest],
-                                      similarity=self.similarity, question=self.question, context=self.context).ok:
+                                      similarity=self.similarity, question=self.asked, context=self.context).ok:
                 kept = rest
         return kept
 
@@ -260,7 +266,7 @@ class _Run:
         self.evidence = reading_order(self.evidence)  # the numbering the model sees
         evidence_text = "\n".join(f"[{i + 1}] {ev.text}" for i, ev in enumerate(self.evidence))
         context = ""
-        if self.query != self.question:
+        if self.query != self.asked:
             prev_q, prev_a = previous_turn(history)
             context = render("followup_context", previous=prev_q, answer=prev_a or "(none)")
         messages = prompt_messages(evidence_text, context, self.question)
@@ -287,15 +293,45 @@ class _Run:
         self.tokens["completion"] = count_tokens(draft)
         if not draft.strip():
             raise ModelError("the model returned an empty reply")
+        if self.held and not self.kept:
+            self.said_not_found = True  # true sentences, but none gives what was asked
         yield self.finish(model=model.name, backend=settings.backend, notices=notices,
                           abstain=not self.kept)
 
+    def answers_the_question(self) -> bool:
+        """Does the verified answer hold what the question asks for?
+
+        Every sentence may be true to its source and still not answer: "up to 12,000 soldiers
+        could arrive" for "how many were killed", "most South Koreans oppose it" for "what
+        percentage". A "how many" answer needs a number from a sentence that speaks of what
+        was asked; a "when" answer needs a date or time.
+        """
+        kind = asks_for(self.asked)
+        if kind == "number":
+            return any(answers_number_question(text, [self.evidence[i].text for i in cited], self.asked,
+                                               self.context) for text, cited in self.claims)
+        if kind == "time":
+            return any(has_time(text) for text, _ in self.claims)
+        return True
+
     def _accept(self, segment: str) -> Iterator[str]:
+        """Verify the sentences of `segment`; release them once the answer holds what was asked.
+
+        Until a sentence gives what the question asks for (a number, a date), verified
+        sentences are held back; if none ever does, they are never shown and the answer
+        abstains. So the streamed text is always the final text.
+        """
         for ds in split_draft(segment):
             verified = self.verify(ds)
-            if verified:
-                self.kept.append(verified)
-                yield verified + " "
+            if not verified:
+                continue
+            self.held.append(verified)
+            if self.answered or self.answers_the_question():
+                self.answered = True
+                for sentence in self.held:
+                    self.kept.append(sentence)
+                    yield sentence + " "
+                self.held.clear()
 
     def extractive(self, notices: list[str]) -> Iterator[str | Answer]:
         """Answer with the best evidence sentences themselves, quoted and cited."""
@@ -330,7 +366,7 @@ class _Run:
                               sorted(self.numbering.items(), key=lambda kv: kv[1]))
         return Answer(text=text, citations=citations, hits=tuple(self.hits), abstained=abstain,
                       unsupported=tuple(self.unsupported), model=model, backend=backend,
-                      question=self.question, query=self.query, timings=dict(self.timings),
+                      question=self.asked, query=self.query, timings=dict(self.timings),
                       tokens=dict(self.tokens), notices=tuple(notices), repaired=self.repaired)
 
 

@@ -37,6 +37,20 @@ _HAS_TIME = re.compile(r"\b(1[89]\d\d|20\d\d|January|February|March|April|May|Ju
 ANSWER_TYPE_BONUS = 0.12
 
 
+def asks_for(question: str) -> str:
+    """What kind of thing the question asks for: "number", "time" or "" (anything)."""
+    if _ASKS_NUMBER.search(question):
+        return "number"
+    if _ASKS_TIME.search(question):
+        return "time"
+    return ""
+
+
+def has_time(text: str) -> bool:
+    """Does `text` hold a date or time expression ("June", "2023", "last week")?"""
+    return bool(_HAS_TIME.search(text))
+
+
 def answer_type_bonus(question: str, sentence: str) -> float:
     """A bonus for sentences holding the kind of thing the question asks for (a number, a time)."""
     if _ASKS_NUMBER.search(question):

@@ -114,7 +114,8 @@ _FRAGMENT_TERMS = 2  # an answer with fewer non-numeric content words is read wi
 _QUESTION_SHAPE = frozenset("""many much long often kind type sort name named called mean means happen
 happened happening according currently year month date time city country place location town region
 number amount figure total roughly approximately around exactly estimated percentage
-could would should might must shall said says told tell reportedly allegedly""".split())
+could would should might must shall said says told tell reportedly allegedly
+already recently still ever just""".split())
 
 
 _FRAGMENT_WORDS = 4  # ... and an answer this short ("Vassily Nebenzia.") is one too
@@ -198,30 +199,12 @@ def check_support(sentence: str, evidence: Sequence[str], *,
         # own words must be in the cited text too ("killed" when the text says "arrived"),
         # and in the same sentence as the answer itself: "12,000" from "up to 12,000 soldiers
         # could arrive" and "killed" from another sentence do not make "12,000 were killed".
-        asked = {t for t in tokenize(question) if len(t) >= 4 and t not in _QUESTION_SHAPE}
+        asked = _asked(question)
         terms |= asked
-        # A quarter of them may be missing: a question paraphrases ("think tank" for "Center")
-        # and a name often stands a sentence away from what it did.
-        holding = _holding_answer(sentence, evidence)
-        context = context or {}
-        around = set(tokenize(" ".join(context.get(t, t) for t in holding))) if holding else present
-        echoed = sorted(t for t in asked if not _present(t, around))
-        if holding and not any(_holds_all(sentence, context.get(t, t)) for t in holding):
-            return Support(False, "the answer's numbers and names come from different passages")
-        if holding and _numbers(sentence):
-            # A number is where answers get stitched together: "12,000 [soldiers could arrive]"
-            # + "[600,000 casualties, including] killed" read as "12,000 were killed". (Names
-            # are not held to this: questions paraphrase what a person did, "warned" for
-            # "advised", and that word often turns up in some other passage.)
-            # Short words ("think", "said") are too common to tell.
-            elsewhere = set(tokenize(" ".join(t for t in context if t not in holding)))
-            stitched = [t for t in echoed if len(t) >= 6 and _present(t, elsewhere)]
-            if stitched:
-                return Support(False, f"the question's word(s) {', '.join(stitched)} are in other passages "
-                                      "than the answer")
-        if len(echoed) > (max(1, len(asked) // _ECHO_TOLERANCE) if len(asked) >= 3 else 0):
-            return Support(False, f"the question's word(s) are not in the cited text: {', '.join(echoed)}")
-        terms -= set(echoed)
+        reason, echoed = _question_gap(sentence, evidence, asked, context or {}, strict=False)
+        if reason:
+            return Support(False, reason)
+        terms -= echoed
     elif question:
         # The words a sentence adds to its question are its answer: most of them must be in
         # the cited text. ("Yoon's mantra is 'peace through strength'" citing a passage about
@@ -240,6 +223,59 @@ def check_support(sentence: str, evidence: Sequence[str], *,
     if similarity is not None and similarity(sentence, evidence) >= min_similarity:
         return Support(True, "paraphrase", overlap)
     return Support(False, f"only {overlap:.0%} of its words are in the cited text", overlap)
+
+
+def _asked(question: str) -> set[str]:
+    """The question's words an answer to it must be about (not its shape: "how many", "city")."""
+    return {t for t in tokenize(question) if len(t) >= 4 and t not in _QUESTION_SHAPE}
+
+
+def _question_gap(sentence: str, evidence: Sequence[str], asked: set[str], context: Mapping[str, str], *,
+                  strict: bool) -> tuple[str, set[str]]:
+    """Why `sentence` does not answer the question whose words are `asked` ("" if it does),
+    and the question words its cited text lacks.
+
+    The question's words must be in the cited text, in the sentence holding the answer's
+    numbers and names or its neighbours. Unless `strict`, a quarter of them may be missing:
+    a question paraphrases ("think tank" for "Center") and a name often stands a sentence
+    away from what it did.
+    """
+    joined = " ".join(evidence)
+    holding = _holding_answer(sentence, evidence)
+    around = set(tokenize(" ".join(context.get(t, t) for t in holding) if holding else joined))
+    echoed = {t for t in asked if not _present(t, around)}
+    if holding and not any(_holds_all(sentence, context.get(t, t)) for t in holding):
+        return "the answer's numbers and names come from different passages", echoed
+    if holding and _numbers(sentence):
+        # A number is where answers get stitched together: "12,000 [soldiers could arrive]"
+        # + "[600,000 casualties, including] killed" read as "12,000 were killed". (Names
+        # are not held to this: questions paraphrase what a person did, "warned" for
+        # "advised", and that word often turns up in some other passage.)
+        # Short words ("think", "said") are too common to tell.
+        # (Other shown sentences with the same number back it up; they are not "elsewhere".)
+        also_holding = set(_holding_answer(sentence, list(context)))
+        elsewhere = set(tokenize(" ".join(t for t in context if t not in holding and t not in also_holding)))
+        stitched = sorted(t for t in echoed if len(t) >= 6 and _present(t, elsewhere))
+        if stitched:
+            return f"the question's word(s) {', '.join(stitched)} are in other passages than the answer", echoed
+    allowed = 0 if strict else max(1, len(asked) // _ECHO_TOLERANCE)
+    if len(echoed) > allowed:
+        return f"the question's word(s) are not in the cited text: {', '.join(sorted(echoed))}", echoed
+    return "", echoed
+
+
+def answers_number_question(sentence: str, evidence: Sequence[str], question: str,
+                            context: Mapping[str, str] | None = None) -> bool:
+    """Does `sentence` give the number a "how many" question asks for, from a cited sentence
+    that speaks of what was asked (the check fragments get, for any wording)?
+
+    An answer to "how many were killed" must come from a sentence that speaks of killing,
+    not from "up to 12,000 soldiers could arrive" copied whole.
+    """
+    if not _numbers(sentence):
+        return False
+    reason, _ = _question_gap(sentence, evidence, _asked(question), context or {}, strict=False)
+    return not reason
 
 
 _QUOTE = re.compile(r"[\"“”]([^\"“”]{12,})[\"“”]")

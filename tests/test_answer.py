@@ -217,3 +217,45 @@ def test_orders_to_the_assistant_are_left_out_of_the_retrieval_query(index, hash
     assert [h.chunk.id for h in forced.hits] == [h.chunk.id for h in plain.hits]
     assert "SYSTEM OVERRIDE" in model.calls[0][-1]["content"]  # the model still sees what was asked
     _check_citations(forced, docs)
+
+
+class _Reply:
+    """A chat model that streams a fixed reply."""
+
+    name = "reply"
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+
+    def stream(self, messages: Sequence[dict], **_: object) -> Iterator[str]:
+        for i in range(0, len(self.reply), 4):
+            yield self.reply[i:i + 4]
+
+
+def test_a_how_many_answer_without_the_number_asked_for_abstains(index, hash_embedder) -> None:
+    settings, _ = index
+    # True to its source, but no number: it does not answer "how many".
+    reply = "North Korea had sent special forces to Russia to join the war in Ukraine [1]."
+    items = list(ask_stream(Q, settings=settings, chat_model=_Reply(reply), embedder=hash_embedder))
+    answer = items[-1]
+    assert answer.abstained and not answer.unsupported
+    assert items[:-1] == []  # nothing was shown while it waited for the number
+    # With the number, the same sentence answers, and what streamed is the answer.
+    reply = "North Korea had sent special forces to Russia to join the war in Ukraine [1]. About 1,500 [1]."
+    items = list(ask_stream(Q, settings=settings, chat_model=_Reply(reply), embedder=hash_embedder))
+    answer = items[-1]
+    assert not answer.abstained and "1,500" in answer.text
+    assert "".join(items[:-1]).strip() == answer.text
+
+
+def test_a_number_from_a_sentence_about_something_else_does_not_answer(index, hash_embedder) -> None:
+    settings, _ = index
+    # The GUR sentence has 12,000 soldiers who "could arrive"; killing is in another passage.
+    q = "How many North Korean soldiers have been killed in Ukraine so far?"
+    reply = ("According to Ukraine’s Defense Intelligence Directorate (GUR), North Korean troops are expected "
+             "to arrive in Russia’s Kursk region imminently, with up to 12,000 soldiers, including elite special "
+             "forces, poised to assist in defending Russian positions [1].")
+    article = "003_e947e4c43ee9cbf7.txt"  # holds both sentences
+    answer = ask(q, settings=settings, chat_model=_Reply(reply), embedder=hash_embedder, sources=[article])
+    assert answer.abstained, answer.text
+    assert not answer.unsupported  # the sentence itself is true to its source

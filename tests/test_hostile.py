@@ -456,14 +456,15 @@ _NEGATION_GAP = pytest.mark.xfail(
 
 @pytest.mark.parametrize("claim", [
     pytest.param("The war ended.", marks=_NEGATION_GAP),
-    pytest.param("North Korea sent no troops to Russia.", marks=_NEGATION_GAP),
-    # Caught since the words a sentence adds to its question must be in the cited text.
-    "North Korea has withdrawn all special forces from Russia.",
+    # Caught for this question: no sentence it retrieves holds a negation (the gap needs one).
+    "North Korea sent no troops to Russia.",
+    pytest.param("North Korea has withdrawn all special forces from Russia.", marks=_NEGATION_GAP),
     pytest.param("Russia lost the war in Ukraine.", marks=_NEGATION_GAP),
 ])
 def test_injected_claims_reusing_evidence_words_are_removed(index, hash_embedder, claim: str) -> None:
     settings, _ = index
-    answer = ask(Q, settings=settings, chat_model=ScriptedChat([claim.replace(".", " [1].")]),
+    # Not a "how many" question: an answer to that needs a number, which would hide the gap.
+    answer = ask("What had North Korea already sent to Russia?", settings=settings, chat_model=ScriptedChat([claim.replace(".", " [1].")]),
                  embedder=hash_embedder)
     assert claim.rstrip(".") not in answer.text
 

@@ -156,3 +156,20 @@ def test_a_fragment_stitched_from_two_passages_fails() -> None:
     # The price of the stitching rule: with the June sentence shown too, "2023." alone fails,
     # since the question's "mutual" is only in the June sentence.
     assert not check_support("2023.", [year], question=q, context=shown).ok
+
+
+def test_question_words_match_other_forms_of_the_same_word() -> None:
+    q = "Who is the Russian ambassador to South Korea who was warned by Seoul?"
+    text = ("The vice foreign minister advised the Russian ambassador to South Korea, Georgy Zinoviev, "
+            "of the consequences. The South is now making clear that warning was no pro forma protest.")
+    v = check_support("Georgy Zinoviev.", [text], question=q)
+    assert v.ok, v.reason
+
+
+def test_a_long_bare_name_is_still_read_with_its_question() -> None:
+    # Six words, all of them a name: it answers "who leads the delegation" only if the cited
+    # text says so.
+    q = "Who leads the South Korean delegation to NATO headquarters by name?"
+    text = "South Korean President Yoon Suk Yeol has also been engaging with NATO leadership on the issue."
+    v = check_support("South Korean President Yoon Suk Yeol.", [text], question=q)
+    assert not v.ok and "delegation" in v.reason
