@@ -24,7 +24,8 @@ from assistant.settings import Settings
 from assistant.store import Store
 from assistant.tokens import count_tokens
 from assistant.types import Answer, Citation, Hit
-from assistant.verify import MARKER, DraftSentence, answers_number_question, check_support, split_draft
+from assistant.verify import (MARKER, DraftSentence, answers_number_question, check_support, covers_question,
+                             split_draft)
 
 RELEVANCE_FLOOR = 0.30   # best evidence below this: the documents do not answer (see evals)
 EXTRACTIVE_SPREAD = 0.08  # extra extractive sentences must score within this of the best
@@ -304,8 +305,13 @@ class _Run:
         Every sentence may be true to its source and still not answer: "up to 12,000 soldiers
         could arrive" for "how many were killed", "most South Koreans oppose it" for "what
         percentage". A "how many" answer needs a number from a sentence that speaks of what
-        was asked; a "when" answer needs a date or time.
+        was asked; a "when" answer needs a date or time. And what the answer and its sources
+        say must cover what the question asks about (`covers_question`).
         """
+        spoken = [text for text, _ in self.claims]
+        spoken += [self.context[self.evidence[i].text] for _, cited in self.claims for i in cited]
+        if not covers_question(spoken, self.asked):
+            return False
         kind = asks_for(self.asked)
         if kind == "number":
             return any(answers_number_question(text, [self.evidence[i].text for i in cited], self.asked,

@@ -278,6 +278,21 @@ def answers_number_question(sentence: str, evidence: Sequence[str], question: st
     return not reason
 
 
+def covers_question(texts: Sequence[str], question: str) -> bool:
+    """Do `texts` (an answer's sentences and the passages they cite, with their neighbours)
+    speak of what the question asks about: all but a third of its words?
+
+    Each sentence may be true to its source and the whole still miss the question: asked what
+    Zelensky said, an answer quoting what Seoul said is true and no answer.
+    """
+    asked = _asked(question)
+    if not asked:
+        return True
+    present = set(tokenize(" ".join(texts)))
+    missing = [t for t in asked if not _present(t, present)]
+    return len(missing) <= max(1, len(asked) // 3)
+
+
 _QUOTE = re.compile(r"[\"“”]([^\"“”]{12,})[\"“”]")
 
 

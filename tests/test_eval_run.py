@@ -31,11 +31,15 @@ def tiny_dataset(tmp_path: Path) -> Path:
 
 
 def quote_first_evidence(messages: list[dict]) -> str:
-    """A scripted answer model: repeats evidence sentence [1] and cites it."""
-    for line in messages[-1]["content"].splitlines():
-        if line.startswith("[1] "):
-            return line[4:].strip() + " [1]"
-    return "NOT_FOUND"
+    """A scripted answer model: repeats the evidence sentence sharing most words with the
+    question, and cites it (the evidence is in reading order, not best first)."""
+    prompt = messages[-1]["content"]
+    asked = set(re.findall(r"\w+", prompt.rsplit("Question:", 1)[-1].lower()))
+    lines = re.findall(r"^\[(\d+)\] (.*)$", prompt, re.MULTILINE)
+    if not lines:
+        return "NOT_FOUND"
+    n, text = max(lines, key=lambda nl: (len(asked & set(re.findall(r"\w+", nl[1].lower()))), -int(nl[0])))
+    return f"{text.strip()} [{n}]"
 
 
 def _answer_model() -> ScriptedChat:

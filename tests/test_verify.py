@@ -173,3 +173,15 @@ def test_a_long_bare_name_is_still_read_with_its_question() -> None:
     text = "South Korean President Yoon Suk Yeol has also been engaging with NATO leadership on the issue."
     v = check_support("South Korean President Yoon Suk Yeol.", [text], question=q)
     assert not v.ok and "delegation" in v.reason
+
+
+def test_an_answer_must_speak_of_what_the_question_asks_about() -> None:
+    from assistant.verify import covers_question
+    q = "What did President Zelensky say in response to South Korea's offer of weapons?"
+    seoul = ("South Korea has responded with alarm to news of the first shipment of 1,200 North Korean "
+             "military advisers to Ukraine.")
+    assert not covers_question([seoul], q)
+    said = "President Zelensky welcomed South Korea's offer of weapons in his response on Monday."
+    assert covers_question([said], q)
+    # a follow-up's few words are easily covered, and one may be missing
+    assert covers_question(["Hunter Slingbaum and Kaitlyn King wrote the report."], "Who wrote it?")
