@@ -11,8 +11,8 @@ import numpy as np
 
 from assistant.embedder import MiniLMEmbedder
 from assistant.errors import EmptyQuestionError, ModelError, NoIndexError, QuestionTooLongError
-from assistant.evidence import (Evidence, asks_for, has_time, reading_order, select_evidence,
-                                without_instructions)
+from assistant.evidence import (TIME_EXPRESSION, Evidence, asks_for, has_time, reading_order,
+                                select_evidence, without_instructions)
 from assistant.lexical import refresh_lexical_index, tokenize
 from assistant.llm import make_chat_model
 from assistant.prompts import render
@@ -296,8 +296,44 @@ class _Run:
             raise ModelError("the model returned an empty reply")
         if self.held and not self.kept:
             self.said_not_found = True  # true sentences, but none gives what was asked
+        if self.kept:
+            yield from self._other_version(notices)
         yield self.finish(model=model.name, backend=settings.backend, notices=notices,
                           abstain=not self.kept)
+
+    def _other_version(self, notices: list[str]) -> Iterator[str]:
+        """Add the evidence sentence that gives another figure or date for what was asked.
+
+        Sources disagree ("12,000 troops" in one article, "10,000" in another), and a small
+        model tends to give one version. For a "how many" or "when" question, the first
+        uncited evidence sentence that answers it with numbers or dates the answer does not
+        have is added verbatim, cited, with a notice.
+        """
+        kind = asks_for(self.asked)
+        if not kind:
+            return
+        cited = {i for _, c in self.claims for i in c}
+        said = " ".join(text for text, _ in self.claims)
+        given = _figures(said, kind)
+        for i, ev in enumerate(self.evidence):
+            if i in cited or not ev.text.strip() or MARKER.search(ev.text):
+                continue
+            figures = _figures(ev.text, kind)
+            if not figures or figures & given:
+                continue
+            if kind == "number" and not answers_number_question(ev.text, [ev.text], self.asked, self.context):
+                continue
+            if not covers_question([self.context[ev.text]], self.asked):
+                continue
+            self.numbering.setdefault(i, len(self.numbering) + 1)
+            text = ev.text.strip()
+            marker = f"[{self.numbering[i]}]"
+            sentence = f"{text[:-1]} {marker}{text[-1]}" if text[-1:] in ".!?" else f"{text} {marker}"
+            self.claims.append((text, [i]))
+            self.kept.append(sentence)
+            notices.append("The sources give different figures or dates for this; each is shown with its source.")
+            yield sentence + " "
+            return
 
     def answers_the_question(self) -> bool:
         """Does the verified answer hold what the question asks for?
@@ -374,6 +410,13 @@ class _Run:
                       unsupported=tuple(self.unsupported), model=model, backend=backend,
                       question=self.asked, query=self.query, timings=dict(self.timings),
                       tokens=dict(self.tokens), notices=tuple(notices), repaired=self.repaired)
+
+
+def _figures(text: str, kind: str) -> set[str]:
+    """The numbers ("12000") or dates ("june", "2023") in `text`."""
+    if kind == "number":
+        return {n.replace(",", "") for n in re.findall(r"\d[\d,]*", text) if not re.fullmatch(r"(19|20)\d\d", n)}
+    return {m.group(0).lower() for m in TIME_EXPRESSION.finditer(text)}
 
 
 def _with_neighbours(ev: Evidence) -> str:

@@ -259,3 +259,28 @@ def test_a_number_from_a_sentence_about_something_else_does_not_answer(index, ha
     answer = ask(q, settings=settings, chat_model=_Reply(reply), embedder=hash_embedder, sources=[article])
     assert answer.abstained, answer.text
     assert not answer.unsupported  # the sentence itself is true to its source
+
+
+def test_a_source_giving_another_figure_is_added_to_the_answer(settings: Settings, hash_embedder,
+                                                               tmp_path: Path) -> None:
+    docs = tmp_path / "conflict"
+    docs.mkdir()
+    (docs / "agency.txt").write_text("The agency said 12,000 troops will be deployed in total by December.\n"
+                                     "The troops are elite special forces.\n", encoding="utf-8")
+    (docs / "report.txt").write_text("A later report said the troops deployed in total could reach 10,000.\n"
+                                     "The report cited officials.\n", encoding="utf-8")
+    ingest([docs], settings=settings, embedder=hash_embedder)
+    q = "How many troops will be deployed in total?"
+    model = CitingChat("12,000")
+    items = list(ask_stream(q, settings=settings, chat_model=model, embedder=hash_embedder))
+    answer = items[-1]
+    assert "12,000" in answer.text and "10,000" in answer.text, answer.text
+    assert {c.source for c in answer.citations} == {"agency.txt", "report.txt"}
+    assert any("different figures" in n for n in answer.notices)
+    assert "".join(items[:-1]).strip() == answer.text
+    _check_citations(answer, docs)
+    # An answer that already gives both figures gets nothing added.
+    both = ask(q, settings=settings, chat_model=ScriptedChat([
+        "The agency said 12,000 troops will be deployed in total [1]. "
+        "A later report said the troops deployed in total could reach 10,000 [2]."]), embedder=hash_embedder)
+    assert not both.notices and len(both.citations) == 2
