@@ -11,8 +11,8 @@ import numpy as np
 
 from assistant.embedder import MiniLMEmbedder
 from assistant.errors import EmptyQuestionError, ModelError, NoIndexError, QuestionTooLongError
-from assistant.evidence import (TIME_EXPRESSION, Evidence, asks_for, has_time, reading_order,
-                                select_evidence, without_instructions)
+from assistant.evidence import (Evidence, asks_for, has_time, reading_order, select_evidence,
+                                without_instructions)
 from assistant.lexical import refresh_lexical_index, tokenize
 from assistant.llm import make_chat_model
 from assistant.prompts import render
@@ -301,39 +301,49 @@ class _Run:
         yield self.finish(model=model.name, backend=settings.backend, notices=notices,
                           abstain=not self.kept)
 
+    def _figure_sentences(self, given: set[str], limit: int) -> list[int]:
+        """Uncited evidence sentences that answer a "how many" question with figures not in
+        `given` (and not each other's), up to `limit`."""
+        if asks_for(self.asked) != "number":
+            return []
+        cited = {i for _, c in self.claims for i in c}
+        given = set(given)
+        found = []
+        for i, ev in enumerate(self.evidence):
+            if len(found) == limit:
+                break
+            figures = _figures(ev.text)
+            if i in cited or not figures or figures & given or MARKER.search(ev.text):
+                continue
+            if (answers_number_question(ev.text, [ev.text], self.asked, self.context)
+                    and covers_question([self.context[ev.text]], self.asked)):
+                found.append(i)
+                given |= figures
+        return found
+
+    def _quote(self, i: int) -> str:
+        """Evidence sentence `i` verbatim as a kept, cited answer sentence."""
+        self.numbering.setdefault(i, len(self.numbering) + 1)
+        text = self.evidence[i].text.strip()
+        marker = f"[{self.numbering[i]}]"
+        sentence = f"{text[:-1]} {marker}{text[-1]}" if text[-1:] in ".!?" else f"{text} {marker}"
+        self.claims.append((text, [i]))
+        self.kept.append(sentence)
+        return sentence + " "
+
     def _other_version(self, notices: list[str]) -> Iterator[str]:
-        """Add the evidence sentence that gives another figure or date for what was asked.
+        """Add the evidence sentence that gives another figure for what was asked.
 
         Sources disagree ("12,000 troops" in one article, "10,000" in another), and a small
-        model tends to give one version. For a "how many" or "when" question, the first
-        uncited evidence sentence that answers it with numbers or dates the answer does not
-        have is added verbatim, cited, with a notice.
+        model tends to give one version. For a "how many" question, the first uncited
+        evidence sentence that answers it (`answers_number_question`) with numbers the answer
+        does not have is added verbatim, cited, with a notice. (Dates were tried too; "when"
+        matches too many dates of other events.)
         """
-        kind = asks_for(self.asked)
-        if not kind:
-            return
-        cited = {i for _, c in self.claims for i in c}
         said = " ".join(text for text, _ in self.claims)
-        given = _figures(said, kind)
-        for i, ev in enumerate(self.evidence):
-            if i in cited or not ev.text.strip() or MARKER.search(ev.text):
-                continue
-            figures = _figures(ev.text, kind)
-            if not figures or figures & given:
-                continue
-            if kind == "number" and not answers_number_question(ev.text, [ev.text], self.asked, self.context):
-                continue
-            if not covers_question([self.context[ev.text]], self.asked):
-                continue
-            self.numbering.setdefault(i, len(self.numbering) + 1)
-            text = ev.text.strip()
-            marker = f"[{self.numbering[i]}]"
-            sentence = f"{text[:-1]} {marker}{text[-1]}" if text[-1:] in ".!?" else f"{text} {marker}"
-            self.claims.append((text, [i]))
-            self.kept.append(sentence)
-            notices.append("The sources give different figures or dates for this; each is shown with its source.")
-            yield sentence + " "
-            return
+        for i in self._figure_sentences(_figures(said), 1):
+            notices.append("The sources give different figures for this; each is shown with its source.")
+            yield self._quote(i)
 
     def answers_the_question(self) -> bool:
         """Does the verified answer hold what the question asks for?
@@ -412,11 +422,10 @@ class _Run:
                       tokens=dict(self.tokens), notices=tuple(notices), repaired=self.repaired)
 
 
-def _figures(text: str, kind: str) -> set[str]:
-    """The numbers ("12000") or dates ("june", "2023") in `text`."""
-    if kind == "number":
-        return {n.replace(",", "") for n in re.findall(r"\d[\d,]*", text) if not re.fullmatch(r"(19|20)\d\d", n)}
-    return {m.group(0).lower() for m in TIME_EXPRESSION.finditer(text)}
+def _figures(text: str) -> set[str]:
+    """The numbers in `text` other than years ("12,000 troops in 2024" -> {"12000"})."""
+    return {n.replace(",", "").rstrip(",") for n in re.findall(r"\d[\d,]*", text)
+            if not re.fullmatch(r"(19|20)\d\d,?", n)}
 
 
 def _with_neighbours(ev: Evidence) -> str:

@@ -31,7 +31,7 @@ _INSTRUCTION = re.compile(
 _ASKS_NUMBER = re.compile(r"\bhow (many|much|long|far|old)\b|\bwhat (number|percentage|share|amount)\b", re.I)
 _ASKS_TIME = re.compile(r"\bwhen\b|\bwhat (year|date|month|day)\b", re.I)
 _HAS_NUMBER = re.compile(r"\d")
-TIME_EXPRESSION = re.compile(r"\b(1[89]\d\d|20\d\d|January|February|March|April|May|June|July|August|September|"
+_HAS_TIME = re.compile(r"\b(1[89]\d\d|20\d\d|January|February|March|April|May|June|July|August|September|"
                        r"October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|"
                        r"yesterday|today|last (week|month|year)|earlier this (week|month|year))\b", re.I)
 ANSWER_TYPE_BONUS = 0.12
@@ -48,7 +48,7 @@ def asks_for(question: str) -> str:
 
 def has_time(text: str) -> bool:
     """Does `text` hold a date or time expression ("June", "2023", "last week")?"""
-    return bool(TIME_EXPRESSION.search(text))
+    return bool(_HAS_TIME.search(text))
 
 
 def answer_type_bonus(question: str, sentence: str) -> float:
@@ -56,7 +56,7 @@ def answer_type_bonus(question: str, sentence: str) -> float:
     if _ASKS_NUMBER.search(question):
         return ANSWER_TYPE_BONUS if _HAS_NUMBER.search(sentence) else 0.0
     if _ASKS_TIME.search(question):
-        return ANSWER_TYPE_BONUS if TIME_EXPRESSION.search(sentence) else 0.0
+        return ANSWER_TYPE_BONUS if _HAS_TIME.search(sentence) else 0.0
     return 0.0
 
 
