@@ -284,3 +284,24 @@ def test_a_source_giving_another_figure_is_added_to_the_answer(settings: Setting
         "The agency said 12,000 troops will be deployed in total [1]. "
         "A later report said the troops deployed in total could reach 10,000 [2]."]), embedder=hash_embedder)
     assert not both.notices and len(both.citations) == 2
+
+
+def test_warm_up_sends_the_same_fixed_prefix_as_a_question(index, hash_embedder) -> None:
+    from assistant.api import warm_up
+    settings, _ = index
+    model = CitingChat("1,500")
+    ask(Q, settings=settings, chat_model=model, embedder=hash_embedder)
+
+    class Recorder:
+        name = "recorder"
+        calls: list[list[dict]] = []
+
+        def stream(self, messages, **options):
+            self.calls.append((list(messages), options))
+            yield "x"
+
+    recorder = Recorder()
+    warm_up(recorder)
+    (messages, options), = recorder.calls
+    assert messages[:-1] == model.calls[0][:-1]  # everything but the question is the cached prefix
+    assert messages[-1]["role"] == "user" and options["max_tokens"] == 1

@@ -12,11 +12,13 @@ Test hooks (documented, deliberately tiny): before a run, a test may put
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import streamlit as st
 
 from assistant import ModelError, Settings
+from assistant.api import warm_up
 from assistant.embedder import MiniLMEmbedder
 from assistant.llm import make_chat_model
 
@@ -39,7 +41,19 @@ def _shared_embedder() -> MiniLMEmbedder:
 def _shared_chat_model(backend: str, base_url: str | None, model: str | None, data_dir: str,
                        _settings: Settings):
     # Keyed by what selects the model; `_settings` (not hashed) supplies the rest.
-    return make_chat_model(_settings, backend)
+    model = make_chat_model(_settings, backend)
+    if backend in ("local", "local-small"):
+        # Read the fixed prompt prefix in the background while the user types: the first
+        # answer then starts as fast as the later ones. A question asked meanwhile waits for it.
+        threading.Thread(target=_warm_up, args=(model,), name="rag-warm-up", daemon=True).start()
+    return model
+
+
+def _warm_up(model) -> None:
+    try:
+        warm_up(model)
+    except Exception:  # noqa: BLE001 - the question that follows reports a broken model itself
+        pass
 
 
 def settings() -> Settings:
