@@ -180,27 +180,25 @@ def test_restating_the_question_is_not_an_answer(index, hash_embedder) -> None:
     assert answer.abstained and not answer.unsupported
 
 
-def test_the_model_reads_evidence_grouped_by_document_in_text_order(index, hash_embedder) -> None:
-    settings, docs = index
-    model = CitingChat("1,500")
-    answer = ask(Q, settings=settings, chat_model=model, embedder=hash_embedder)
-    user = model.calls[0][-1]["content"]
-    shown = [text for _, text in re.findall(r"^\[(\d+)\] (.*)$", user, re.MULTILINE)]
-    located = []
-    for text in shown:
-        source = next(p.name for p in sorted(docs.iterdir()) if text in p.read_text(encoding="utf-8"))
-        located.append((source, (docs / source).read_text(encoding="utf-8").index(text)))
-    sources = [s for s, _ in located]
-    assert len(set(sources)) > 1, "the question should draw on more than one document"
-    # each document's sentences are together, and in the order the document has them
-    runs = [s for i, s in enumerate(sources) if i == 0 or sources[i - 1] != s]
-    assert len(runs) == len(set(runs)), located
-    for source in set(sources):
-        offsets = [o for s, o in located if s == source]
-        assert offsets == sorted(offsets), located
-    # ...and the model's [n] still means the n-th sentence it was shown: no repair was needed
-    _check_citations(answer, docs)
-    assert answer.repaired == 0 and "1,500" in answer.citations[0].quote
+def test_reading_order_keeps_following_sentences_together_and_the_best_first() -> None:
+    from assistant.evidence import Evidence, reading_order
+    from assistant.types import Chunk, Hit
+    text = "Kim Joon-hyung is a lawmaker. Kim said he plans a law. The weather was fine. Seoul agreed."
+    chunk = Chunk(id="c1", source="a.txt", text=text, start=100, end=100 + len(text), line_start=1,
+                  line_end=1, ordinal=0)
+    other = Chunk(id="c2", source="b.txt", text="Another article.", start=0, end=16, line_start=1,
+                  line_end=1, ordinal=0)
+
+    def ev(sentence: str, c: Chunk, score: float) -> Evidence:
+        at = c.start + c.text.index(sentence)
+        return Evidence(sentence, Hit(c, score), at, at + len(sentence), score, score, score)
+
+    plans, named = ev("Kim said he plans a law.", chunk, 0.9), ev("Kim Joon-hyung is a lawmaker.", chunk, 0.5)
+    elsewhere, seoul = ev("Another article.", other, 0.7), ev("Seoul agreed.", chunk, 0.6)
+    got = reading_order([plans, elsewhere, seoul, named])
+    # "named" comes right before the sentence it introduces; the rest keeps its rank
+    assert [e.text for e in got] == [named.text, plans.text, elsewhere.text, seoul.text]
+    assert reading_order([elsewhere, seoul]) == [elsewhere, seoul]
 
 
 def test_orders_to_the_assistant_are_left_out_of_the_retrieval_query(index, hash_embedder) -> None:
