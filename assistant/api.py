@@ -25,7 +25,7 @@ from assistant.store import Store
 from assistant.tokens import count_tokens
 from assistant.types import Answer, Citation, Hit
 from assistant.verify import (MARKER, DraftSentence, answers_number_question, check_support, covers_question,
-                             split_draft)
+                             restates, split_draft)
 
 RELEVANCE_FLOOR = 0.30   # best evidence below this: the documents do not answer (see evals)
 EXTRACTIVE_SPREAD = 0.08  # extra extractive sentences must score within this of the best
@@ -203,7 +203,7 @@ class _Run:
 
     def verify(self, ds: DraftSentence) -> str | None:
         """Verify one draft sentence; return it with renumbered markers, or None if dropped."""
-        if _ABSTAIN_SENTENCE.search(ds.text) or not set(tokenize(ds.text)) - set(tokenize(self.asked)):
+        if _ABSTAIN_SENTENCE.search(ds.text) or restates(ds.text, self.asked):
             # "NOT_FOUND", "the evidence does not say", or a restatement of the question
             # that adds nothing to it: not an answer, and not a claim to verify either.
             self.said_not_found = True
@@ -456,7 +456,7 @@ def prompt_messages(evidence: str, context: str, question: str) -> list[dict]:
     """The chat messages for one question.
 
     Everything before the last message is the same for every question (system prompt and
-    three worked examples: a cited answer, NOT_FOUND, two sources that disagree), so
+    two worked examples: a cited answer and NOT_FOUND), so
     llama.cpp reuses its KV cache for that prefix and only the evidence and question are
     prefilled per question.
     """
@@ -466,8 +466,6 @@ def prompt_messages(evidence: str, context: str, question: str) -> list[dict]:
         {"role": "assistant", "content": render("example_answer").strip()},
         {"role": "user", "content": render("example_question_2")},
         {"role": "assistant", "content": render("example_answer_2").strip()},
-        {"role": "user", "content": render("example_question_3")},
-        {"role": "assistant", "content": render("example_answer_3").strip()},
         {"role": "user", "content": render("question", evidence=evidence, context=context, question=question)},
     ]
 

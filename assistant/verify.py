@@ -264,6 +264,13 @@ def _question_gap(sentence: str, evidence: Sequence[str], asked: set[str], conte
     return "", echoed
 
 
+def restates(sentence: str, question: str) -> bool:
+    """Does `sentence` only say back what the question says ("Kim called the governments."
+    for "What did Kim call the governments?"), in the same words or other forms of them?"""
+    asked = {_stem(t) for t in tokenize(question)}
+    return all(_stem(t) in asked for t in tokenize(sentence))
+
+
 def answers_number_question(sentence: str, evidence: Sequence[str], question: str,
                             context: Mapping[str, str] | None = None) -> bool:
     """Does `sentence` give the number a "how many" question asks for, from a cited sentence

@@ -15,7 +15,7 @@ For each question:
 4. the cache is reset and the same prompt is prefilled cold (no shared prefix).
 "Overhead" is the pipeline's time to first token minus the raw one: retrieval, evidence
 selection (it embeds the candidate sentences), prompt rendering and streaming plumbing.
-The fixed prompt prefix (system prompt and three worked examples) is identical for every
+The fixed prompt prefix (system prompt and two worked examples) is identical for every
 question, so llama.cpp reuses its KV cache for it: the first question pays for it, the
 later ones only prefill the evidence and the question ("reused" tokens).
 """

@@ -185,3 +185,10 @@ def test_an_answer_must_speak_of_what_the_question_asks_about() -> None:
     assert covers_question([said], q)
     # a follow-up's few words are easily covered, and one may be missing
     assert covers_question(["Hunter Slingbaum and Kaitlyn King wrote the report."], "Who wrote it?")
+
+
+def test_saying_the_question_back_in_other_word_forms_is_no_answer() -> None:
+    from assistant.verify import restates
+    q = "What did Kim Yo Jong call the South Korean and Ukrainian governments?"
+    assert restates("Kim Yo Jong called the South Korean and Ukrainian governments.", q)
+    assert not restates("Kim Yo Jong called the South Korean and Ukrainian governments lunatics.", q)
