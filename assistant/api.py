@@ -418,7 +418,7 @@ class _Run:
                               sorted(self.numbering.items(), key=lambda kv: kv[1]))
         return Answer(text=text, citations=citations, hits=tuple(self.hits), abstained=abstain,
                       unsupported=tuple(self.unsupported), model=model, backend=backend,
-                      question=self.asked, query=self.query, timings=dict(self.timings),
+                      question=self.question, query=self.query, timings=dict(self.timings),
                       tokens=dict(self.tokens), notices=tuple(notices), repaired=self.repaired)
 
 
