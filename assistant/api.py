@@ -24,8 +24,8 @@ from assistant.settings import Settings
 from assistant.store import Store
 from assistant.tokens import count_tokens
 from assistant.types import Answer, Citation, Hit
-from assistant.verify import (MARKER, DraftSentence, answers_number_question, check_support, covers_question,
-                             restates, split_draft)
+from assistant.verify import (MARKER, DraftSentence, Support, answers_number_question, check_support,
+                             covers_question, restates, split_draft)
 
 RELEVANCE_FLOOR = 0.30   # best evidence below this: the documents do not answer (see evals)
 EXTRACTIVE_SPREAD = 0.08  # extra extractive sentences must score within this of the best
@@ -201,6 +201,11 @@ class _Run:
         v = self._vector(sentence)
         return max(float(v @ self._vector(t)) for t in texts)
 
+    def _supports(self, sentence: str, texts: Sequence[str]) -> Support:
+        """`check_support` with this question, its evidence context and MiniLM similarity."""
+        return check_support(sentence, texts, similarity=self.similarity, question=self.asked,
+                             context=self.context)
+
     def verify(self, ds: DraftSentence) -> str | None:
         """Verify one draft sentence; return it with renumbered markers, or None if dropped."""
         if _ABSTAIN_SENTENCE.search(ds.text) or restates(ds.text, self.asked):
@@ -213,7 +218,7 @@ class _Run:
         if len(cited) != len(ds.markers):
             self.repaired += 1  # out-of-range markers are dropped
         texts = [self.evidence[i].text for i in cited]
-        support = check_support(ds.text, texts, similarity=self.similarity, question=self.asked, context=self.context) if cited else None
+        support = self._supports(ds.text, texts) if cited else None
         if support is None or not support.ok:
             cited = self._repair(ds.text)
             if cited is None:
@@ -227,16 +232,11 @@ class _Run:
         for i in cited:
             self.numbering.setdefault(i, len(self.numbering) + 1)
             numbers.append(self.numbering[i])
-        markers = "".join(f"[{k}]" for k in sorted(set(numbers)))
-        text = ds.text
-        if text[-1:] in ".!?":
-            return f"{text[:-1]} {markers}{text[-1]}"
-        return f"{text} {markers}"
+        return _with_markers(ds.text, sorted(set(numbers)))
 
     def _repair(self, sentence: str) -> list[int] | None:
         """Evidence indexes that support `sentence` (one, or two together), or None."""
-        verdicts = [(i, check_support(sentence, [ev.text], similarity=self.similarity, question=self.asked, context=self.context))
-                    for i, ev in enumerate(self.evidence)]
+        verdicts = [(i, self._supports(sentence, [ev.text])) for i, ev in enumerate(self.evidence)]
         ok = [(v.overlap, -i, i) for i, v in verdicts if v.ok]
         if ok:
             return [max(ok)[2]]
@@ -244,8 +244,7 @@ class _Run:
         for a in range(len(best)):
             for b in range(a + 1, len(best)):
                 pair = sorted([best[a][0], best[b][0]])
-                if check_support(sentence, [self.evidence[i].text for i in pair],
-                                 similarity=self.similarity, question=self.asked, context=self.context).ok:
+                if self._supports(sentence, [self.evidence[i].text for i in pair]).ok:
                     return pair
         return None
 
@@ -254,8 +253,7 @@ class _Run:
         kept = list(cited)
         for i in list(cited):
             rest = [j for j in kept if j != i]
-            if rest and check_support(sentence, [self.evidence[j].text for j in rest],
-                                      similarity=self.similarity, question=self.asked, context=self.context).ok:
+            if rest and self._supports(sentence, [self.evidence[j].text for j in rest]).ok:
                 kept = rest
         return kept
 
@@ -301,32 +299,27 @@ class _Run:
         yield self.finish(model=model.name, backend=settings.backend, notices=notices,
                           abstain=not self.kept)
 
-    def _figure_sentences(self, given: set[str], limit: int) -> list[int]:
-        """Uncited evidence sentences that answer a "how many" question with figures not in
-        `given` (and not each other's), up to `limit`."""
+    def _other_figure(self) -> int | None:
+        """The first uncited evidence sentence that answers a "how many" question with numbers
+        the answer does not have, or None."""
         if asks_for(self.asked) != "number":
-            return []
+            return None
         cited = {i for _, c in self.claims for i in c}
-        given = set(given)
-        found = []
+        given = _figures(" ".join(text for text, _ in self.claims))
         for i, ev in enumerate(self.evidence):
-            if len(found) == limit:
-                break
             figures = _figures(ev.text)
             if i in cited or not figures or figures & given or MARKER.search(ev.text):
                 continue
             if (answers_number_question(ev.text, [ev.text], self.asked, self.context)
                     and covers_question([self.context[ev.text]], self.asked)):
-                found.append(i)
-                given |= figures
-        return found
+                return i
+        return None
 
     def _quote(self, i: int) -> str:
         """Evidence sentence `i` verbatim as a kept, cited answer sentence."""
         self.numbering.setdefault(i, len(self.numbering) + 1)
         text = self.evidence[i].text.strip()
-        marker = f"[{self.numbering[i]}]"
-        sentence = f"{text[:-1]} {marker}{text[-1]}" if text[-1:] in ".!?" else f"{text} {marker}"
+        sentence = _with_markers(text, [self.numbering[i]])
         self.claims.append((text, [i]))
         self.kept.append(sentence)
         return sentence + " "
@@ -340,8 +333,8 @@ class _Run:
         does not have is added verbatim, cited, with a notice. (Dates were tried too; "when"
         matches too many dates of other events.)
         """
-        said = " ".join(text for text, _ in self.claims)
-        for i in self._figure_sentences(_figures(said), 1):
+        i = self._other_figure()
+        if i is not None:
             notices.append("The sources give different figures for this; each is shown with its source.")
             yield self._quote(i)
 
@@ -398,8 +391,7 @@ class _Run:
             if not text:
                 continue
             self.numbering.setdefault(i, len(self.numbering) + 1)
-            marker = f"[{self.numbering[i]}]"
-            sentence = f"{text[:-1]} {marker}{text[-1]}" if text[-1:] in ".!?" else f"{text} {marker}"
+            sentence = _with_markers(text, [self.numbering[i]])
             self.kept.append(sentence)
             yield sentence + " "
         yield self.finish(model="extractive", backend="extractive", notices=notices,
@@ -420,6 +412,12 @@ class _Run:
                       unsupported=tuple(self.unsupported), model=model, backend=backend,
                       question=self.question, query=self.query, timings=dict(self.timings),
                       tokens=dict(self.tokens), notices=tuple(notices), repaired=self.repaired)
+
+
+def _with_markers(text: str, numbers: Sequence[int]) -> str:
+    """`text` with `[n]` markers before its final punctuation ("... troops [1][2].")."""
+    markers = "".join(f"[{n}]" for n in numbers)
+    return f"{text[:-1]} {markers}{text[-1]}" if text[-1:] in ".!?" else f"{text} {markers}"
 
 
 def _figures(text: str) -> set[str]:

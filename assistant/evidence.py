@@ -53,10 +53,11 @@ def has_time(text: str) -> bool:
 
 def answer_type_bonus(question: str, sentence: str) -> float:
     """A bonus for sentences holding the kind of thing the question asks for (a number, a time)."""
-    if _ASKS_NUMBER.search(question):
+    kind = asks_for(question)
+    if kind == "number":
         return ANSWER_TYPE_BONUS if _HAS_NUMBER.search(sentence) else 0.0
-    if _ASKS_TIME.search(question):
-        return ANSWER_TYPE_BONUS if _HAS_TIME.search(sentence) else 0.0
+    if kind == "time":
+        return ANSWER_TYPE_BONUS if has_time(sentence) else 0.0
     return 0.0
 
 

@@ -89,6 +89,12 @@ def _names(text: str) -> list[str]:
     return names
 
 
+def _words(text: str) -> set[str]:
+    """The lower-cased words of `text`, with and without a possessive ("korea's", "korea")."""
+    words = {w.lower().replace("’", "'") for w in re.findall(r"[\w'’-]+", text)}
+    return words | {w.split("'")[0] for w in words}
+
+
 def _has_word_prefix(word: str, evidence_words: set[str]) -> bool:
     w = word.lower().replace("’", "'")
     w = w[:-2] if w.endswith("'s") else w
@@ -182,8 +188,7 @@ def check_support(sentence: str, evidence: Sequence[str], *,
     missing_numbers = _numbers(sentence) - _numbers(joined)
     if missing_numbers:
         return Support(False, f"number(s) not in the cited text: {', '.join(sorted(missing_numbers))}")
-    words = {w.lower().replace("’", "'") for w in re.findall(r"[\w'’-]+", joined)}
-    words |= {w.split("'")[0] for w in words}
+    words = _words(joined)
     missing_names = [n for n in _names(sentence) if not _has_word_prefix(n, words)]
     if missing_names:
         return Support(False, f"name(s) not in the cited text: {', '.join(missing_names)}")
@@ -201,7 +206,7 @@ def check_support(sentence: str, evidence: Sequence[str], *,
         # could arrive" and "killed" from another sentence do not make "12,000 were killed".
         asked = _asked(question)
         terms |= asked
-        reason, echoed = _question_gap(sentence, evidence, asked, context or {}, strict=False)
+        reason, echoed = _question_gap(sentence, evidence, asked, context or {})
         if reason:
             return Support(False, reason)
         terms -= echoed
@@ -230,13 +235,13 @@ def _asked(question: str) -> set[str]:
     return {t for t in tokenize(question) if len(t) >= 4 and t not in _QUESTION_SHAPE}
 
 
-def _question_gap(sentence: str, evidence: Sequence[str], asked: set[str], context: Mapping[str, str], *,
-                  strict: bool) -> tuple[str, set[str]]:
+def _question_gap(sentence: str, evidence: Sequence[str], asked: set[str],
+                  context: Mapping[str, str]) -> tuple[str, set[str]]:
     """Why `sentence` does not answer the question whose words are `asked` ("" if it does),
     and the question words its cited text lacks.
 
     The question's words must be in the cited text, in the sentence holding the answer's
-    numbers and names or its neighbours. Unless `strict`, a quarter of them may be missing:
+    numbers and names or its neighbours. A quarter of them may be missing:
     a question paraphrases ("think tank" for "Center") and a name often stands a sentence
     away from what it did.
     """
@@ -258,7 +263,7 @@ def _question_gap(sentence: str, evidence: Sequence[str], asked: set[str], conte
         stitched = sorted(t for t in echoed if len(t) >= 6 and _present(t, elsewhere))
         if stitched:
             return f"the question's word(s) {', '.join(stitched)} are in other passages than the answer", echoed
-    allowed = 0 if strict else max(1, len(asked) // _ECHO_TOLERANCE)
+    allowed = max(1, len(asked) // _ECHO_TOLERANCE)
     if len(echoed) > allowed:
         return f"the question's word(s) are not in the cited text: {', '.join(sorted(echoed))}", echoed
     return "", echoed
@@ -281,7 +286,7 @@ def answers_number_question(sentence: str, evidence: Sequence[str], question: st
     """
     if not _numbers(sentence):
         return False
-    reason, _ = _question_gap(sentence, evidence, _asked(question), context or {}, strict=False)
+    reason, _ = _question_gap(sentence, evidence, _asked(question), context or {})
     return not reason
 
 
@@ -323,8 +328,7 @@ def _misattributed_quote(sentence: str, evidence: Sequence[str]) -> str:
             return "the quotation is not in the cited text"
         outside = _names(sentence[:m.start()] + " " + sentence[m.end():])
         for text in holders:
-            words = {w.lower().replace("’", "'") for w in re.findall(r"[\w'’-]+", text)}
-            words |= {w.split("'")[0] for w in words}
+            words = _words(text)
             if all(_has_word_prefix(n, words) for n in outside):
                 break
         else:
