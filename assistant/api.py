@@ -24,7 +24,7 @@ from assistant.settings import Settings
 from assistant.store import Store
 from assistant.tokens import count_tokens
 from assistant.types import Answer, Citation, Hit
-from assistant.verify import (MARKER, DraftSentence, Support, answers_number_question, check_support,
+from assistant.verify import (MARKER, DraftSentence, Support, answers_number_question, check_support, denies,
                              covers_question, restates, split_draft)
 
 RELEVANCE_FLOOR = 0.30   # best evidence below this: the documents do not answer (see evals)
@@ -299,20 +299,35 @@ class _Run:
         yield self.finish(model=model.name, backend=settings.backend, notices=notices,
                           abstain=not self.kept)
 
-    def _other_figure(self) -> int | None:
-        """The first uncited evidence sentence that answers a "how many" question with numbers
-        the answer does not have, or None."""
-        if asks_for(self.asked) != "number":
-            return None
+    def _other_account(self) -> tuple[int, str] | None:
+        """The first uncited evidence sentence that answers the question otherwise than the
+        answer, and the notice to show with it; None when there is none.
+
+        - "how many": a sentence that answers it (`answers_number_question`) with numbers the
+          answer does not have ("10,000" against "12,000").
+        - yes/no ("Has North Korea denied ...?"): a sentence from another document that speaks
+          of what was asked and says the opposite: one says no ("refrained from sending
+          weapons", "could not confirm") where the answer says yes, or the other way round.
+        """
+        kind = asks_for(self.asked)
         cited = {i for _, c in self.claims for i in c}
-        given = _figures(" ".join(text for text, _ in self.claims))
-        for i, ev in enumerate(self.evidence):
-            figures = _figures(ev.text)
-            if i in cited or not figures or figures & given or MARKER.search(ev.text):
-                continue
-            if (answers_number_question(ev.text, [ev.text], self.asked, self.context)
-                    and covers_question([self.context[ev.text]], self.asked)):
-                return i
+        said = " ".join(text for text, _ in self.claims)
+        if kind == "number":
+            given = _figures(said)
+            for i, ev in enumerate(self.evidence):
+                figures = _figures(ev.text)
+                if i in cited or not figures or figures & given or MARKER.search(ev.text):
+                    continue
+                if (answers_number_question(ev.text, [ev.text], self.asked, self.context)
+                        and covers_question([self.context[ev.text]], self.asked)):
+                    return i, "The sources give different figures for this; each is shown with its source."
+        if kind == "yes-no":
+            sources = {self.evidence[i].hit.chunk.source for i in cited}
+            for i, ev in enumerate(self.evidence):
+                if i in cited or ev.hit.chunk.source in sources or MARKER.search(ev.text):
+                    continue
+                if denies(ev.text) != denies(said) and covers_question([self.context[ev.text]], self.asked):
+                    return i, "The sources differ on this; each account is shown with its source."
         return None
 
     def _quote(self, i: int) -> str:
@@ -325,17 +340,17 @@ class _Run:
         return sentence + " "
 
     def _other_version(self, notices: list[str]) -> Iterator[str]:
-        """Add the evidence sentence that gives another figure for what was asked.
+        """Add the evidence sentence that answers otherwise (`_other_account`), verbatim and cited.
 
-        Sources disagree ("12,000 troops" in one article, "10,000" in another), and a small
-        model tends to give one version. For a "how many" question, the first uncited
-        evidence sentence that answers it (`answers_number_question`) with numbers the answer
-        does not have is added verbatim, cited, with a notice. (Dates were tried too; "when"
-        matches too many dates of other events.)
+        Sources disagree ("12,000 troops" in one article, "10,000" in another; "has supplied
+        weapons to third parties" against "has refrained from sending weapons"), and a small
+        model tends to give one version. (Dates were tried too; "when" matches too many dates
+        of other events.)
         """
-        i = self._other_figure()
-        if i is not None:
-            notices.append("The sources give different figures for this; each is shown with its source.")
+        other = self._other_account()
+        if other is not None:
+            i, notice = other
+            notices.append(notice)
             yield self._quote(i)
 
     def answers_the_question(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
+from assistant.lexical import tokenize
 from assistant.verify import MARKER
 
 _ANAPHORA = re.compile(
@@ -12,6 +13,8 @@ _ANAPHORA = re.compile(
     r"the same|the former|the latter|what about|how about|and)\b", re.IGNORECASE)
 _DONT_SAY = "The documents don't say"
 _MAX_ANSWER_WORDS = 30
+_BARE_WORDS = 1  # a follow-up this bare ("Who wrote it?") is searched with the previous question's words
+_THING = re.compile(r"\b(it|this|that|these|those)\b", re.IGNORECASE)
 
 
 def is_follow_up(question: str) -> bool:
@@ -76,4 +79,10 @@ def standalone_query(question: str, history: Sequence[dict] | None) -> str:
         return question
     prev_q, prev_a = previous_turn(history)
     names = [n for n in referents(prev_a, prev_q) if n.lower() not in question.lower()]
+    if len(tokenize(question)) <= _BARE_WORDS and _THING.search(question):
+        # "Who wrote it?": the question is nearly all reference, and "it" may be a thing the
+        # previous question named without a capital ("a report"): its words are searched too.
+        # ("Where does he teach?" has a person, whom the names find.)
+        have = set(tokenize(question + " " + " ".join(names)))
+        names += [w for w in dict.fromkeys(tokenize(prev_q)) if w not in have and len(w) > 2]
     return f"{question} {' '.join(names)}" if names else question

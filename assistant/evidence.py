@@ -30,6 +30,7 @@ _INSTRUCTION = re.compile(
 
 _ASKS_NUMBER = re.compile(r"\bhow (many|much|long|far|old)\b|\bwhat (number|percentage|share|amount)\b", re.I)
 _ASKS_TIME = re.compile(r"\bwhen\b|\bwhat (year|date|month|day)\b", re.I)
+_ASKS_YES_NO = re.compile(r"^\s*(has|have|had|did|does|do|is|are|was|were|will|would|can|could)\b", re.I)
 _HAS_NUMBER = re.compile(r"\d")
 _HAS_TIME = re.compile(r"\b(1[89]\d\d|20\d\d|January|February|March|April|May|June|July|August|September|"
                        r"October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|"
@@ -38,11 +39,13 @@ ANSWER_TYPE_BONUS = 0.12
 
 
 def asks_for(question: str) -> str:
-    """What kind of thing the question asks for: "number", "time" or "" (anything)."""
+    """What kind of thing the question asks for: "number", "time", "yes-no" or "" (anything)."""
     if _ASKS_NUMBER.search(question):
         return "number"
     if _ASKS_TIME.search(question):
         return "time"
+    if _ASKS_YES_NO.search(question):
+        return "yes-no"
     return ""
 
 

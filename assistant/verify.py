@@ -230,9 +230,18 @@ def check_support(sentence: str, evidence: Sequence[str], *,
     return Support(False, f"only {overlap:.0%} of its words are in the cited text", overlap)
 
 
+_POSSESSED = re.compile(r"\b(?:his|her|its|their)\s+([\w-]+)", re.IGNORECASE)
+
+
 def _asked(question: str) -> set[str]:
-    """The question's words an answer to it must be about (not its shape: "how many", "city")."""
-    return {t for t in tokenize(question) if len(t) >= 4 and t not in _QUESTION_SHAPE}
+    """The question's words an answer to it must be about (not its shape: "how many", "city").
+
+    A word after "his", "her", "its" or "their" names something the question refers back to
+    ("How many soldiers did his agency say ...?": the agency is the directorate named earlier),
+    not something the answer's source must call that way.
+    """
+    referred = set(tokenize(" ".join(_POSSESSED.findall(question))))
+    return {t for t in tokenize(question) if len(t) >= 4 and t not in _QUESTION_SHAPE and t not in referred}
 
 
 def _question_gap(sentence: str, evidence: Sequence[str], asked: set[str],
@@ -303,6 +312,15 @@ def covers_question(texts: Sequence[str], question: str) -> bool:
     present = set(tokenize(" ".join(texts)))
     missing = [t for t in asked if not _present(t, present)]
     return len(missing) <= max(1, len(asked) // 3)
+
+
+_DENIAL = re.compile(r"\b(den(y|ies|ied|ial)|refrain(s|ed)?|refus(e|es|ed)|reject(s|ed)?|dismiss(es|ed)?|"
+                     r"nothing|nobody|without)\b", re.IGNORECASE)
+
+
+def denies(text: str) -> bool:
+    """Does `text` say no: a negation ("could not confirm") or a denial ("denied", "refrained")?"""
+    return bool(_NEGATION.search(text) or _DENIAL.search(text))
 
 
 _QUOTE = re.compile(r"[\"“”]([^\"“”]{12,})[\"“”]")

@@ -161,6 +161,22 @@ def test_follow_up_retrieves_the_person(index, hash_embedder) -> None:
     assert any("Hyun" in h.chunk.text for h in answer.hits[:3])
 
 
+def test_a_bare_follow_up_about_a_thing_retrieves_it(index, hash_embedder) -> None:
+    settings, _ = index
+    history = [{"role": "user", "content": "Which Washington think tank published a report on South Korea's "
+                                           "defense industry?"},
+               {"role": "assistant", "content": "The Stimson Center at Washington issued it [1]."}]
+    answer = ask("Who wrote it?", history=history, settings=settings.replace(backend="extractive"),
+                 embedder=hash_embedder)
+    assert "report" in answer.query  # "it" is the report, a thing no name points at
+    assert any("Slingbaum" in h.chunk.text for h in answer.hits[:3])
+    # A follow-up about a person is searched with the names only.
+    answer = ask("Where does he teach?", history=[{"role": "user", "content": "Who explained the reaction?"},
+                                                  {"role": "assistant", "content": "Mason Richey did [1]."}],
+                 settings=settings.replace(backend="extractive"), embedder=hash_embedder)
+    assert answer.query == "Where does he teach? Mason Richey"
+
+
 def test_planted_instructions_never_reach_the_model(settings: Settings, hash_embedder, seeds_copy: Path) -> None:
     (seeds_copy / "planted.txt").write_text(
         "North Korea sent special forces to Russia, officials said.\n"
@@ -283,6 +299,31 @@ def test_a_source_giving_another_figure_is_added_to_the_answer(settings: Setting
         "The agency said 12,000 troops will be deployed in total [1]. "
         "A later report said the troops deployed in total could reach 10,000 [2]."]), embedder=hash_embedder)
     assert not both.notices and len(both.citations) == 2
+
+
+def test_a_source_saying_no_is_added_to_a_yes_answer(settings: Settings, hash_embedder, tmp_path: Path) -> None:
+    docs = tmp_path / "conflict"
+    docs.mkdir()
+    (docs / "daily.txt").write_text("Seoul has supplied shells to Poland, which passes weapons on to Ukraine.\n"
+                                    "The shells are made by Hanwha.\n", encoding="utf-8")
+    (docs / "weekly.txt").write_text("Seoul has refrained from sending weapons to Ukraine so far.\n"
+                                     "Seoul sends medical aid instead.\n", encoding="utf-8")
+    ingest([docs], settings=settings, embedder=hash_embedder)
+    q = "Has Seoul supplied weapons to Ukraine?"
+    items = list(ask_stream(q, settings=settings, chat_model=CitingChat("Poland"), embedder=hash_embedder))
+    answer = items[-1]
+    assert "Poland" in answer.text and "refrained" in answer.text, answer.text
+    assert [c.source for c in answer.citations] == ["daily.txt", "weekly.txt"]
+    assert any("differ" in n for n in answer.notices)
+    assert "".join(items[:-1]).strip() == answer.text
+    _check_citations(answer, docs)
+    # Asked the other way round, the "no" answer gets the "yes" account added.
+    answer = ask(q, settings=settings, chat_model=CitingChat("refrained"), embedder=hash_embedder)
+    assert [c.source for c in answer.citations] == ["weekly.txt", "daily.txt"], answer.text
+    # A "what" question gets nothing added: there is no yes or no to disagree on.
+    answer = ask("What has Seoul supplied to Poland?", settings=settings, chat_model=CitingChat("Poland"),
+                 embedder=hash_embedder)
+    assert not answer.notices and [c.source for c in answer.citations] == ["daily.txt"]
 
 
 def test_warm_up_sends_the_same_fixed_prefix_as_a_question(index, hash_embedder) -> None:

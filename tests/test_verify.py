@@ -154,8 +154,11 @@ def test_a_fragment_stitched_from_two_passages_fails() -> None:
     assert not v.ok and "different passages" in v.reason
     assert check_support("2023.", [year], question=q, context={year: year}).ok
     # The price of the stitching rule: with the June sentence shown too, "2023." alone fails,
-    # since the question's "mutual" is only in the June sentence.
-    assert not check_support("2023.", [year], question=q, context=shown).ok
+    # since the question's "mutual" is only in the June sentence ...
+    the = q.replace("their", "the")
+    assert not check_support("2023.", [year], question=the, context=shown).ok
+    # ... unless "their mutual" refers back to something, which the source need not call so.
+    assert check_support("2023.", [year], question=q, context=shown).ok
 
 
 def test_question_words_match_other_forms_of_the_same_word() -> None:
@@ -192,3 +195,17 @@ def test_saying_the_question_back_in_other_word_forms_is_no_answer() -> None:
     q = "What did Kim Yo Jong call the South Korean and Ukrainian governments?"
     assert restates("Kim Yo Jong called the South Korean and Ukrainian governments.", q)
     assert not restates("Kim Yo Jong called the South Korean and Ukrainian governments lunatics.", q)
+
+
+def test_what_a_follow_up_refers_back_to_need_not_be_named_so_in_the_source() -> None:
+    # "his agency" is the directorate of the earlier turn; the news agency in another shown
+    # passage is not where the answer's question word comes from.
+    q = "How many North Korean soldiers did his agency say could arrive in Russia?"
+    gur = ("According to Ukraine's Defense Intelligence Directorate (GUR), North Korean troops are expected "
+           "to arrive in Russia's Kursk region imminently, with up to 12,000 soldiers.")
+    yonhap = "South Korea will consider sending Ukraine weapons, according to Yonhap news agency."
+    shown = {gur: gur, yonhap: yonhap}
+    assert check_support("12,000.", [gur], question=q, context=shown).ok
+    # Without the pronoun the agency is something the answer must speak of.
+    v = check_support("12,000.", [gur], question=q.replace("his agency", "the news agency"), context=shown)
+    assert not v.ok and "agency" in v.reason
