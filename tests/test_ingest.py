@@ -49,6 +49,21 @@ def test_real_chunks_point_into_files(seed_index: Settings) -> None:
         assert original[chunk.start:chunk.end] == chunk.text
 
 
+def test_real_query_embedding_is_the_batch_embedding() -> None:
+    """A single text (a query) takes a shorter path than `encode`; its vector must not change:
+    the index was built with `encode`."""
+    import numpy as np
+
+    from assistant import embedder as module
+
+    texts = ["  Where does he teach? ", "x", "Le président a dit « non ». 北朝鮮", "word " * 400]
+    embedder = MiniLMEmbedder()
+    one = np.array([embedder.embed([t])[0] for t in texts])
+    assert module._direct, "the one-text path is not in use"
+    batch = np.array(embedder.embed(texts))  # several texts go through encode
+    assert np.abs(one - batch).max() < 1e-5
+
+
 def test_modify_delete_add(settings: Settings, hash_embedder, seeds_copy: Path) -> None:
     first = ingest([seeds_copy], settings=settings, embedder=hash_embedder)
     assert (first.added, first.files) == (5, 5)
