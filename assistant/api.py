@@ -300,11 +300,11 @@ class _Run:
                           abstain=not self.kept)
 
     def _other_account(self) -> tuple[int, str] | None:
-        """The first uncited evidence sentence that answers the question otherwise than the
-        answer, and the notice to show with it; None when there is none.
+        """The most relevant uncited evidence sentence that answers the question otherwise than
+        the answer, and the notice to show with it; None when there is none.
 
         - "how many": a sentence that answers it (`answers_number_question`) with numbers the
-          answer does not have ("10,000" against "12,000").
+          answer does not have ("10,000" against "12,000"); it may be cited already, for a name.
         - yes/no ("Has North Korea denied ...?"): a sentence from another document that speaks
           of what was asked and says the opposite: one says no ("refrained from sending
           weapons", "could not confirm") where the answer says yes, or the other way round.
@@ -312,18 +312,21 @@ class _Run:
         kind = asks_for(self.asked)
         cited = {i for _, c in self.claims for i in c}
         said = " ".join(text for text, _ in self.claims)
+        best_first = sorted(enumerate(self.evidence), key=lambda iev: -iev[1].score)
         if kind == "number":
             given = _figures(said)
-            for i, ev in enumerate(self.evidence):
+            for i, ev in best_first:
                 figures = _figures(ev.text)
-                if i in cited or not figures or figures & given or MARKER.search(ev.text):
+                if not figures or figures & given or MARKER.search(ev.text):  # may be cited for a name
                     continue
-                if (answers_number_question(ev.text, [ev.text], self.asked, self.context)
+                # Read with its own neighbours only: quoted whole, it borrows nothing from elsewhere.
+                alone = {ev.text: self.context[ev.text]}
+                if (answers_number_question(ev.text, [ev.text], self.asked, alone)
                         and covers_question([self.context[ev.text]], self.asked)):
                     return i, "The sources give different figures for this; each is shown with its source."
         if kind == "yes-no":
             sources = {self.evidence[i].hit.chunk.source for i in cited}
-            for i, ev in enumerate(self.evidence):
+            for i, ev in best_first:
                 if i in cited or ev.hit.chunk.source in sources or MARKER.search(ev.text):
                     continue
                 if denies(ev.text) != denies(said) and covers_question([self.context[ev.text]], self.asked):

@@ -269,7 +269,8 @@ def _question_gap(sentence: str, evidence: Sequence[str], asked: set[str],
         # (Other shown sentences with the same number back it up; they are not "elsewhere".)
         also_holding = set(_holding_answer(sentence, list(context)))
         elsewhere = set(tokenize(" ".join(t for t in context if t not in holding and t not in also_holding)))
-        stitched = sorted(t for t in echoed if len(t) >= 6 and _present(t, elsewhere))
+        backing = set(tokenize(" ".join(context[t] for t in also_holding)))
+        stitched = sorted(t for t in echoed if len(t) >= 6 and _present(t, elsewhere) and not _present(t, backing))
         if stitched:
             return f"the question's word(s) {', '.join(stitched)} are in other passages than the answer", echoed
     allowed = max(1, len(asked) // _ECHO_TOLERANCE)
@@ -293,9 +294,12 @@ def answers_number_question(sentence: str, evidence: Sequence[str], question: st
     An answer to "how many were killed" must come from a sentence that speaks of killing,
     not from "up to 12,000 soldiers could arrive" copied whole.
     """
-    if not _numbers(sentence):
+    numbers = _numbers(sentence)
+    if not numbers:
         return False
-    reason, _ = _question_gap(sentence, evidence, _asked(question), context or {})
+    # Only the numbers are bound to one passage here: a full sentence may take its names from
+    # another cited passage ("According to the National Intelligence Service, ... 12,000").
+    reason, _ = _question_gap(" ".join(sorted(numbers)), evidence, _asked(question), context or {})
     return not reason
 
 

@@ -276,51 +276,63 @@ def test_a_number_from_a_sentence_about_something_else_does_not_answer(index, ha
     assert not answer.unsupported  # the sentence itself is true to its source
 
 
-def test_a_source_giving_another_figure_is_added_to_the_answer(settings: Settings, hash_embedder,
-                                                               tmp_path: Path) -> None:
-    docs = tmp_path / "conflict"
-    docs.mkdir()
-    (docs / "agency.txt").write_text("The agency said 12,000 troops will be deployed in total by December.\n"
-                                     "The troops are elite special forces.\n", encoding="utf-8")
-    (docs / "report.txt").write_text("A later report said the troops deployed in total could reach 10,000.\n"
-                                     "The report cited officials.\n", encoding="utf-8")
-    ingest([docs], settings=settings, embedder=hash_embedder)
-    q = "How many troops will be deployed in total?"
-    model = CitingChat("12,000")
-    items = list(ask_stream(q, settings=settings, chat_model=model, embedder=hash_embedder))
+def _ingest_files(tmp_path: Path, settings: Settings, embedder, files: dict[str, str]) -> Path:
+    """Write `files` (name -> text) into a fresh folder and ingest it; return the folder."""
+    docs = tmp_path / "docs"
+    docs.mkdir(parents=True)
+    for name, text in files.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    ingest([docs], settings=settings, embedder=embedder)
+    return docs
+
+
+def _streamed(question: str, model, settings: Settings, embedder, docs: Path) -> Answer:
+    """Ask with streaming; check that what streamed is the answer and its citations are exact."""
+    items = list(ask_stream(question, settings=settings, chat_model=model, embedder=embedder))
     answer = items[-1]
-    assert "12,000" in answer.text and "10,000" in answer.text, answer.text
-    assert {c.source for c in answer.citations} == {"agency.txt", "report.txt"}
-    assert any("different figures" in n for n in answer.notices)
     assert "".join(items[:-1]).strip() == answer.text
     _check_citations(answer, docs)
+    return answer
+
+
+FIGURES = {"agency.txt": "The agency said 12,000 troops will be deployed in total by December.\n"
+                         "The troops are elite special forces.\n",
+           "report.txt": "A later report said the troops deployed in total could reach 10,000.\n"
+                         "The report cited officials.\n"}
+YES_AND_NO = {"daily.txt": "Seoul has supplied shells to Poland, which passes weapons on to Ukraine.\n"
+                           "The shells are made by Hanwha.\n",
+              "weekly.txt": "Seoul has refrained from sending weapons to Ukraine so far.\n"
+                            "Seoul sends medical aid instead.\n"}
+
+
+@pytest.mark.parametrize("files, question, needle, words, sources, notice", [
+    (FIGURES, "How many troops will be deployed in total?", "12,000", ["12,000", "10,000"],
+     ["agency.txt", "report.txt"], "different figures"),
+    (YES_AND_NO, "Has Seoul supplied weapons to Ukraine?", "Poland", ["Poland", "refrained"],
+     ["daily.txt", "weekly.txt"], "differ"),
+    (YES_AND_NO, "Has Seoul supplied weapons to Ukraine?", "refrained", ["refrained", "Poland"],
+     ["weekly.txt", "daily.txt"], "differ"),
+], ids=["another-figure", "a-no-to-a-yes", "a-yes-to-a-no"])
+def test_a_source_answering_otherwise_is_added_to_the_answer(files, question, needle, words, sources, notice,
+                                                             settings: Settings, hash_embedder,
+                                                             tmp_path: Path) -> None:
+    docs = _ingest_files(tmp_path, settings, hash_embedder, files)
+    answer = _streamed(question, CitingChat(needle), settings, hash_embedder, docs)
+    assert all(w in answer.text for w in words), answer.text
+    assert [c.source for c in answer.citations] == sources
+    assert any(notice in n for n in answer.notices)
+
+
+def test_nothing_is_added_when_no_source_answers_otherwise(settings: Settings, hash_embedder,
+                                                           tmp_path: Path) -> None:
+    _ingest_files(tmp_path / "figures", settings, hash_embedder, FIGURES)
     # An answer that already gives both figures gets nothing added.
-    both = ask(q, settings=settings, chat_model=ScriptedChat([
+    both = ask("How many troops will be deployed in total?", settings=settings, chat_model=ScriptedChat([
         "The agency said 12,000 troops will be deployed in total [1]. "
         "A later report said the troops deployed in total could reach 10,000 [2]."]), embedder=hash_embedder)
     assert not both.notices and len(both.citations) == 2
-
-
-def test_a_source_saying_no_is_added_to_a_yes_answer(settings: Settings, hash_embedder, tmp_path: Path) -> None:
-    docs = tmp_path / "conflict"
-    docs.mkdir()
-    (docs / "daily.txt").write_text("Seoul has supplied shells to Poland, which passes weapons on to Ukraine.\n"
-                                    "The shells are made by Hanwha.\n", encoding="utf-8")
-    (docs / "weekly.txt").write_text("Seoul has refrained from sending weapons to Ukraine so far.\n"
-                                     "Seoul sends medical aid instead.\n", encoding="utf-8")
-    ingest([docs], settings=settings, embedder=hash_embedder)
-    q = "Has Seoul supplied weapons to Ukraine?"
-    items = list(ask_stream(q, settings=settings, chat_model=CitingChat("Poland"), embedder=hash_embedder))
-    answer = items[-1]
-    assert "Poland" in answer.text and "refrained" in answer.text, answer.text
-    assert [c.source for c in answer.citations] == ["daily.txt", "weekly.txt"]
-    assert any("differ" in n for n in answer.notices)
-    assert "".join(items[:-1]).strip() == answer.text
-    _check_citations(answer, docs)
-    # Asked the other way round, the "no" answer gets the "yes" account added.
-    answer = ask(q, settings=settings, chat_model=CitingChat("refrained"), embedder=hash_embedder)
-    assert [c.source for c in answer.citations] == ["weekly.txt", "daily.txt"], answer.text
     # A "what" question gets nothing added: there is no yes or no to disagree on.
+    _ingest_files(tmp_path / "accounts", settings, hash_embedder, YES_AND_NO)
     answer = ask("What has Seoul supplied to Poland?", settings=settings, chat_model=CitingChat("Poland"),
                  embedder=hash_embedder)
     assert not answer.notices and [c.source for c in answer.citations] == ["daily.txt"]

@@ -209,3 +209,20 @@ def test_what_a_follow_up_refers_back_to_need_not_be_named_so_in_the_source() ->
     # Without the pronoun the agency is something the answer must speak of.
     v = check_support("12,000.", [gur], question=q.replace("his agency", "the news agency"), context=shown)
     assert not v.ok and "agency" in v.reason
+
+
+def test_a_full_sentence_may_name_its_source_from_another_passage() -> None:
+    from assistant.verify import answers_number_question
+    q = "According to South Korea's National Intelligence Service, how many North Korean troops will be deployed?"
+    total = "South Korean intelligence said North Korea planned to deploy a total of 12,000 elite troops."
+    nis = "According to South Korea's National Intelligence Service, the total could reach 10,000."
+    vanguard = "The vanguard of 12,000 that the National Intelligence Service says will be deployed."
+    answer = "According to South Korea's National Intelligence Service, North Korea will deploy 12,000 troops."
+    # The figure comes from one passage and the agency's name from another: that is a sentence
+    # citing two passages, not a stitched fragment. And the agency's words are in a passage
+    # that has the same figure, so they back the answer up.
+    shown = {total: total, nis: nis, vanguard: vanguard}
+    assert answers_number_question(answer, [total, nis], q, shown)
+    # Without the backing passage, the agency's words are only beside another figure.
+    del shown[vanguard]
+    assert not answers_number_question(answer, [total, nis], q, shown)
