@@ -206,7 +206,7 @@ def check_support(sentence: str, evidence: Sequence[str], *,
         # could arrive" and "killed" from another sentence do not make "12,000 were killed".
         asked = _asked(question)
         terms |= asked
-        reason, echoed = _question_gap(sentence, evidence, asked, context or {})
+        reason, echoed = _question_gap(sentence, evidence, question, context or {})
         if reason:
             return Support(False, reason)
         terms -= echoed
@@ -244,16 +244,30 @@ def _asked(question: str) -> set[str]:
     return {t for t in tokenize(question) if len(t) >= 4 and t not in _QUESTION_SHAPE and t not in referred}
 
 
-def _question_gap(sentence: str, evidence: Sequence[str], asked: set[str],
+def _paraphrased(echoed: set[str], question: str) -> int:
+    """How many paraphrases the missing question words `echoed` make: two lower-case words next
+    to each other in the question count once ("think tank" for "Center"), a name each."""
+    count, paired = 0, False  # paired: the previous word is missing, lower-case and unpaired
+    for word in re.findall(r"[\w'’-]+", question):
+        tokens = tokenize(word)
+        missing = bool(tokens) and tokens[0] in echoed
+        joins = missing and paired and word[0].islower()
+        count += missing and not joins
+        paired = missing and word[0].islower() and not joins
+    return count
+
+
+def _question_gap(sentence: str, evidence: Sequence[str], question: str,
                   context: Mapping[str, str]) -> tuple[str, set[str]]:
-    """Why `sentence` does not answer the question whose words are `asked` ("" if it does),
-    and the question words its cited text lacks.
+    """Why `sentence` does not answer `question` ("" if it does), and the question words its
+    cited text lacks.
 
     The question's words must be in the cited text, in the sentence holding the answer's
-    numbers and names or its neighbours. A quarter of them may be missing:
-    a question paraphrases ("think tank" for "Center") and a name often stands a sentence
-    away from what it did.
+    numbers and names or its neighbours. A quarter of them may be missing, counting a
+    paraphrase of several words once: a question paraphrases ("think tank" for "Center")
+    and a name often stands a sentence away from what it did.
     """
+    asked = _asked(question)
     joined = " ".join(evidence)
     holding = _holding_answer(sentence, evidence)
     around = set(tokenize(" ".join(context.get(t, t) for t in holding) if holding else joined))
@@ -274,7 +288,7 @@ def _question_gap(sentence: str, evidence: Sequence[str], asked: set[str],
         if stitched:
             return f"the question's word(s) {', '.join(stitched)} are in other passages than the answer", echoed
     allowed = max(1, len(asked) // _ECHO_TOLERANCE)
-    if len(echoed) > allowed:
+    if _paraphrased(echoed, question) > allowed:
         return f"the question's word(s) are not in the cited text: {', '.join(sorted(echoed))}", echoed
     return "", echoed
 
@@ -299,7 +313,7 @@ def answers_number_question(sentence: str, evidence: Sequence[str], question: st
         return False
     # Only the numbers are bound to one passage here: a full sentence may take its names from
     # another cited passage ("According to the National Intelligence Service, ... 12,000").
-    reason, _ = _question_gap(" ".join(sorted(numbers)), evidence, _asked(question), context or {})
+    reason, _ = _question_gap(" ".join(sorted(numbers)), evidence, question, context or {})
     return not reason
 
 

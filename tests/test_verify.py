@@ -226,3 +226,18 @@ def test_a_full_sentence_may_name_its_source_from_another_passage() -> None:
     # Without the backing passage, the agency's words are only beside another figure.
     del shown[vanguard]
     assert not answers_number_question(answer, [total, nis], q, shown)
+
+
+def test_a_two_word_paraphrase_counts_once_and_names_each() -> None:
+    q = "Which Washington think tank published a report on South Korea's defense industry?"
+    text = ("“South Korea has emerged as a force in the global defense industry,” a report issued by the "
+            "Stimson Center at Washington says.")
+    # "think tank" is the source's "Center", "published" its "issued": two paraphrases, within
+    # the quarter of nine question words that may be missing. Three would not be.
+    assert check_support("The Stimson Center at Washington.", [text], question=q).ok
+    v = check_support("The Stimson Center at Washington.", [text], question=q.replace("defense", "weapons"))
+    assert not v.ok and "weapon" in v.reason
+    # A name is one word a time: "North Korean" missing is two misses.
+    q = "How many North Korean soldiers arrived in Kursk?"
+    v = check_support("12,000.", ["Up to 12,000 soldiers arrived in Kursk from the Far East."], question=q)
+    assert not v.ok and "korean" in v.reason and "north" in v.reason
