@@ -313,8 +313,25 @@ def answers_number_question(sentence: str, evidence: Sequence[str], question: st
         return False
     # Only the numbers are bound to one passage here: a full sentence may take its names from
     # another cited passage ("According to the National Intelligence Service, ... 12,000").
-    reason, _ = _question_gap(" ".join(sorted(numbers)), evidence, question, context or {})
-    return not reason
+    reason, echoed = _question_gap(" ".join(sorted(numbers)), evidence, question, context or {})
+    # What is counted may not be paraphrased away: "13,000 containers ... sent to Russia" is
+    # no count of the "special forces" sent there.
+    return not reason and not (_counted(question) & echoed)
+
+
+_NOT_COUNTED = frozenset("had has have were was did do does will would could can are is in of to from at by for".split())
+
+
+def _counted(question: str) -> set[str]:
+    """The lower-case words naming what a "how many" question counts ("How many special forces
+    had ...?" -> special, force); empty for other questions."""
+    m = re.search(r"\bhow (?:many|much)\b(.*)", question, re.IGNORECASE)
+    words: list[str] = []
+    for word in re.findall(r"[\w'’-]+", m.group(1) if m else ""):
+        if word.lower() in _NOT_COUNTED:
+            break
+        words.append(word)
+    return {t for w in words if w[:1].islower() for t in tokenize(w)}
 
 
 def covers_question(texts: Sequence[str], question: str) -> bool:

@@ -241,3 +241,13 @@ def test_a_two_word_paraphrase_counts_once_and_names_each() -> None:
     q = "How many North Korean soldiers arrived in Kursk?"
     v = check_support("12,000.", ["Up to 12,000 soldiers arrived in Kursk from the Far East."], question=q)
     assert not v.ok and "korean" in v.reason and "north" in v.reason
+
+
+def test_what_a_how_many_question_counts_must_be_in_the_source() -> None:
+    from assistant.verify import answers_number_question
+    q = "How many special forces had North Korea already sent to Russia?"
+    containers = "Over 13,000 containers of military supplies have been sent from North Korea to Russia."
+    forces = "North Korea had already sent about 1,500 special forces to Russia."
+    # One phrase missing of six words is within the tolerance, but it is the thing counted.
+    assert not answers_number_question(containers, [containers], q, {containers: containers})
+    assert answers_number_question(forces, [forces], q, {forces: forces})
