@@ -44,9 +44,10 @@ class MiniLMEmbedder:
         """Embed texts into unit vectors (batched; one text, a query, takes a shorter path)."""
         if not texts:
             return []
-        if len(texts) == 1 and self._model() in _direct:
-            return [_embed_one(self._model(), texts[0])]
-        vectors = self._model().encode(
+        model = self._model()
+        if len(texts) == 1 and model in _direct:
+            return [_embed_one(model, texts[0])]
+        vectors = model.encode(
             list(texts), batch_size=self.batch_size, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=False,
         )

@@ -18,6 +18,7 @@ MARKER = re.compile(r"\s*\[(\d+(?:\s*[-,–]\s*\d+)*)\]")
 _LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*[-,–]\s*\d+)*\])+\s*")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"\b[A-Z][\w'’-]*")
+_WORD = re.compile(r"[\w'’-]+")  # a word as written, with its apostrophes and hyphens
 _NEGATION = re.compile(r"\b(not|no|never|none|neither|nor|cannot|can't|won't|didn't|doesn't|isn't|wasn't)\b",
                        re.IGNORECASE)
 _NAME_STOP = frozenset("""
@@ -91,7 +92,7 @@ def _names(text: str) -> list[str]:
 
 def _words(text: str) -> set[str]:
     """The lower-cased words of `text`, with and without a possessive ("korea's", "korea")."""
-    words = {w.lower().replace("’", "'") for w in re.findall(r"[\w'’-]+", text)}
+    words = {w.lower().replace("’", "'") for w in _WORD.findall(text)}
     return words | {w.split("'")[0] for w in words}
 
 
@@ -132,7 +133,7 @@ def _is_fragment(sentence: str, terms: set[str]) -> bool:
     number or name ("South Korean President Yoon Suk Yeol."), or a few words."""
     named = set(tokenize(" ".join(_names(sentence))))
     return (len([t for t in terms if not t.isdigit() and t not in named]) < _FRAGMENT_TERMS
-            or len(re.findall(r"[\w'’-]+", sentence)) <= _FRAGMENT_WORDS)
+            or len(_WORD.findall(sentence)) <= _FRAGMENT_WORDS)
 
 
 _ECHO_TOLERANCE = 4  # at most 1 in 4 (and 1 of 3) of a fragment's question words may be absent
@@ -248,7 +249,7 @@ def _paraphrased(echoed: set[str], question: str) -> int:
     """How many paraphrases the missing question words `echoed` make: two lower-case words next
     to each other in the question count once ("think tank" for "Center"), a name each."""
     count, paired = 0, False  # paired: the previous word is missing, lower-case and unpaired
-    for word in re.findall(r"[\w'’-]+", question):
+    for word in _WORD.findall(question):
         tokens = tokenize(word)
         missing = bool(tokens) and tokens[0] in echoed
         joins = missing and paired and word[0].islower()
@@ -327,7 +328,7 @@ def _counted(question: str) -> set[str]:
     had ...?" -> special, force); empty for other questions."""
     m = re.search(r"\bhow (?:many|much)\b(.*)", question, re.IGNORECASE)
     words: list[str] = []
-    for word in re.findall(r"[\w'’-]+", m.group(1) if m else ""):
+    for word in _WORD.findall(m.group(1) if m else ""):
         if word.lower() in _NOT_COUNTED:
             break
         words.append(word)
