@@ -9,7 +9,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from assistant.embedder import MiniLMEmbedder
+from assistant.embedder import MiniLMEmbedder, vectors
 from assistant.errors import EmptyQuestionError, ModelError, NoIndexError, QuestionTooLongError
 from assistant.evidence import (Evidence, asks_for, has_time, reading_order, select_evidence,
                                 without_instructions)
@@ -186,15 +186,12 @@ class _Run:
         self.numbering: dict[int, int] = {}  # evidence index -> citation number shown
         self.repaired = 0
         self.said_not_found = False
-        self._vectors: dict[str, np.ndarray] = {}
         self.context = {ev.text: _with_neighbours(ev) for ev in evidence}
 
     # ---- verification ----------------------------------------------------------------------
 
     def _vector(self, text: str) -> np.ndarray:
-        if text not in self._vectors:
-            self._vectors[text] = np.asarray(self.embedder.embed([text])[0], dtype=np.float32)
-        return self._vectors[text]
+        return vectors.embed(self.embedder, [text])[0]
 
     def similarity(self, sentence: str, texts: Sequence[str]) -> float:
         """Max cosine between a sentence and any of `texts`."""

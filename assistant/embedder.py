@@ -6,9 +6,13 @@ import hashlib
 import math
 import re
 import threading
+from collections import OrderedDict
 from typing import Sequence
 
+import numpy as np
+
 from assistant.errors import ModelUnavailableError
+from assistant.protocols import Embedder
 
 MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -99,6 +103,51 @@ def _load_minilm():
         return SentenceTransformer(str(path), device="cpu", local_files_only=True)
     except Exception as e:  # any load failure is the same thing to a user: no embedder
         raise ModelUnavailableError(f"could not load the embedding model: {e}") from e
+
+
+class VectorCache:
+    """Vectors of short texts (queries, evidence sentences, answer sentences) by embedder and
+    text, least recently used dropped first.
+
+    Answering embeds the query, every sentence of the retrieved chunks and then each draft
+    sentence; in a conversation or an eval the same sentences come back question after
+    question, and embedding them again was most of the time spent before the first token
+    (bench/answer.py). Chunks being ingested do not go through here.
+    """
+
+    def __init__(self, capacity: int = 20_000) -> None:
+        self.capacity = capacity
+        self._vectors: OrderedDict[tuple[str, str, int, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors of `texts` (float32, one row each); only texts not seen are embedded."""
+        kind = (type(embedder).__qualname__, embedder.name, embedder.dimension)
+        keys = [(*kind, t) for t in texts]
+        found: dict[tuple, np.ndarray] = {}
+        with self._lock:
+            for k in keys:
+                if k in self._vectors:
+                    self._vectors.move_to_end(k)
+                    found[k] = self._vectors[k]
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        if missing:
+            fresh = np.asarray(embedder.embed([k[-1] for k in missing]), dtype=np.float32)
+            with self._lock:
+                for k, v in zip(missing, fresh):
+                    found[k] = self._vectors[k] = v
+                while len(self._vectors) > self.capacity:
+                    self._vectors.popitem(last=False)
+        if not keys:
+            return np.zeros((0, embedder.dimension), dtype=np.float32)
+        return np.stack([found[k] for k in keys])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._vectors.clear()
+
+
+vectors = VectorCache()  # shared by every question in the process
 
 
 _WORD = re.compile(r"\w+")

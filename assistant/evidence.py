@@ -10,8 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-import numpy as np
-
+from assistant.embedder import vectors
 from assistant.lexical import LexicalIndex, idf_weight, tokenize
 from assistant.protocols import Embedder
 from assistant.sentences import sentence_spans
@@ -141,8 +140,8 @@ def select_evidence(query: str, hits: Sequence[Hit], embedder: Embedder, *,
             candidates.append((text, hit, c.start + s, c.start + e))
     if not candidates:
         return []
-    vectors = np.asarray(embedder.embed([query] + [t for t, *_ in candidates]), dtype=np.float32)
-    dense = vectors[1:] @ vectors[0]
+    matrix = vectors.embed(embedder, [query] + [t for t, *_ in candidates])
+    dense = matrix[1:] @ matrix[0]
     terms = tokenize(query)
     ranked = []
     for (text, hit, start, end), sim in zip(candidates, dense):

@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
+from assistant.embedder import vectors
 from assistant.lexical import LexicalIndex, refresh_lexical_index
 from assistant.store import Store
 from assistant.types import Chunk, Hit
@@ -63,7 +64,7 @@ def retrieve(store: Store, query: str, *, top_k: int = 6,
         sources: Restrict to these source files.
     """
     n = max(top_k * _CANDIDATES, _MIN_CANDIDATES)
-    vector = store.embedder.embed([query])[0]
+    vector = vectors.embed(store.embedder, [query])[0].tolist()
     dense = store.query(vector, n, sources)
     index = refresh_lexical_index(store)
     bm25 = index.scores(query)

@@ -12,6 +12,7 @@ Chroma distances become similarity scores in exactly one place: `_similarity`.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -127,13 +128,22 @@ def _forget_local_system(path: Path, *, force: bool = False) -> None:
             pass
 
 
+@functools.lru_cache(maxsize=1)
+def _chroma_settings():
+    """Chroma's client settings, built once: building them reads the environment and `.env`
+    through pydantic-settings, about 20 ms, which every question paid (bench/answer.py).
+    Clients get a copy: Chroma writes the path or host into the settings it is given."""
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False)
+
+
 def _make_client(settings: Settings):
     try:
         import chromadb
-        from chromadb.config import Settings as ChromaSettings
     except ImportError as e:  # pragma: no cover - chromadb is a hard dependency
         raise StoreError("chromadb is not installed") from e
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    chroma_settings = _chroma_settings().model_copy()
     where = describe_location(settings)
     path = settings.data_dir / "chroma"
     try:

@@ -212,3 +212,43 @@ def test_a_stale_index_in_memory_loads_what_another_process_saved(store: Store, 
     lexical._save(lexical._index_path(store), LexicalIndex.build(store.iter_chunks(), version))  # ... a warm-up
     monkeypatch.setattr(LexicalIndex, "build", classmethod(lambda cls, *a, **k: pytest.fail("rebuilt")))
     assert refresh_lexical_index(store).version == version
+
+
+class _Counting(HashEmbedder):
+    """A hash embedder that records what it was asked to embed."""
+
+    def __init__(self, dimension: int = 64) -> None:
+        super().__init__(dimension)
+        self.asked: list[str] = []
+
+    def embed(self, texts):
+        self.asked.extend(texts)
+        return super().embed(texts)
+
+
+def test_vector_cache_embeds_only_texts_it_has_not_seen() -> None:
+    from assistant.embedder import VectorCache
+
+    cache, emb = VectorCache(), _Counting()
+    first = cache.embed(emb, ["Seoul sent shells.", "Kyiv asked for air defence."])
+    again = cache.embed(emb, ["Kyiv asked for air defence.", "Pyongyang sent troops.", "Pyongyang sent troops."])
+    assert emb.asked == ["Seoul sent shells.", "Kyiv asked for air defence.", "Pyongyang sent troops."]
+    assert again.shape == (3, 64) and (again[0] == first[1]).all() and (again[1] == again[2]).all()
+    direct = HashEmbedder().embed(["Pyongyang sent troops."])[0]
+    assert abs(float(again[1] @ again[1]) - 1.0) < 1e-5 and max(abs(a - b) for a, b in zip(again[1], direct)) < 1e-6
+    assert cache.embed(emb, []).shape == (0, 64)
+
+
+def test_vector_cache_keeps_embedders_apart_and_drops_the_least_recent() -> None:
+    from assistant.embedder import VectorCache
+
+    cache = VectorCache(capacity=2)
+    small, large = _Counting(16), _Counting(64)
+    assert cache.embed(small, ["a b"]).shape == (1, 16)
+    assert cache.embed(large, ["a b"]).shape == (1, 64)  # same text, another embedder: embedded again
+    assert large.asked == ["a b"]
+    cache.embed(small, ["a b"])  # now the most recent; large's "a b" is the oldest
+    cache.embed(small, ["c d"])  # over capacity: large's "a b" goes
+    cache.embed(large, ["a b"])
+    cache.embed(small, ["a b"])
+    assert large.asked == ["a b", "a b"] and small.asked == ["a b", "c d", "a b"]
