@@ -359,11 +359,13 @@ class _Run:
         Every sentence may be true to its source and still not answer: "up to 12,000 soldiers
         could arrive" for "how many were killed", "most South Koreans oppose it" for "what
         percentage". A "how many" answer needs a number from a sentence that speaks of what
-        was asked; a "when" answer needs a date or time. And what the answer and its sources
-        say must cover what the question asks about (`covers_question`).
+        was asked; a "when" answer needs a date or time. And what the answer's sources say must
+        cover what the question asks about (`covers_question`). The answer's own words do not
+        count: a model that fills the question in with a name ("South Korean intelligence
+        officers gave estimates of the deployment", citing a sentence on interrogations) echoes
+        the question, and the echo would cover it.
         """
-        spoken = [text for text, _ in self.claims]
-        spoken += [self.context[self.evidence[i].text] for _, cited in self.claims for i in cited]
+        spoken = [self.context[self.evidence[i].text] for _, cited in self.claims for i in cited]
         if not covers_question(spoken, self.asked):
             return False
         kind = asks_for(self.asked)

@@ -357,3 +357,24 @@ def test_warm_up_sends_the_same_fixed_prefix_as_a_question(index, hash_embedder)
     (messages, options), = recorder.calls
     assert messages[:-1] == model.calls[0][:-1]  # everything but the question is the cached prefix
     assert messages[-1]["role"] == "user" and options["max_tokens"] == 1
+
+
+AGENCIES = {"intel.txt": "South Korean intelligence officers could assist in interrogations of captured soldiers.\n"
+                         "The interrogations would take place in Kyiv.\n",
+            "agency.txt": "The National Intelligence Service estimated the deployment at 10,000 troops.\n"
+                          "It briefed lawmakers on Tuesday.\n"}
+
+
+def test_an_answer_echoing_the_question_needs_sources_that_speak_of_it(settings: Settings, hash_embedder,
+                                                                      tmp_path: Path) -> None:
+    docs = _ingest_files(tmp_path, settings, hash_embedder, AGENCIES)
+    question = "Which intelligence agency estimated the deployment?"
+    # A name from a sentence on interrogations, put into the question's own words: each word is
+    # either the question's or the source's, but the source never says they estimated anything.
+    echo = ask(question, settings=settings, chat_model=_Reply("South Korean intelligence officers estimated the "
+                                                              "deployment [1]."), embedder=hash_embedder)
+    assert echo.abstained and not echo.citations, echo.text
+    # The source that does speak of the estimate answers, in the same words.
+    named = _streamed(question, _Reply("The National Intelligence Service estimated the deployment [1]."),
+                      settings, hash_embedder, docs)
+    assert not named.abstained and [c.source for c in named.citations] == ["agency.txt"], named.text
