@@ -25,10 +25,11 @@ from assistant.store import Store
 from assistant.tokens import count_tokens
 from assistant.types import Answer, Citation, Hit
 from assistant.verify import (MARKER, DraftSentence, Support, answers_number_question, check_support, denies,
-                             covers_question, restates, split_draft)
+                             covers_question, restates, split_draft, taken_from)
 
 RELEVANCE_FLOOR = 0.30   # best evidence below this: the documents do not answer (see evals)
 EXTRACTIVE_SPREAD = 0.08  # extra extractive sentences must score within this of the best
+MISLEADING_SOURCES = 2  # a rejected answer found in more evidence sentences than this is not pinpointed
 MAX_CHARS_PER_TOKEN = 16  # a reply longer than max_answer_tokens * this ignored its token limit
 NOT_FOUND = "NOT_FOUND"
 _ABSTAIN_SENTENCE = re.compile(
@@ -186,6 +187,8 @@ class _Run:
         self.numbering: dict[int, int] = {}  # evidence index -> citation number shown
         self.repaired = 0
         self.said_not_found = False
+        self.rejected: list[str] = []  # removed by verification in the current draft
+        self.retried = False  # the model was asked again without a misleading passage
         self.context = {ev.text: _with_neighbours(ev) for ev in evidence}
 
     # ---- verification ----------------------------------------------------------------------
@@ -220,6 +223,7 @@ class _Run:
             cited = self._repair(ds.text)
             if cited is None:
                 self.unsupported.append(ds.text)
+                self.rejected.append(ds.text)
                 return None
             self.repaired += 1
         elif len(cited) > 1:
@@ -258,19 +262,45 @@ class _Run:
 
     def generate(self, model: ChatModel, settings: Settings, history: Sequence[dict] | None,
                  notices: list[str]) -> Iterator[str | Answer]:
-        """Stream the model's draft, verifying and yielding whole sentences."""
-        self.evidence = reading_order(self.evidence)  # the numbering the model sees
-        evidence_text = "\n".join(f"[{i + 1}] {ev.text}" for i, ev in enumerate(self.evidence))
+        """Stream the model's draft, verifying and yielding whole sentences.
+
+        When verification removes everything the model said, and what it said was taken from
+        one passage that does not answer ("Vassily Nebenzia." for the ambassador to Seoul: the
+        passage is about the ambassador to the UN), the model is asked once more without that
+        passage. Nothing was shown, so the second draft streams as if it were the first.
+        """
         context = ""
         if self.query != self.asked:
             prev_q, prev_a = previous_turn(history)
             context = render("followup_context", previous=prev_q, answer=prev_a or "(none)")
+        self.evidence = reading_order(self.evidence)  # the numbering the model sees
+        yield from self._draft(model, settings, context)
+        misleading = self._misleading()
+        if misleading and not self.kept:
+            self.evidence = [ev for ev in self.evidence if ev.text not in misleading]
+            self.held.clear()
+            self.claims.clear()
+            self.numbering.clear()
+            self.said_not_found = False
+            self.retried = True
+            if self.evidence:
+                yield from self._draft(model, settings, context)
+        if self.held and not self.kept:
+            self.said_not_found = True  # true sentences, but none gives what was asked
+        if self.kept:
+            yield from self._other_version(notices)
+        yield self.finish(model=model.name, backend=settings.backend, notices=notices,
+                          abstain=not self.kept)
+
+    def _draft(self, model: ChatModel, settings: Settings, context: str) -> Iterator[str]:
+        """One draft from the model over the current evidence, verified sentence by sentence."""
+        evidence_text = "\n".join(f"[{i + 1}] {ev.text}" for i, ev in enumerate(self.evidence))
         messages = prompt_messages(evidence_text, context, self.question)
-        self.tokens["prompt"] = sum(count_tokens(m["content"]) for m in messages)
-        draft, done_upto, pieces = "", 0, 0
+        self.tokens["prompt"] = self.tokens.get("prompt", 0) + sum(count_tokens(m["content"]) for m in messages)
+        self.rejected = []
+        draft, done_upto = "", 0
         t_gen = time.perf_counter()
         for piece in model.stream(messages, max_tokens=settings.max_answer_tokens, temperature=0.0):
-            pieces += 1
             if "first_token" not in self.timings:
                 self.timings["first_token"] = time.perf_counter() - self.t0
             draft += piece
@@ -285,16 +315,24 @@ class _Run:
                 yield from self._accept(draft[done_upto:cut])
                 done_upto = cut
         yield from self._accept(draft[done_upto:])
-        self.timings["generation"] = time.perf_counter() - t_gen
-        self.tokens["completion"] = count_tokens(draft)
+        self.timings["generation"] = self.timings.get("generation", 0.0) + time.perf_counter() - t_gen
+        self.tokens["completion"] = self.tokens.get("completion", 0) + count_tokens(draft)
         if not draft.strip():
             raise ModelError("the model returned an empty reply")
-        if self.held and not self.kept:
-            self.said_not_found = True  # true sentences, but none gives what was asked
-        if self.kept:
-            yield from self._other_version(notices)
-        yield self.finish(model=model.name, backend=settings.backend, notices=notices,
-                          abstain=not self.kept)
+
+    def _misleading(self) -> set[str]:
+        """The evidence sentences this draft's rejected sentences were taken from, if it made no
+        other claim and was not retried yet; else nothing.
+
+        A rejected sentence was taken from the evidence sentences holding all of its numbers and
+        names, if there are one or two ("Vassily Nebenzia."); names found nearly everywhere
+        ("North Korea sent no troops to Russia.") do not tell where it came from.
+        """
+        if self.retried or self.claims or not self.rejected:
+            return set()
+        texts = [ev.text for ev in self.evidence]
+        found = [taken_from(sentence, texts) for sentence in self.rejected]
+        return {t for sources in found if len(sources) <= MISLEADING_SOURCES for t in sources}
 
     def _other_account(self) -> tuple[int, str] | None:
         """The most relevant uncited evidence sentence that answers the question otherwise than

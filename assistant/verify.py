@@ -396,6 +396,14 @@ def _holds_all(fragment: str, text: str) -> bool:
     return _numbers(fragment) <= _numbers(text) and all(n.lower() in low for n in _names(fragment))
 
 
+def taken_from(sentence: str, texts: Sequence[str]) -> list[str]:
+    """The texts holding every number and name of `sentence`: where it was taken from (none
+    when it has no number or name to tell)."""
+    if not _numbers(sentence) and not _names(sentence):
+        return []
+    return [t for t in texts if _holds_all(sentence, t)]
+
+
 def _holding_answer(fragment: str, evidence: Sequence[str]) -> list[str]:
     """The cited texts that contain a fragment answer's numbers or names (its anchors)."""
     numbers = _numbers(fragment)

@@ -378,3 +378,43 @@ def test_an_answer_echoing_the_question_needs_sources_that_speak_of_it(settings:
     named = _streamed(question, _Reply("The National Intelligence Service estimated the deployment [1]."),
                       settings, hash_embedder, docs)
     assert not named.abstained and [c.source for c in named.citations] == ["agency.txt"], named.text
+
+
+AMBASSADORS = {"un.txt": "Russia's ambassador to the United Nations, Vassily Nebenzia, dismissed the claims as baseless.\n"
+                         "He spoke in New York.\n",
+               "seoul.txt": "Seoul summoned the Russian ambassador to South Korea, Georgy Zinoviev, and warned him.\n"
+                            "The meeting was short.\n"}
+
+
+class _Prompted:
+    """A chat model that answers by what its prompt holds, recording each prompt."""
+
+    name = "prompted"
+
+    def __init__(self, replies: dict[str, str], otherwise: str) -> None:
+        self.replies, self.otherwise = replies, otherwise
+        self.prompts: list[str] = []
+
+    def stream(self, messages: Sequence[dict], **_: object) -> Iterator[str]:
+        prompt = messages[-1]["content"]
+        self.prompts.append(prompt)
+        yield next((reply for needle, reply in self.replies.items() if needle in prompt), self.otherwise)
+
+
+def test_a_wrong_answer_from_one_passage_is_asked_again_without_it(settings: Settings, hash_embedder,
+                                                                   tmp_path: Path) -> None:
+    docs = _ingest_files(tmp_path, settings, hash_embedder, AMBASSADORS)
+    question = "Who is the Russian ambassador to South Korea who was warned by Seoul?"
+    model = _Prompted({"Nebenzia": "Vassily Nebenzia."}, otherwise="Georgy Zinoviev [1].")
+    answer = _streamed(question, model, settings, hash_embedder, docs)
+    assert len(model.prompts) == 2 and "Nebenzia" in model.prompts[0] and "Nebenzia" not in model.prompts[1]
+    assert not answer.abstained and "Zinoviev" in answer.text and answer.unsupported == ("Vassily Nebenzia.",)
+    assert [c.source for c in answer.citations] == ["seoul.txt"]
+    # Asked again only once: a model that keeps giving a wrong name gets an abstention.
+    stubborn = _Prompted({}, otherwise="Vassily Nebenzia.")
+    answer = ask(question, settings=settings, chat_model=stubborn, embedder=hash_embedder)
+    assert answer.abstained and len(stubborn.prompts) == 2
+    # A right first answer is not asked again.
+    right = _Prompted({}, otherwise="Georgy Zinoviev [1].")
+    assert not ask(question, settings=settings, chat_model=right, embedder=hash_embedder).abstained
+    assert len(right.prompts) == 1
