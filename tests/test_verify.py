@@ -188,6 +188,11 @@ def test_an_answer_must_speak_of_what_the_question_asks_about() -> None:
     assert covers_question([said], q)
     # a follow-up's few words are easily covered, and one may be missing
     assert covers_question(["Hunter Slingbaum and Kaitlyn King wrote the report."], "Who wrote it?")
+    # "most" shapes the question ("help most"); the source need not say it
+    q = "Against what kind of threats would it help most?"
+    assert covers_question(["This system could bolster Ukraine's air defence, particularly against lower-tier "
+                            "ballistic missile threats."], q)
+    assert not covers_question(["The system is made in South Korea and helps exports most."], q)
 
 
 def test_saying_the_question_back_in_other_word_forms_is_no_answer() -> None:
