@@ -204,7 +204,8 @@ def _check(answer: Answer, docs_text) -> None:
 def test_ask_with_random_markers(prop_index: Settings, question: str, plan, piece: int) -> None:
     """Whatever markers the model writes: no crash, no out-of-range citation, every [n] in the
     text has its citation, and what streamed is what was returned."""
-    model = ScriptedChat([_reply(plan)], piece_size=piece)
+    # Twice: a draft that verification empties may get a second try without a passage.
+    model = ScriptedChat([_reply(plan)] * 2, piece_size=piece)
     items = list(ask_stream(question, settings=prop_index, chat_model=model, embedder=HashEmbedder(64)))
     text_of = _docs_text(prop_index)
     if model.calls:
