@@ -7,8 +7,6 @@ import time
 import unicodedata
 from typing import Iterator, Sequence
 
-import numpy as np
-
 from assistant.embedder import MiniLMEmbedder, vectors
 from assistant.errors import EmptyQuestionError, ModelError, NoIndexError, QuestionTooLongError
 from assistant.evidence import (Evidence, asks_for, has_time, reading_order, select_evidence,
@@ -187,19 +185,15 @@ class _Run:
         self.numbering: dict[int, int] = {}  # evidence index -> citation number shown
         self.repaired = 0
         self.said_not_found = False
-        self.rejected: list[str] = []  # removed by verification in the current draft
         self.retried = False  # the model was asked again without a misleading passage
         self.context = {ev.text: _with_neighbours(ev) for ev in evidence}
 
     # ---- verification ----------------------------------------------------------------------
 
-    def _vector(self, text: str) -> np.ndarray:
-        return vectors.embed(self.embedder, [text])[0]
-
     def similarity(self, sentence: str, texts: Sequence[str]) -> float:
         """Max cosine between a sentence and any of `texts`."""
-        v = self._vector(sentence)
-        return max(float(v @ self._vector(t)) for t in texts)
+        matrix = vectors.embed(self.embedder, [sentence, *texts])
+        return float(max(matrix[1:] @ matrix[0]))
 
     def _supports(self, sentence: str, texts: Sequence[str]) -> Support:
         """`check_support` with this question, its evidence context and MiniLM similarity."""
@@ -223,7 +217,6 @@ class _Run:
             cited = self._repair(ds.text)
             if cited is None:
                 self.unsupported.append(ds.text)
-                self.rejected.append(ds.text)
                 return None
             self.repaired += 1
         elif len(cited) > 1:
@@ -297,7 +290,6 @@ class _Run:
         evidence_text = "\n".join(f"[{i + 1}] {ev.text}" for i, ev in enumerate(self.evidence))
         messages = prompt_messages(evidence_text, context, self.question)
         self.tokens["prompt"] = self.tokens.get("prompt", 0) + sum(count_tokens(m["content"]) for m in messages)
-        self.rejected = []
         draft, done_upto = "", 0
         t_gen = time.perf_counter()
         for piece in model.stream(messages, max_tokens=settings.max_answer_tokens, temperature=0.0):
@@ -321,17 +313,17 @@ class _Run:
             raise ModelError("the model returned an empty reply")
 
     def _misleading(self) -> set[str]:
-        """The evidence sentences this draft's rejected sentences were taken from, if it made no
-        other claim and was not retried yet; else nothing.
+        """The evidence sentences the first draft's rejected sentences (all of `unsupported`
+        so far) were taken from, if it made no other claim; else nothing.
 
         A rejected sentence was taken from the evidence sentences holding all of its numbers and
         names, if there are one or two ("Vassily Nebenzia."); names found nearly everywhere
         ("North Korea sent no troops to Russia.") do not tell where it came from.
         """
-        if self.retried or self.claims or not self.rejected:
+        if self.retried or self.claims or not self.unsupported:
             return set()
         texts = [ev.text for ev in self.evidence]
-        found = [taken_from(sentence, texts) for sentence in self.rejected]
+        found = [taken_from(sentence, texts) for sentence in self.unsupported]
         return {t for sources in found if len(sources) <= MISLEADING_SOURCES for t in sources}
 
     def _other_account(self) -> tuple[int, str] | None:

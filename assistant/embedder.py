@@ -122,6 +122,8 @@ class VectorCache:
 
     def embed(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of `texts` (float32, one row each); only texts not seen are embedded."""
+        if not texts:
+            return np.zeros((0, embedder.dimension), dtype=np.float32)
         kind = (type(embedder).__qualname__, embedder.name, embedder.dimension)
         keys = [(*kind, t) for t in texts]
         found: dict[tuple, np.ndarray] = {}
@@ -138,8 +140,6 @@ class VectorCache:
                     found[k] = self._vectors[k] = v
                 while len(self._vectors) > self.capacity:
                     self._vectors.popitem(last=False)
-        if not keys:
-            return np.zeros((0, embedder.dimension), dtype=np.float32)
         return np.stack([found[k] for k in keys])
 
     def clear(self) -> None:

@@ -116,9 +116,8 @@ class Support:
 
 _FRAGMENT_TERMS = 2  # an answer with fewer non-numeric content words is read with its question,
 # Words that shape a question rather than state a fact ("how many", "what kind of", "help
-# most"), and
-# answer-type words the fragment itself fills ("in which city" -> "Brussels", "by what
-# year" -> "2027", "roughly how many" -> "600,000"). Index forms (plurals folded).
+# most"), and answer-type words the fragment itself fills ("in which city" -> "Brussels",
+# "by what year" -> "2027", "roughly how many" -> "600,000"). Index forms (plurals folded).
 _QUESTION_SHAPE = frozenset("""many much long often kind type sort name named called mean means happen
 happened happening according currently year month date time city country place location town region
 number amount figure total roughly approximately around exactly estimated percentage
