@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
-from typing import Iterator, Sequence
+from functools import partial
+from itertools import chain
+from typing import Callable, Iterator, Sequence
 
 from assistant.embedder import MiniLMEmbedder, vectors
 from assistant.errors import EmptyQuestionError, ModelError, NoIndexError, QuestionTooLongError
@@ -15,15 +17,16 @@ from assistant.lexical import refresh_lexical_index, tokenize
 from assistant.llm import make_chat_model
 from assistant.prompts import render
 from assistant.protocols import ChatModel, Embedder
-from assistant.conversation import previous_turn, standalone_query
+from assistant.conversation import previous_turn, question_parts, standalone_query
 from assistant.retrieve import retrieve
 from assistant.sentences import sentence_spans
 from assistant.settings import Settings
 from assistant.store import Store
 from assistant.tokens import count_tokens
 from assistant.types import Answer, Citation, Hit
-from assistant.verify import (MARKER, DraftSentence, Support, answers_number_question, check_support, denies,
-                             covers_question, restates, split_draft, taken_from)
+from assistant.verify import (MARKER, DraftSentence, Support, answers_number_question, check_support,
+                             covers_question, names_someone, restates, share_held, split_draft, stance,
+                             takes_a_stance, taken_from)
 
 RELEVANCE_FLOOR = 0.30   # best evidence below this: the documents do not answer (see evals)
 EXTRACTIVE_SPREAD = 0.08  # extra extractive sentences must score within this of the best
@@ -134,13 +137,19 @@ def ask_stream(question: str, *, history: Sequence[dict] | None = None,
     if store.count() == 0:
         raise NoIndexError("the index is empty: run `rag ingest` first")
     query = standalone_query(without_instructions(q), history)
-    hits = retrieve(store, query, top_k=settings.top_k, sources=sources)
-    evidence = select_evidence(query, hits, embedder, budget_tokens=settings.context_tokens,
-                               index=refresh_lexical_index(store))
-    run = _Run(q, query, hits, evidence, embedder, t0)
+    parts = question_parts(query) if query == without_instructions(q) else [query]
+    if len(parts) == 1:
+        hits = retrieve(store, query, top_k=settings.top_k, sources=sources)
+        evidence = select_evidence(query, hits, embedder, budget_tokens=settings.context_tokens,
+                                   index=refresh_lexical_index(store))
+        run = _Run(q, query, hits, reading_order(evidence), embedder, t0)
+        if asks_for(run.asked) == "yes-no":
+            run.more = partial(_more_evidence, store, query, hits, embedder, settings, sources)
+    else:
+        run = _two_part_run(q, query, parts, store, embedder, settings, sources, t0)
     run.timings["retrieval"] = time.perf_counter() - t0
 
-    if not evidence or evidence[0].score < RELEVANCE_FLOOR:
+    if not run.evidence or max(ev.score for ev in run.evidence) < RELEVANCE_FLOOR:
         yield run.finish(model="", backend=settings.backend, abstain=True)
         return
 
@@ -166,13 +175,71 @@ def ask_stream(question: str, *, history: Sequence[dict] | None = None,
             yield from run.extractive(notices)
 
 
+YES_NO_DEPTH = 3  # yes/no questions look for the other account in top_k * this many passages
+
+
+def _more_evidence(store: Store, query: str, hits: Sequence[Hit], embedder: Embedder, settings: Settings,
+                   sources: Sequence[str] | None) -> list[Evidence]:
+    """The sentences of the passages ranked after `hits` (to `top_k * YES_NO_DEPTH`), best first."""
+    seen = {h.chunk.id for h in hits}
+    deeper = [h for h in retrieve(store, query, top_k=settings.top_k * YES_NO_DEPTH, sources=sources)
+              if h.chunk.id not in seen]
+    return select_evidence(query, deeper, embedder, budget_tokens=1 << 30,
+                           index=refresh_lexical_index(store), max_sentences=1 << 30)
+
+
+def _two_part_run(question: str, query: str, parts: Sequence[str], store: Store, embedder: Embedder,
+                  settings: Settings, sources: Sequence[str] | None, t0: float) -> _Run:
+    """A `_Run` for a question of two parts (`question_parts`), each with its own evidence.
+
+    Each part is searched on its own; the second with the first part's names when it refers
+    back ("through which country has it routed weapons?"). The answer's hits alternate
+    between the parts' hits.
+    """
+    queries = [parts[0], standalone_query(parts[1], [{"role": "user", "content": parts[0]}])]
+    index = refresh_lexical_index(store)
+    evidence: list[Evidence] = []
+    shown: list[list[int]] = []
+    part_hits = []
+    for part_query in queries:
+        hits = retrieve(store, part_query, top_k=settings.top_k, sources=sources)
+        part_hits.append(hits)
+        indexes = []
+        for ev in reading_order(select_evidence(part_query, hits, embedder,
+                                                budget_tokens=settings.context_tokens, index=index)):
+            at = next((i for i, e in enumerate(evidence) if (e.hit.chunk.source, e.start) ==
+                       (ev.hit.chunk.source, ev.start)), None)
+            if at is None:
+                evidence.append(ev)
+                at = len(evidence) - 1
+            indexes.append(at)
+        shown.append(indexes)
+    merged: list[Hit] = []
+    for pair in zip(*part_hits):
+        merged.extend(h for h in pair if all(h.chunk.id != m.chunk.id for m in merged))
+    return _Run(question, query, merged[:settings.top_k], evidence, embedder, t0,
+                parts=list(zip(parts, shown)))
+
+
 class _Run:
-    """State of one question: evidence, verified sentences so far, numbering, timings."""
+    """State of one question: evidence, verified sentences so far, numbering, timings.
+
+    A question of two parts (`question_parts`) is answered part by part: each part is a draft
+    of its own over its own evidence (`parts`: the part and the indexes of `evidence` shown
+    for it), verified against that part.
+    """
 
     def __init__(self, question: str, query: str, hits: list[Hit], evidence: list[Evidence],
-                 embedder: Embedder, t0: float) -> None:
+                 embedder: Embedder, t0: float, parts: Sequence[tuple[str, list[int]]] | None = None) -> None:
         self.question, self.query, self.hits, self.evidence = question, query, hits, evidence
         self.asked = without_instructions(question)  # what answers are checked against
+        self.parts = list(parts) if parts else [(self.question, list(range(len(evidence))))]
+        self.shown = self.parts[0][1]  # the evidence shown to the model now: its [1] is shown[0]
+        self.part_start = 0  # claims before this index answer earlier parts
+        self.part_rejected = 0  # ... and these rejected sentences were theirs
+        self.unanswered: list[str] = []  # parts the documents did not answer
+        # Yes/no questions: the sentences of the next passages, best first (read when needed).
+        self.more: Callable[[], list[Evidence]] = list
         self.embedder = embedder
         self.t0 = t0
         self.timings: dict[str, float] = {}
@@ -184,8 +251,6 @@ class _Run:
         self.unsupported: list[str] = []
         self.numbering: dict[int, int] = {}  # evidence index -> citation number shown
         self.repaired = 0
-        self.said_not_found = False
-        self.retried = False  # the model was asked again without a misleading passage
         self.context = {ev.text: _with_neighbours(ev) for ev in evidence}
 
     # ---- verification ----------------------------------------------------------------------
@@ -205,10 +270,9 @@ class _Run:
         if _ABSTAIN_SENTENCE.search(ds.text) or restates(ds.text, self.asked):
             # "NOT_FOUND", "the evidence does not say", or a restatement of the question
             # that adds nothing to it: not an answer, and not a claim to verify either.
-            self.said_not_found = True
             return None
-        n = len(self.evidence)
-        cited = [m - 1 for m in ds.markers if 1 <= m <= n]
+        n = len(self.shown)
+        cited = [self.shown[m - 1] for m in ds.markers if 1 <= m <= n]
         if len(cited) != len(ds.markers):
             self.repaired += 1  # out-of-range markers are dropped
         texts = [self.evidence[i].text for i in cited]
@@ -230,14 +294,17 @@ class _Run:
 
     def _repair(self, sentence: str) -> list[int] | None:
         """Evidence indexes that support `sentence` (one, or two together), or None."""
-        verdicts = [(i, self._supports(sentence, [ev.text])) for i, ev in enumerate(self.evidence)]
+        verdicts = [(i, self._supports(sentence, [self.evidence[i].text])) for i in self.shown]
         ok = [(v.overlap, -i, i) for i, v in verdicts if v.ok]
         if ok:
             return [max(ok)[2]]
-        best = sorted(verdicts, key=lambda iv: -iv[1].overlap)[:4]
+        # Pairs from the texts holding most of the sentence: "The war against Ukraine began in
+        # February 2022" is "the war began in February 2022" [3] with "Russia's war against
+        # Ukraine" [6]. (A verdict's overlap is 0 when a name or number is missing: no ranking.)
+        best = sorted(self.shown, key=lambda i: -share_held(sentence, self.evidence[i].text))[:4]
         for a in range(len(best)):
             for b in range(a + 1, len(best)):
-                pair = sorted([best[a][0], best[b][0]])
+                pair = sorted([best[a], best[b]])
                 if self._supports(sentence, [self.evidence[i].text for i in pair]).ok:
                     return pair
         return None
@@ -255,40 +322,79 @@ class _Run:
 
     def generate(self, model: ChatModel, settings: Settings, history: Sequence[dict] | None,
                  notices: list[str]) -> Iterator[str | Answer]:
-        """Stream the model's draft, verifying and yielding whole sentences.
-
-        When verification removes everything the model said, and what it said was taken from
-        one passage that does not answer ("Vassily Nebenzia." for the ambassador to Seoul: the
-        passage is about the ambassador to the UN), the model is asked once more without that
-        passage. Nothing was shown, so the second draft streams as if it were the first.
-        """
+        """Stream the model's draft, verifying and yielding whole sentences: one draft per part
+        of the question (`_answer_part`), then, for one part, another source's version."""
         context = ""
         if self.query != self.asked:
             prev_q, prev_a = previous_turn(history)
             context = render("followup_context", previous=prev_q, answer=prev_a or "(none)")
-        self.evidence = reading_order(self.evidence)  # the numbering the model sees
-        yield from self._draft(model, settings, context)
-        misleading = self._misleading()
-        if misleading and not self.kept:
-            self.evidence = [ev for ev in self.evidence if ev.text not in misleading]
-            self.held.clear()
-            self.claims.clear()
-            self.numbering.clear()
-            self.said_not_found = False
-            self.retried = True
-            if self.evidence:
-                yield from self._draft(model, settings, context)
-        if self.held and not self.kept:
-            self.said_not_found = True  # true sentences, but none gives what was asked
-        if self.kept:
+        whole = self.asked
+        for part, shown in self.parts:
+            if len(self.parts) > 1:
+                self._forget_unshown()
+                self.asked, self.shown = part, shown
+                self.answered = False
+                self.part_start, self.part_rejected = len(self.claims), len(self.unsupported)
+                if max(self.evidence[i].score for i in shown) < RELEVANCE_FLOOR:
+                    self.unanswered.append(part)
+                    continue
+            kept = len(self.kept)
+            yield from self._answer_part(model, settings, context, part)
+            if len(self.kept) == kept:
+                self.unanswered.append(part)
+        if len(self.parts) > 1:
+            self._forget_unshown()
+        if len(self.parts) == 1 and self.kept:
             yield from self._other_version(notices)
+        elif self.kept and self.unanswered:
+            notices.append("The documents don't answer this part of the question: "
+                           + " ".join(f"\"{p}\"" for p in self.unanswered))
+        self.asked = whole
         yield self.finish(model=model.name, backend=settings.backend, notices=notices,
                           abstain=not self.kept)
 
-    def _draft(self, model: ChatModel, settings: Settings, context: str) -> Iterator[str]:
-        """One draft from the model over the current evidence, verified sentence by sentence."""
-        evidence_text = "\n".join(f"[{i + 1}] {ev.text}" for i, ev in enumerate(self.evidence))
-        messages = prompt_messages(evidence_text, context, self.question)
+    def _forget_unshown(self) -> None:
+        """Drop the current part's verified sentences that were never shown (none of them gave
+        what the part asks), with the citation numbers only they used, which come last."""
+        if self.held and not self.answered:
+            del self.claims[self.part_start:]
+            used = {i for _, cited in self.claims for i in cited}
+            self.numbering = {i: n for i, n in self.numbering.items() if i in used}
+        self.held.clear()
+
+    def _answer_part(self, model: ChatModel, settings: Settings, context: str, question: str) -> Iterator[str]:
+        """Draft and verify an answer to `question` (the question, or one of its parts) over
+        the evidence `shown`; when everything the draft said was rejected, try once more.
+
+        - The rejected answer was taken from one or two passages ("Vassily Nebenzia." for the
+          ambassador to Seoul: the passage is about the ambassador to the UN): asked again
+          without them.
+        - Otherwise ("June 2023 [4]." put together from "in 2023" and "last June"): asked again
+          for a full sentence from the evidence, the 1.5B model copied [4] ("A major defense
+          agreement was signed between the two countries in 2023"); asked again for "what the
+          evidence says", it said "June 2023" again.
+
+        Nothing of the part was shown, so the second draft streams as if it were the first.
+        """
+        if asks_for(question) == "yes-no":
+            # Asked "Have NATO officials confirmed ...?", the 1.5B model answered NOT_FOUND with the
+            # confirmation in [1], or a bare "Yes [3]."; asked what the evidence says, it answered
+            # with the confirmation, cited.
+            first = again = render("evidence_question", question=question.strip())
+        else:
+            first, again = question, render("sentence_question", question=question.strip())
+        yield from self._draft(model, settings, context, first)
+        if self.claims[self.part_start:] or not self.unsupported[self.part_rejected:]:
+            return
+        misleading = self._misleading()
+        self.shown = [i for i in self.shown if self.evidence[i].text not in misleading]
+        if self.shown:
+            yield from self._draft(model, settings, context, first if misleading else again)
+
+    def _draft(self, model: ChatModel, settings: Settings, context: str, question: str) -> Iterator[str]:
+        """One draft from the model over the evidence shown, verified sentence by sentence."""
+        evidence_text = "\n".join(f"[{k + 1}] {self.evidence[i].text}" for k, i in enumerate(self.shown))
+        messages = prompt_messages(evidence_text, context, question)
         self.tokens["prompt"] = self.tokens.get("prompt", 0) + sum(count_tokens(m["content"]) for m in messages)
         draft, done_upto = "", 0
         t_gen = time.perf_counter()
@@ -313,17 +419,15 @@ class _Run:
             raise ModelError("the model returned an empty reply")
 
     def _misleading(self) -> set[str]:
-        """The evidence sentences the first draft's rejected sentences (all of `unsupported`
-        so far) were taken from, if it made no other claim; else nothing.
+        """The evidence sentences shown that this part's rejected sentences were taken from.
 
         A rejected sentence was taken from the evidence sentences holding all of its numbers and
         names, if there are one or two ("Vassily Nebenzia."); names found nearly everywhere
         ("North Korea sent no troops to Russia.") do not tell where it came from.
         """
-        if self.retried or self.claims or not self.unsupported:
-            return set()
-        texts = [ev.text for ev in self.evidence]
-        found = [taken_from(sentence, texts) for sentence in self.unsupported]
+        rejected = self.unsupported[self.part_rejected:]
+        texts = [self.evidence[i].text for i in self.shown]
+        found = [taken_from(sentence, texts) for sentence in rejected]
         return {t for sources in found if len(sources) <= MISLEADING_SOURCES for t in sources}
 
     def _other_account(self) -> tuple[int, str] | None:
@@ -333,13 +437,15 @@ class _Run:
         - "how many": a sentence that answers it (`answers_number_question`) with numbers the
           answer does not have ("10,000" against "12,000"); it may be cited already, for a name.
         - yes/no ("Has North Korea denied ...?"): a sentence from another document that speaks
-          of what was asked and says the opposite: one says no ("refrained from sending
-          weapons", "could not confirm") where the answer says yes, or the other way round.
+          of what was asked and answers it otherwise (`stance`): "refrained from sending
+          weapons" where the answer says it supplied them; "said nothing" where it says North
+          Korea denied. It may come from the passages ranked below the evidence (`more`): the
+          other account is often a document the question's wording matches less well.
         """
         kind = asks_for(self.asked)
         cited = {i for _, c in self.claims for i in c}
         said = " ".join(text for text, _ in self.claims)
-        best_first = sorted(enumerate(self.evidence), key=lambda iev: -iev[1].score)
+        best_first = sorted(((i, self.evidence[i]) for i in self.shown), key=lambda iev: -iev[1].score)
         if kind == "number":
             given = _figures(said)
             for i, ev in best_first:
@@ -353,10 +459,18 @@ class _Run:
                     return i, "The sources give different figures for this; each is shown with its source."
         if kind == "yes-no":
             sources = {self.evidence[i].hit.chunk.source for i in cited}
-            for i, ev in best_first:
+            # The passages below the evidence are read only when the evidence has no other account.
+            candidates = chain(best_first, ((None, ev) for ev in self.more()))
+            for i, ev in candidates:
                 if i in cited or ev.hit.chunk.source in sources or MARKER.search(ev.text):
                     continue
-                if denies(ev.text) != denies(said) and covers_question([self.context[ev.text]], self.asked):
+                context = self.context.get(ev.text) or _with_neighbours(ev)
+                if (stance(ev.text) != stance(said) and takes_a_stance(ev.text, self.asked)
+                        and covers_question([context], self.asked)):
+                    if i is None:  # from the passages ranked below the evidence: cite it too
+                        self.evidence.append(ev)
+                        self.context[ev.text] = context
+                        i = len(self.evidence) - 1
                     return i, "The sources differ on this; each account is shown with its source."
         return None
 
@@ -395,15 +509,18 @@ class _Run:
         officers gave estimates of the deployment", citing a sentence on interrogations) echoes
         the question, and the echo would cover it.
         """
-        spoken = [self.context[self.evidence[i].text] for _, cited in self.claims for i in cited]
+        claims = self.claims[self.part_start:]
+        spoken = [self.context[self.evidence[i].text] for _, cited in claims for i in cited]
         if not covers_question(spoken, self.asked):
             return False
         kind = asks_for(self.asked)
         if kind == "number":
             return any(answers_number_question(text, [self.evidence[i].text for i in cited], self.asked,
-                                               self.context) for text, cited in self.claims)
+                                               self.context) for text, cited in claims)
         if kind == "time":
-            return any(has_time(text) for text, _ in self.claims)
+            return any(has_time(text) for text, _ in claims)
+        if kind == "name":  # "Who leads the delegation, by name?": "officials from the NIS" is no name
+            return any(names_someone(text) for text, _ in claims)
         return True
 
     def _accept(self, segment: str) -> Iterator[str]:
@@ -427,9 +544,9 @@ class _Run:
 
     def extractive(self, notices: list[str]) -> Iterator[str | Answer]:
         """Answer with the best evidence sentences themselves, quoted and cited."""
-        best = self.evidence[0].score
-        chosen = [i for i, ev in enumerate(self.evidence[:3])
-                  if ev.score >= max(RELEVANCE_FLOOR, best - EXTRACTIVE_SPREAD)]
+        ranked = sorted(range(len(self.evidence)), key=lambda i: -self.evidence[i].score)[:3]
+        best = self.evidence[ranked[0]].score
+        chosen = [i for i in ranked if self.evidence[i].score >= max(RELEVANCE_FLOOR, best - EXTRACTIVE_SPREAD)]
         self.timings.setdefault("first_token", time.perf_counter() - self.t0)
         for i in chosen:
             # A document's own "[2]" or "[99]" would read as one of our citations: leave it out

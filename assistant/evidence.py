@@ -28,7 +28,8 @@ _INSTRUCTION = re.compile(
 
 
 _ASKS_NUMBER = re.compile(r"\bhow (many|much|long|far|old)\b|\bwhat (number|percentage|share|amount)\b", re.I)
-_ASKS_TIME = re.compile(r"\bwhen\b|\bwhat (year|date|month|day)\b", re.I)
+_ASKS_TIME = re.compile(r"\bwhen\b|\b(what|which) (year|date|month|day)\b", re.I)
+_ASKS_NAME = re.compile(r"\bby name\b|\bname of\b|^\s*name\b|\bwhat (is|was|are|were) (his|her|their) names?\b", re.I)
 _ASKS_YES_NO = re.compile(r"^\s*(has|have|had|did|does|do|is|are|was|were|will|would|can|could)\b", re.I)
 _HAS_NUMBER = re.compile(r"\d")
 _HAS_TIME = re.compile(r"\b(1[89]\d\d|20\d\d|January|February|March|April|May|June|July|August|September|"
@@ -38,11 +39,14 @@ ANSWER_TYPE_BONUS = 0.12
 
 
 def asks_for(question: str) -> str:
-    """What kind of thing the question asks for: "number", "time", "yes-no" or "" (anything)."""
+    """What kind of thing the question asks for: "number", "time", "name" (of someone: "by
+    name", "the name of"), "yes-no" or "" (anything)."""
     if _ASKS_NUMBER.search(question):
         return "number"
     if _ASKS_TIME.search(question):
         return "time"
+    if _ASKS_NAME.search(question):
+        return "name"
     if _ASKS_YES_NO.search(question):
         return "yes-no"
     return ""

@@ -121,7 +121,7 @@ _FRAGMENT_TERMS = 2  # an answer with fewer non-numeric content words is read wi
 _QUESTION_SHAPE = frozenset("""many much long often kind type sort name named called mean means happen
 happened happening according currently year month date time city country place location town region
 number amount figure total roughly approximately around exactly estimated percentage
-could would should might must shall said says told tell reportedly allegedly
+could would should might must shall said says told tell give gave given reportedly allegedly
 already recently still ever just most least""".split())
 
 
@@ -148,8 +148,21 @@ def _stem(word: str) -> str:
     return stem if len(stem) >= 4 else word
 
 
+# Words news text uses for one another ("the first group of personnel sent to help" is "the first
+# shipment of advisers dispatched to assist"), and irregular forms the crude stem misses.
+_SAME_SENSE = [
+    "send sent dispatch deploy deployment",
+    "help assist support aid",
+    "personnel troop soldier force adviser advisor",
+    "group batch wave contingent shipment",
+    "begin began begun start outbreak",
+]
+_SENSE = {_stem(w): k for k, family in enumerate(_SAME_SENSE) for w in family.split()}
+
+
 def _present(term: str, present: set[str]) -> bool:
-    """Is `term`, or a word sharing its stem ("teach" ~ "teaches", "warned" ~ "warning"), in `present`?"""
+    """Is `term`, a word sharing its stem ("teach" ~ "teaches", "warned" ~ "warning"), or a word of
+    the same sense ("sent" ~ "dispatched", `_SAME_SENSE`) in `present`?"""
     if term in present:
         return True
     if len(term) > 5 and any(p.startswith(term[:5]) for p in present):
@@ -157,7 +170,10 @@ def _present(term: str, present: set[str]) -> bool:
     if len(term) >= 4 and any(p.startswith(term) for p in present):
         return True
     stem = _stem(term)
-    return len(stem) >= 4 and any(_stem(p) == stem for p in present)
+    if len(stem) >= 4 and any(_stem(p) == stem for p in present):
+        return True
+    sense = _SENSE.get(stem)
+    return sense is not None and any(_SENSE.get(_stem(p)) == sense for p in present)
 
 
 def check_support(sentence: str, evidence: Sequence[str], *,
@@ -350,6 +366,32 @@ def covers_question(texts: Sequence[str], question: str) -> bool:
     return len(missing) <= max(1, len(asked) // 3)
 
 
+_CAPITALISED_RUN = re.compile(r"[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")
+# Words of the names of institutions, places and peoples: "National Intelligence Service" names
+# no one. (A title before a name, "Secretary-General Mark Rutte", leaves the name.)
+_NOT_PERSONAL = frozenset("""
+Service Agency Ministry Directorate Center Centre Institute University College School Council Office
+Department Committee Commission Organization Organisation Association Nations Union Forces Force Army
+Navy Command News Times Post Press Group Party Assembly Government Administration Intelligence
+National Security Defense Defence Foreign Affairs Headquarters Studies Foundation Bank Fund Court
+Parliament Senate Congress Republic People's Peoples Democratic Federation Alliance Treaty Agreement
+Korea Korean Koreans Russia Russian Russians Ukraine Ukrainian Ukrainians China Chinese Japan Japanese
+United States America American Americans North South East West Europe European NATO UN EU
+""".split()) | _NAME_STOP
+
+
+def names_someone(text: str) -> bool:
+    """Does `text` give a person's name: two or more capitalised words in a row that are not
+    words of institutions or places ("Kim Hong-kyun", "President Yoon Suk Yeol")?"""
+    for m in _CAPITALISED_RUN.finditer(text):
+        run = 0
+        for word in m.group(0).split():
+            run = 0 if word.strip(".,'’") in _NOT_PERSONAL else run + 1
+            if run >= 2:
+                return True
+    return False
+
+
 _DENIAL = re.compile(r"\b(den(y|ies|ied|ial)|refrain(s|ed)?|refus(e|es|ed)|reject(s|ed)?|dismiss(es|ed)?|"
                      r"nothing|nobody|without)\b", re.IGNORECASE)
 
@@ -357,6 +399,33 @@ _DENIAL = re.compile(r"\b(den(y|ies|ied|ial)|refrain(s|ed)?|refus(e|es|ed)|rejec
 def denies(text: str) -> bool:
     """Does `text` say no: a negation ("could not confirm") or a denial ("denied", "refrained")?"""
     return bool(_NEGATION.search(text) or _DENIAL.search(text))
+
+
+_SILENCE = re.compile(
+    r"\bsaid nothing\b|\bno comment\b|\bunconfirmed\b|\bdeclin\w* to (?:comment|confirm|say)\b|"
+    r"\brefrain\w* from (?:\w+ )?(?:confirm|comment)|"
+    r"\b(?:could|can|did|do|does|would|has|have|had)(?:\s+not|n't)\s+(?:\w+\s+)?(?:confirm|comment)|"
+    r"\bnot (?:yet )?(?:been )?confirmed\b", re.IGNORECASE)
+
+
+def stance(text: str) -> str:
+    """What `text` says to a yes/no question: "silent" (it "said nothing", "could not confirm"),
+    "no" (a denial or negation) or "yes"."""
+    if _SILENCE.search(text):
+        return "silent"
+    return "no" if denies(text) else "yes"
+
+
+def takes_a_stance(text: str, question: str) -> bool:
+    """Does `text` itself answer the yes/no `question` one way or the other: does it deny or
+    stay silent, or use the verb the question asks about ("supplied" for "Has South Korea
+    supplied weapons ...?")? A sentence only about the topic ("By sending troops, North Korea
+    could gain ...") takes none."""
+    if stance(text) != "yes":
+        return True
+    asked = [w for w in _WORD.findall(question) if w[:1].islower() and w.lower().endswith("ed")]
+    present = set(tokenize(text))
+    return any(_present(t, present) for w in asked for t in tokenize(w))
 
 
 _QUOTE = re.compile(r"[\"“”]([^\"“”]{12,})[\"“”]")
@@ -388,6 +457,13 @@ def _misattributed_quote(sentence: str, evidence: Sequence[str]) -> str:
         else:
             return "the quotation's speaker is not in the text that has the quotation"
     return ""
+
+
+def share_held(sentence: str, text: str) -> float:
+    """The share of `sentence`'s words (numbers and names included) that `text` holds."""
+    terms = set(tokenize(sentence))
+    present = set(tokenize(text))
+    return sum(1 for t in terms if _present(t, present)) / len(terms) if terms else 0.0
 
 
 def _holds_all(fragment: str, text: str) -> bool:

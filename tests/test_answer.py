@@ -418,3 +418,134 @@ def test_a_wrong_answer_from_one_passage_is_asked_again_without_it(settings: Set
     right = _Prompted({}, otherwise="Georgy Zinoviev [1].")
     assert not ask(question, settings=settings, chat_model=right, embedder=hash_embedder).abstained
     assert len(right.prompts) == 1
+
+
+class _ByQuestion:
+    """A chat model that answers by the question in its prompt (not the evidence), recording each."""
+
+    name = "by-question"
+
+    def __init__(self, replies: dict[str, str], otherwise: str = "NOT_FOUND") -> None:
+        self.replies, self.otherwise = replies, otherwise
+        self.questions: list[str] = []
+
+    def stream(self, messages: Sequence[dict], **_: object) -> Iterator[str]:
+        question = messages[-1]["content"].rsplit("Question:", 1)[-1].strip()
+        self.questions.append(question)
+        yield next((reply for needle, reply in self.replies.items() if needle in question), self.otherwise)
+
+
+ARMS = {"system.txt": "Among the systems under consideration is the Cheongung-II missile system.\n"
+                      "It could bolster air defence.\n",
+        "route.txt": "Seoul has so far routed its weapons through Poland.\n"
+                     "Poland passes them on to Kyiv.\n"}
+TWO_PART = "Which missile system is under consideration, and through which country has Seoul routed its weapons?"
+
+
+def test_a_two_part_question_is_answered_part_by_part(settings: Settings, hash_embedder, tmp_path: Path) -> None:
+    docs = _ingest_files(tmp_path, settings, hash_embedder, ARMS)
+    model = _ByQuestion({"missile system": "The Cheongung-II missile system [1].",
+                         "which country": "Seoul has routed its weapons through Poland [1]."})
+    answer = _streamed(TWO_PART, model, settings, hash_embedder, docs)
+    assert model.questions == ["Which missile system is under consideration?",
+                               "Through which country has Seoul routed its weapons?"]
+    assert "Cheongung-II" in answer.text and "Poland" in answer.text and not answer.notices
+    # Each part's "[1]" is its own evidence's first sentence: the answer numbers them apart.
+    assert [(c.n, c.source) for c in answer.citations] == [(1, "system.txt"), (2, "route.txt")]
+
+
+def test_a_part_the_documents_do_not_answer_is_named_and_the_rest_is_kept(settings: Settings, hash_embedder,
+                                                                           tmp_path: Path) -> None:
+    docs = _ingest_files(tmp_path, settings, hash_embedder, ARMS)
+    question = "How many missile systems are under consideration, and through which country has Seoul routed its weapons?"
+    # The first part's sentence is true but gives no number: it is never shown, and the
+    # citation number it took goes to the second part's source.
+    model = _ByQuestion({"missile systems": "Among the systems under consideration is the Cheongung-II missile system [1].",
+                         "which country": "Seoul has routed its weapons through Poland [1]."})
+    answer = _streamed(question, model, settings, hash_embedder, docs)
+    assert len(model.questions) == 2 and answer.text == "Seoul has routed its weapons through Poland [1]."
+    assert [(c.n, c.source) for c in answer.citations] == [(1, "route.txt")]
+    assert any("How many missile systems are under consideration?" in n for n in answer.notices)
+    # Neither part answered: an abstention.
+    neither = ask(question, settings=settings, chat_model=_ByQuestion({}), embedder=hash_embedder)
+    assert neither.abstained and not neither.citations
+
+
+DELEGATION = {"delegation.txt": "The delegation to NATO is led by officials from the National Intelligence Service.\n"
+                                "It arrived in Brussels on Monday.\n"}
+
+
+def test_a_question_asking_for_a_name_needs_a_person_named(settings: Settings, hash_embedder,
+                                                           tmp_path: Path) -> None:
+    _ingest_files(tmp_path, settings, hash_embedder, DELEGATION)
+    reply = _Reply("The delegation to NATO is led by officials from the National Intelligence Service [1].")
+    by_name = ask("Who leads the delegation to NATO by name?", settings=settings, chat_model=reply,
+                  embedder=hash_embedder)
+    assert by_name.abstained, by_name.text
+    # Without "by name", officials of an agency answer "who".
+    who = ask("Who leads the delegation to NATO?", settings=settings, chat_model=reply, embedder=hash_embedder)
+    assert not who.abstained and "National Intelligence Service" in who.text
+
+
+DENIALS = {"daily.txt": "North Korean officials denied sending troops, calling it a smear.\n"
+                        "The denial came on Friday.\n",
+           "weekly.txt": "North Korea has said nothing about sending troops to Russia.\n"
+                         "Its state media were silent as well.\n",
+           "monthly.txt": "By sending troops, North Korea could gain battlefield experience.\n"
+                          "Analysts expect more deployments.\n"}
+
+
+def test_a_yes_no_question_finds_the_other_account_below_the_evidence(settings: Settings, hash_embedder,
+                                                                     tmp_path: Path) -> None:
+    docs = _ingest_files(tmp_path, settings, hash_embedder, DENIALS)
+    question = "Has North Korea denied sending troops?"
+    narrow = settings.replace(top_k=1)  # the model sees one passage: the other account is below it
+    model = _ByQuestion({}, otherwise="North Korean officials denied sending troops [1].")
+    answer = _streamed(question, model, narrow, hash_embedder, docs)
+    assert model.questions == [question + " Answer with what the evidence says, citing it."]
+    # Silence is another answer than a denial; "could gain battlefield experience" is none.
+    assert "said nothing" in answer.text and "battlefield" not in answer.text, answer.text
+    assert [c.source for c in answer.citations] == ["daily.txt", "weekly.txt"]
+    assert any("differ" in n for n in answer.notices)
+
+
+TREATY = {"signed.txt": "A defense agreement was signed between the two countries in 2023.\n"
+                        "It covers mutual assistance.\n",
+          "summit.txt": "Putin and Kim met last June in Pyongyang.\n"
+                        "They toured a factory.\n"}
+
+
+def test_an_answer_put_together_from_two_passages_is_asked_again_for_a_sentence_of_the_evidence(
+        settings: Settings, hash_embedder, tmp_path: Path) -> None:
+    docs = _ingest_files(tmp_path, settings, hash_embedder, TREATY)
+    question = "When did the two countries sign the defense agreement?"
+    model = _ByQuestion({"full sentence": "A defense agreement was signed between the two countries in 2023 [1]."},
+                        otherwise="June 2023.")
+    answer = _streamed(question, model, settings, hash_embedder, docs)
+    assert model.questions == [question, question + " Answer with a full sentence from the evidence, citing it."]
+    assert answer.unsupported == ("June 2023.",) and "in 2023" in answer.text
+    assert [c.source for c in answer.citations] == ["signed.txt"]
+    # Asked once more only: a model that keeps stitching gets an abstention; and a model that
+    # says the documents don't answer is believed at once.
+    stubborn = _ByQuestion({}, otherwise="June 2023.")
+    assert ask(question, settings=settings, chat_model=stubborn, embedder=hash_embedder).abstained
+    assert len(stubborn.questions) == 2
+    not_found = _ByQuestion({})
+    assert ask(question, settings=settings, chat_model=not_found, embedder=hash_embedder).abstained
+    assert len(not_found.questions) == 1
+
+
+def test_a_sentence_two_passages_support_together_is_cited_to_both_however_they_rank(hash_embedder) -> None:
+    from assistant.api import _Run
+    from assistant.evidence import Evidence
+    from assistant.types import Chunk, Hit
+    sentences = ["Seoul held talks on Monday.", "Officials met in Brussels.", "The talks lasted a day.",
+                 "Reporters waited outside.", "Russia's war against Ukraine continues.",
+                 "Manpower has been depleted since the war began in February 2022."]
+    text = " ".join(sentences)
+    chunk = Chunk(id="c1", source="a.txt", text=text, start=0, end=len(text), line_start=1, line_end=1, ordinal=0)
+    evidence = [Evidence(s, Hit(chunk, 0.5), text.index(s), text.index(s) + len(s), 0.5, 0.5, 0.5)
+                for s in sentences]
+    run = _Run("When did the war begin?", "When did the war begin?", [Hit(chunk, 0.5)], evidence, hash_embedder, 0.0)
+    # No one sentence holds "Ukraine" and "February 2022"; the two that do come last.
+    assert run._repair("The war against Ukraine began in February 2022.") == [4, 5]

@@ -108,7 +108,8 @@ def test_odd_questions_answer_or_abstain(index, hash_embedder, question: str) ->
     answer = ask(question, settings=settings, embedder=hash_embedder)
     check_answer(answer, docs)
     # and with a model in the loop (it may be asked, or not when the evidence is too weak)
-    model = ScriptedChat(["North Korea had already sent about 1,500 special forces to Russia [1]."])
+    # Twice: an answer verification removes gets a second try.
+    model = ScriptedChat(["North Korea had already sent about 1,500 special forces to Russia [1]."] * 2)
     check_answer(ask(question, settings=settings, chat_model=model, embedder=hash_embedder), docs)
 
 
@@ -464,7 +465,7 @@ _NEGATION_GAP = pytest.mark.xfail(
 def test_injected_claims_reusing_evidence_words_are_removed(index, hash_embedder, claim: str) -> None:
     settings, _ = index
     # Not a "how many" question: an answer to that needs a number, which would hide the gap.
-    answer = ask("What had North Korea already sent to Russia?", settings=settings, chat_model=ScriptedChat([claim.replace(".", " [1].")]),
+    answer = ask("What had North Korea already sent to Russia?", settings=settings, chat_model=ScriptedChat([claim.replace(".", " [1].")] * 2),
                  embedder=hash_embedder)
     assert claim.rstrip(".") not in answer.text
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from assistant.verify import check_support, split_draft
+import pytest
+
+from assistant.verify import check_support, covers_question, names_someone, split_draft, stance, takes_a_stance
 
 EVIDENCE = [
     "Last week, South Korean intelligence said North Korea had already sent about 1,500 special forces to Russia.",
@@ -83,6 +85,13 @@ def test_fragment_answers_fill_the_answer_type_the_question_asks_for() -> None:
     city = check_support("Brussels.", ["A South Korean delegation has arrived in Brussels to brief NATO officials."],
                          question="In which city did the South Korean delegation brief NATO officials?")
     assert city.ok, city.reason
+    # "give", like "say", is how the question asks for the figure, not what the source says.
+    wave = ["NATO Secretary-General Mark Rutte stated that North Korea has dispatched an initial wave of troops, "
+            "estimated to be between 10,000 and 12,000."]
+    asked = "What lower bound did NATO's Secretary-General give for the initial wave?"
+    bound = check_support("10,000 to 12,000.", wave, question=asked)
+    assert bound.ok, bound.reason
+    assert covers_question(wave, asked)
     # ...but a content word of the question still has to be there.
     moved = check_support("Brussels.", ["A South Korean delegation has arrived in Brussels."],
                           question="In which city did the South Korean delegation brief NATO officials?")
@@ -256,3 +265,46 @@ def test_what_a_how_many_question_counts_must_be_in_the_source() -> None:
     # One phrase missing of six words is within the tolerance, but it is the thing counted.
     assert not answers_number_question(containers, [containers], q, {containers: containers})
     assert answers_number_question(forces, [forces], q, {forces: forces})
+
+
+@pytest.mark.parametrize("text, named", [
+    ("Kim Hong-kyun warned him.", True),
+    ("NATO Secretary-General Mark Rutte confirmed it.", True),  # a title, then a name
+    ("The delegation is led by officials from the National Intelligence Service.", False),
+    ("The United Nations Security Council met in New York.", True),  # "New York" reads as a name
+    ("South Korea and North Korea.", False),
+    ("Officials said so.", False),
+])
+def test_names_someone_tells_a_person_from_an_institution(text: str, named: bool) -> None:
+    assert names_someone(text) is named
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("North Korea has said nothing about sending troops to Ukraine.", "silent"),
+    ("U.S. and NATO officials said they could not confirm the troop buildup.", "silent"),
+    ("North Korea refrains from officially confirming their dispatch.", "silent"),
+    ("North Korean officials denied the reports.", "no"),
+    ("Seoul has refrained from sending weapons.", "no"),
+    ("NATO Secretary-General Mark Rutte confirmed the intelligence.", "yes"),
+])
+def test_stance_tells_silence_from_denial(text: str, expected: str) -> None:
+    assert stance(text) == expected
+
+
+def test_a_sentence_only_about_the_topic_takes_no_stance() -> None:
+    question = "Has Seoul supplied weapons to Ukraine?"
+    assert takes_a_stance("Seoul has only supplied weapons to third parties such as Poland.", question)
+    assert takes_a_stance("Seoul has refrained from sending weapons.", question)
+    assert not takes_a_stance("By sending weapons, Seoul could gain influence, analysts said.", question)
+
+
+def test_a_question_may_use_other_words_of_the_same_sense() -> None:
+    evidence = ["Seoul reacted to the first shipment of 1,200 North Korean military advisers dispatched to assist "
+                "Russian forces."]
+    asked = "How many North Korean personnel were in the first group sent to help Russia?"
+    v = check_support("1,200.", evidence, question=asked)
+    assert v.ok, v.reason
+    # Words of another sense stay missing: advisers who "arrived" were not "killed".
+    killed = check_support("1,200.", evidence, question="How many North Korean personnel were killed in the first "
+                                                        "battle fought near Kursk?")
+    assert not killed.ok and "killed" in killed.reason
