@@ -136,8 +136,9 @@ def ask_stream(question: str, *, history: Sequence[dict] | None = None,
     store = Store.open(settings, embedder)
     if store.count() == 0:
         raise NoIndexError("the index is empty: run `rag ingest` first")
-    query = standalone_query(without_instructions(q), history)
-    parts = question_parts(query) if query == without_instructions(q) else [query]
+    asked = without_instructions(q)
+    query = standalone_query(asked, history)
+    parts = question_parts(query) if query == asked else [query]  # a follow-up is one question
     if len(parts) == 1:
         hits = retrieve(store, query, top_k=settings.top_k, sources=sources)
         evidence = select_evidence(query, hits, embedder, budget_tokens=settings.context_tokens,
@@ -199,6 +200,7 @@ def _two_part_run(question: str, query: str, parts: Sequence[str], store: Store,
     queries = [parts[0], standalone_query(parts[1], [{"role": "user", "content": parts[0]}])]
     index = refresh_lexical_index(store)
     evidence: list[Evidence] = []
+    at: dict[tuple[str, int], int] = {}  # (source, start) -> index in evidence: a sentence both parts use
     shown: list[list[int]] = []
     part_hits = []
     for part_query in queries:
@@ -207,17 +209,17 @@ def _two_part_run(question: str, query: str, parts: Sequence[str], store: Store,
         indexes = []
         for ev in reading_order(select_evidence(part_query, hits, embedder,
                                                 budget_tokens=settings.context_tokens, index=index)):
-            at = next((i for i, e in enumerate(evidence) if (e.hit.chunk.source, e.start) ==
-                       (ev.hit.chunk.source, ev.start)), None)
-            if at is None:
+            key = (ev.hit.chunk.source, ev.start)
+            if key not in at:
+                at[key] = len(evidence)
                 evidence.append(ev)
-                at = len(evidence) - 1
-            indexes.append(at)
+            indexes.append(at[key])
         shown.append(indexes)
-    merged: list[Hit] = []
+    merged: dict[str, Hit] = {}  # chunk id -> its first hit, alternating between the parts
     for pair in zip(*part_hits):
-        merged.extend(h for h in pair if all(h.chunk.id != m.chunk.id for m in merged))
-    return _Run(question, query, merged[:settings.top_k], evidence, embedder, t0,
+        for h in pair:
+            merged.setdefault(h.chunk.id, h)
+    return _Run(question, query, list(merged.values())[:settings.top_k], evidence, embedder, t0,
                 parts=list(zip(parts, shown)))
 
 
@@ -459,13 +461,14 @@ class _Run:
                     return i, "The sources give different figures for this; each is shown with its source."
         if kind == "yes-no":
             sources = {self.evidence[i].hit.chunk.source for i in cited}
+            answer_stance = stance(said)
             # The passages below the evidence are read only when the evidence has no other account.
             candidates = chain(best_first, ((None, ev) for ev in self.more()))
             for i, ev in candidates:
                 if i in cited or ev.hit.chunk.source in sources or MARKER.search(ev.text):
                     continue
                 context = self.context.get(ev.text) or _with_neighbours(ev)
-                if (stance(ev.text) != stance(said) and takes_a_stance(ev.text, self.asked)
+                if (stance(ev.text) != answer_stance and takes_a_stance(ev.text, self.asked)
                         and covers_question([context], self.asked)):
                     if i is None:  # from the passages ranked below the evidence: cite it too
                         self.evidence.append(ev)

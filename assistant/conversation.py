@@ -6,7 +6,7 @@ import re
 from typing import Sequence
 
 from assistant.lexical import tokenize
-from assistant.verify import MARKER
+from assistant.verify import CAPITALISED_RUN, MARKER
 
 _ANAPHORA = re.compile(
     r"\b(he|she|him|her|his|hers|they|them|their|it|its|this|that|these|those|there|then|"
@@ -42,7 +42,6 @@ def previous_turn(history: Sequence[dict] | None) -> tuple[str, str]:
     return question, answer
 
 
-_NAME = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")
 _NOT_NAMES = frozenset("""The A An In On At By For From To Of And But Or It Its This That These Those He She They
 We I Who What Which Where When Why How Is Are Was Were Do Does Did According""".split())
 _MAX_NAME_WORDS = 12
@@ -52,7 +51,7 @@ def referents(*texts: str) -> list[str]:
     """Capitalised names in `texts`, in order, without duplicates or function words."""
     names: list[str] = []
     for text in texts:
-        for m in _NAME.finditer(text):
+        for m in CAPITALISED_RUN.finditer(text):
             words = [w for w in m.group(0).split() if w not in _NOT_NAMES]
             name = " ".join(words).strip(".")
             if name and name not in names:
@@ -119,5 +118,4 @@ def question_parts(question: str) -> list[str]:
         if not verb:
             return [text]
         first = f"{first} {second[verb.start():]}"
-    parts = [first.rstrip("?") + "?", second[0].upper() + second[1:].rstrip("?") + "?"]
-    return parts
+    return [first.rstrip("?") + "?", second[0].upper() + second[1:].rstrip("?") + "?"]

@@ -176,6 +176,11 @@ def _present(term: str, present: set[str]) -> bool:
     return sense is not None and any(_SENSE.get(_stem(p)) == sense for p in present)
 
 
+def _share_present(terms: set[str], present: set[str]) -> float:
+    """The share of `terms` (not empty) that are `_present` in `present`."""
+    return sum(1 for t in terms if _present(t, present)) / len(terms)
+
+
 def check_support(sentence: str, evidence: Sequence[str], *,
                   similarity: Similarity | None = None, min_overlap: float = 0.5,
                   min_similarity: float = 0.6, question: str | None = None,
@@ -233,13 +238,13 @@ def check_support(sentence: str, evidence: Sequence[str], *,
         # Yoon's foreign policy that never says "peace" passes on overlap alone.)
         novel = {t for t in terms - set(tokenize(question)) if not t.isdigit()}
         if novel:
-            found = sum(1 for t in novel if _present(t, present)) / len(novel)
+            found = _share_present(novel, present)
             if found < min_overlap:
                 missing = sorted(t for t in novel if not _present(t, present))
                 return Support(False, f"the answering word(s) are not in the cited text: {', '.join(missing)}")
     if not terms:
         return Support(False, "no content")
-    overlap = sum(1 for t in terms if _present(t, present)) / len(terms)
+    overlap = _share_present(terms, present)
     if overlap >= min_overlap:
         return Support(True, "", overlap)
     if similarity is not None and similarity(sentence, evidence) >= min_similarity:
@@ -366,7 +371,7 @@ def covers_question(texts: Sequence[str], question: str) -> bool:
     return len(missing) <= max(1, len(asked) // 3)
 
 
-_CAPITALISED_RUN = re.compile(r"[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")
+CAPITALISED_RUN = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")  # "Secretary-General Mark Rutte"
 # Words of the names of institutions, places and peoples: "National Intelligence Service" names
 # no one. (A title before a name, "Secretary-General Mark Rutte", leaves the name.)
 _NOT_PERSONAL = frozenset("""
@@ -383,7 +388,7 @@ United States America American Americans North South East West Europe European N
 def names_someone(text: str) -> bool:
     """Does `text` give a person's name: two or more capitalised words in a row that are not
     words of institutions or places ("Kim Hong-kyun", "President Yoon Suk Yeol")?"""
-    for m in _CAPITALISED_RUN.finditer(text):
+    for m in CAPITALISED_RUN.finditer(text):
         run = 0
         for word in m.group(0).split():
             run = 0 if word.strip(".,'’") in _NOT_PERSONAL else run + 1
@@ -462,8 +467,7 @@ def _misattributed_quote(sentence: str, evidence: Sequence[str]) -> str:
 def share_held(sentence: str, text: str) -> float:
     """The share of `sentence`'s words (numbers and names included) that `text` holds."""
     terms = set(tokenize(sentence))
-    present = set(tokenize(text))
-    return sum(1 for t in terms if _present(t, present)) / len(terms) if terms else 0.0
+    return _share_present(terms, set(tokenize(text))) if terms else 0.0
 
 
 def _holds_all(fragment: str, text: str) -> bool:
