@@ -6,7 +6,9 @@ import re
 from typing import Sequence
 
 from assistant.lexical import tokenize
-from assistant.verify import CAPITALISED_RUN, MARKER
+from assistant.verify import MARKER
+
+CAPITALISED_RUN = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")  # "Secretary-General Mark Rutte"
 
 _ANAPHORA = re.compile(
     r"\b(he|she|him|her|his|hers|they|them|their|it|its|this|that|these|those|there|then|"
@@ -85,37 +87,3 @@ def standalone_query(question: str, history: Sequence[dict] | None) -> str:
         have = set(tokenize(question + " " + " ".join(names)))
         names += [w for w in dict.fromkeys(tokenize(prev_q)) if w not in have and len(w) > 2]
     return f"{question} {' '.join(names)}" if names else question
-
-
-_WH = r"(?:what|which|who|whom|whose|where|when|why|how)"
-_SECOND_ASK = re.compile(rf",?\s+and\s+((?:(?:through|in|from|to|by|for|with|at|on)\s+)?{_WH}\b.*)$", re.IGNORECASE)
-_HAS_WH = re.compile(rf"\b{_WH}\b", re.IGNORECASE)
-_VERB = re.compile(r"\b(?:is|are|was|were|has|have|had|do|does|did|will|would|can|could|should|may|might)\b",
-                   re.IGNORECASE)
-
-
-def question_parts(question: str) -> list[str]:
-    """The separate questions of a two-part question, or `[question]`.
-
-    "Which system is Seoul considering, and through which country has it routed weapons?"
-    asks two things, each found in its own passage; a small model given both at once tends to
-    answer one, or neither. Two forms are split:
-
-    - two clauses: "Which X is ..., and through which country has it ...?";
-    - two asks sharing their verb: "Besides troops, what personnel and how many containers has
-      North Korea sent?" -> "Besides troops, what personnel has North Korea sent?" and "How many
-      containers has North Korea sent?".
-    """
-    text = question.strip()
-    m = _SECOND_ASK.search(text.rstrip("?").rstrip())
-    if not m:
-        return [text]
-    first, second = text[:m.start()].strip(" ,"), m.group(1).strip()
-    if not _HAS_WH.search(first) or _SECOND_ASK.search(second):
-        return [text]
-    if not _VERB.search(first):
-        verb = _VERB.search(second)
-        if not verb:
-            return [text]
-        first = f"{first} {second[verb.start():]}"
-    return [first.rstrip("?") + "?", second[0].upper() + second[1:].rstrip("?") + "?"]

@@ -1,7 +1,10 @@
-"""Compact evidence: the retrieved sentences most relevant to the question.
+"""Evidence for the model: the retrieved sentences most relevant to the question, shown with
+their neighbours as a few short numbered passages.
 
-The model sees numbered sentences, not whole chunks: a prompt a small CPU model can prefill
-in a few seconds, and citations that point at one exact sentence of one file.
+A passage is a run of consecutive sentences of one document around a relevant sentence. The
+model reads context (who "he" is, which company "it" is) and the prompt stays small enough for
+a CPU model to prefill in seconds. Every sentence keeps its exact offsets in its document, so
+a citation of a passage can be narrowed to the one sentence that supports the answer.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from assistant.tokens import count_tokens
 from assistant.types import Citation, Hit
 
 # Sentences in a document that address an AI are data, but a model may obey them; they are
-# never offered as evidence (see "Documents are data" in the README).
+# never shown to the model (see "Documents are data" in the README).
 _INSTRUCTION = re.compile(
     r"(ignore|disregard|forget)\s+(all\s+|any\s+|the\s+|your\s+)*(previous|prior|above|earlier|system)?\s*"
     r"(instructions|prompts?|rules)|system prompt|you are (now )?an? (ai|assistant|language model)|"
@@ -26,45 +29,11 @@ _INSTRUCTION = re.compile(
     r"\bnew instructions?\b|\b(do|must|should) not cite\b|\bsystem override\b|\bdeveloper mode\b",
     re.IGNORECASE)
 
-
-_ASKS_NUMBER = re.compile(r"\bhow (many|much|long|far|old)\b|\bwhat (number|percentage|share|amount)\b", re.I)
-_ASKS_TIME = re.compile(r"\bwhen\b|\b(what|which) (year|date|month|day)\b", re.I)
-_ASKS_NAME = re.compile(r"\bby name\b|\bname of\b|^\s*name\b|\bwhat (is|was|are|were) (his|her|their) names?\b", re.I)
-_ASKS_YES_NO = re.compile(r"^\s*(has|have|had|did|does|do|is|are|was|were|will|would|can|could)\b", re.I)
-_HAS_NUMBER = re.compile(r"\d")
-_HAS_TIME = re.compile(r"\b(1[89]\d\d|20\d\d|January|February|March|April|May|June|July|August|September|"
-                       r"October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|"
-                       r"yesterday|today|last (week|month|year)|earlier this (week|month|year))\b", re.I)
-ANSWER_TYPE_BONUS = 0.12
-
-
-def asks_for(question: str) -> str:
-    """What kind of thing the question asks for: "number", "time", "name" (of someone: "by
-    name", "the name of"), "yes-no" or "" (anything)."""
-    if _ASKS_NUMBER.search(question):
-        return "number"
-    if _ASKS_TIME.search(question):
-        return "time"
-    if _ASKS_NAME.search(question):
-        return "name"
-    if _ASKS_YES_NO.search(question):
-        return "yes-no"
-    return ""
-
-
-def has_time(text: str) -> bool:
-    """Does `text` hold a date or time expression ("June", "2023", "last week")?"""
-    return bool(_HAS_TIME.search(text))
-
-
-def answer_type_bonus(question: str, sentence: str) -> float:
-    """A bonus for sentences holding the kind of thing the question asks for (a number, a time)."""
-    kind = asks_for(question)
-    if kind == "number":
-        return ANSWER_TYPE_BONUS if _HAS_NUMBER.search(sentence) else 0.0
-    if kind == "time":
-        return ANSWER_TYPE_BONUS if has_time(sentence) else 0.0
-    return 0.0
+_YES_NO = re.compile(r"^\s*(has|have|had|did|does|do|is|are|was|were|will|would|can|could|should|may|might)\b",
+                     re.IGNORECASE)
+DENSE_WEIGHT = 0.55  # sentence relevance = this * cosine + the rest * idf-weighted term coverage
+MIN_CENTRE_CHARS = 12  # a shorter line ("Timeouts", "Photo: AP") is shown only beside a better one
+MAX_GAP = 3  # characters (white space) between two sentences that follow each other
 
 
 def looks_like_instruction(text: str) -> bool:
@@ -75,26 +44,29 @@ def looks_like_instruction(text: str) -> bool:
 def without_instructions(question: str) -> str:
     """The question without its sentences addressed to the assistant ("SYSTEM OVERRIDE: ...").
 
-    Used as the retrieval query: orders to the assistant are not what the user wants to
-    find, and they would drag the question's relevance below the floor. The whole question
-    is returned when nothing else is left.
+    Orders to the assistant are not what the user wants to find, and they would drag the
+    question's relevance below the floor. The whole question is returned when nothing else is
+    left.
     """
     kept = [question[s:e] for s, e in sentence_spans(question) if not looks_like_instruction(question[s:e])]
     return " ".join(kept).strip() or question
 
 
+def is_yes_no(question: str) -> bool:
+    """Does the question ask for yes or no ("Did ...?", "Has ...?")?"""
+    return bool(_YES_NO.match(question))
+
+
 @dataclass(frozen=True)
-class Evidence:
-    """One numbered evidence sentence.
+class Sentence:
+    """One sentence of a retrieved chunk, scored against the question.
 
     Attributes:
         text: The sentence, exactly as in the document.
         hit: The retrieved chunk it comes from.
         start: Offset of the sentence in the document text.
         end: One past its end.
-        score: Relevance to the question (0..1, higher is better).
-        dense: Cosine similarity to the question.
-        coverage: idf-weighted share of the question's terms the sentence contains.
+        score: Relevance to the question (about 0..1, higher is better).
     """
 
     text: str
@@ -102,8 +74,10 @@ class Evidence:
     start: int
     end: int
     score: float
-    dense: float
-    coverage: float
+
+    @property
+    def source(self) -> str:
+        return self.hit.chunk.source
 
     def citation(self, n: int) -> Citation:
         """This sentence as citation number `n`."""
@@ -112,6 +86,31 @@ class Evidence:
         last = first + self.text.count("\n")
         return Citation(n=n, source=chunk.source, start=self.start, end=self.end,
                         lines=(first, last), quote=self.text, chunk_id=chunk.id, page=chunk.page)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """Consecutive sentences of one document, shown to the model as `[n]`.
+
+    Attributes:
+        n: The number the model sees.
+        sentences: The sentences, in document order.
+    """
+
+    n: int
+    sentences: tuple[Sentence, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.sentences)
+
+    @property
+    def source(self) -> str:
+        return self.sentences[0].source
+
+    @property
+    def score(self) -> float:
+        return max(s.score for s in self.sentences)
 
 
 def term_coverage(query_terms: Sequence[str], text: str, index: LexicalIndex | None) -> float:
@@ -124,85 +123,96 @@ def term_coverage(query_terms: Sequence[str], text: str, index: LexicalIndex | N
     return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
 
 
-def select_evidence(query: str, hits: Sequence[Hit], embedder: Embedder, *,
-                    budget_tokens: int, index: LexicalIndex | None = None,
-                    max_sentences: int = 6) -> list[Evidence]:
-    """Rank the sentences of `hits` by relevance to `query`; keep the best within the budget.
+def rank_sentences(query: str, hits: Sequence[Hit], embedder: Embedder,
+                   index: LexicalIndex | None = None) -> list[Sentence]:
+    """Every sentence of `hits` (once, instructions left out), scored against `query`, in
+    document order per source (sources in the order of their first hit).
 
-    Returns evidence best first. Sentences that read as instructions to an AI are dropped.
+    The score mixes the cosine between sentence and query with the idf-weighted share of the
+    query's terms the sentence holds.
     """
     seen: set[tuple[str, int]] = set()
-    candidates: list[tuple[str, Hit, int, int]] = []
+    found: list[tuple[str, Hit, int, int]] = []
     for hit in hits:
         c = hit.chunk
         for s, e in sentence_spans(c.text):
             key = (c.source, c.start + s)
             text = c.text[s:e]
-            if key in seen or len(text) < 12 or looks_like_instruction(text):
+            if key in seen or looks_like_instruction(text):
                 continue
             seen.add(key)
-            candidates.append((text, hit, c.start + s, c.start + e))
-    if not candidates:
+            found.append((text, hit, c.start + s, c.start + e))
+    if not found:
         return []
-    matrix = vectors.embed(embedder, [query] + [t for t, *_ in candidates])
+    matrix = vectors.embed(embedder, [query] + [t for t, *_ in found])
     dense = matrix[1:] @ matrix[0]
     terms = tokenize(query)
-    ranked = []
-    for (text, hit, start, end), sim in zip(candidates, dense):
-        cov = term_coverage(terms, text, index)
-        score = 0.55 * float(sim) + 0.45 * cov + answer_type_bonus(query, text)
-        ranked.append(Evidence(text, hit, start, end, score, float(sim), cov))
-    ranked.sort(key=lambda ev: -ev.score)
-    chosen: list[Evidence] = []
-    used = 0
-    for ev in ranked:
-        cost = count_tokens(ev.text) + 3
-        if used + cost > budget_tokens and chosen:
-            continue
-        chosen.append(ev)
-        used += cost
-        if len(chosen) == max_sentences:
-            break
-    return chosen
+    order = {h.chunk.source: k for k, h in reversed(list(enumerate(hits)))}
+    ranked = [Sentence(text, hit, start, end,
+                       DENSE_WEIGHT * float(sim) + (1 - DENSE_WEIGHT) * term_coverage(terms, text, index))
+              for (text, hit, start, end), sim in zip(found, dense)]
+    return sorted(ranked, key=lambda s: (order[s.source], s.start))
 
 
-def reading_order(evidence: Sequence[Evidence]) -> list[Evidence]:
-    """The evidence best first, except that sentences following each other in a document are
-    kept together, in the document's order.
+def _follows(a: Sentence, b: Sentence) -> bool:
+    """Does `b` come right after `a` in the same document (only white space between)?"""
+    return a.source == b.source and 0 <= b.start - a.end <= MAX_GAP
 
-    A small model reads "... according to lawmaker Kim Joon-hyung. Kim ... said he plans to
-    introduce legislation" far better in that order than ranked, where the second sentence may
-    come first and "Kim" and "he" have nobody to refer to. Regrouping whole documents in text
-    order was tried: it pushed the best sentence down, and the 0.5B model then answered
-    NOT_FOUND to questions it had answered.
+
+def build_passages(sentences: Sequence[Sentence], *, budget_tokens: int, max_passages: int = 5,
+                   radius: int = 1) -> list[Passage]:
+    """The best sentences, each with up to `radius` neighbours on either side, as passages
+    numbered best first, within `budget_tokens`.
+
+    Windows that touch or overlap merge into one passage. A window that does not fit the
+    budget is tried without its neighbours.
+
+    Args:
+        sentences: From `rank_sentences` (document order per source).
+        budget_tokens: Token budget for all passages together.
+        max_passages: At most this many passages.
+        radius: Neighbours on each side of a chosen sentence (0: the sentence alone).
     """
-    ordered: list[Evidence] = []
-    placed: set[int] = set()
-    for k, ev in enumerate(evidence):
-        if k in placed:
+    position = {id(s): k for k, s in enumerate(sentences)}
+    chosen: set[int] = set()
+    used = 0
+    for best in sorted(sentences, key=lambda s: -s.score):
+        k = position[id(best)]
+        if k in chosen or len(best.text) < MIN_CENTRE_CHARS:
             continue
-        run = [k]
-        grew = True
-        while grew:  # extend the run with sentences right before or after it in the text
-            grew = False
-            for j, other in enumerate(evidence):
-                if j in placed or j in run:
-                    continue
-                first, last = evidence[run[0]], evidence[run[-1]]
-                if _adjacent(other, first):
-                    run.insert(0, j)
-                    grew = True
-                elif _adjacent(last, other):
-                    run.append(j)
-                    grew = True
-        placed.update(run)
-        ordered.extend(evidence[j] for j in run)
-    return ordered
+        for window in (_window(sentences, k, radius), [k]):
+            new = [j for j in window if j not in chosen]
+            cost = sum(count_tokens(sentences[j].text) + 1 for j in new) + 4
+            fits = used + cost <= budget_tokens or not chosen
+            if fits and len(_runs(sentences, chosen | set(new))) <= max_passages:
+                chosen.update(new)
+                used += cost
+                break
+        if used >= budget_tokens:
+            break
+    runs = _runs(sentences, chosen)
+    runs.sort(key=lambda run: -max(sentences[j].score for j in run))
+    return [Passage(n, tuple(sentences[j] for j in run)) for n, run in enumerate(runs, 1)]
 
 
-def _adjacent(a: Evidence, b: Evidence) -> bool:
-    """Does `b` follow `a` directly (only white space between them) in the same chunk?"""
-    chunk = a.hit.chunk
-    if b.hit.chunk.id != chunk.id or not a.end <= b.start:
-        return False
-    return not chunk.text[a.end - chunk.start:b.start - chunk.start].strip()
+def _window(sentences: Sequence[Sentence], k: int, radius: int) -> list[int]:
+    """Indexes of sentence `k` and up to `radius` sentences that follow each other around it."""
+    window = [k]
+    for _ in range(radius):
+        lo, hi = window[0], window[-1]
+        if lo > 0 and _follows(sentences[lo - 1], sentences[lo]):
+            window.insert(0, lo - 1)
+        if hi + 1 < len(sentences) and _follows(sentences[hi], sentences[hi + 1]):
+            window.append(hi + 1)
+    return window
+
+
+def _runs(sentences: Sequence[Sentence], chosen: set[int]) -> list[list[int]]:
+    """The chosen indexes grouped into runs of sentences that follow each other."""
+    runs: list[list[int]] = []
+    for k in sorted(chosen):
+        if runs and runs[-1][-1] == k - 1 and _follows(sentences[k - 1], sentences[k]):
+            runs[-1].append(k)
+        else:
+            runs.append([k])
+    return runs

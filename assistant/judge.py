@@ -2,15 +2,17 @@
 
 `Checker.supports(claim, passages)` combines two judges:
 
-* **rules**: `assistant.verify.check_support`, the same deterministic test the answer
-  pipeline applies (every number and name of the claim appears in the passages, no negation
-  the passages lack, enough word overlap or, with an embedder, a close paraphrase);
+* **rules**: `assistant.verify.check_claim`, the same deterministic checks the answer
+  pipeline applies (the claim's numbers, names and words are in the passages, and it adds no
+  negation they lack);
 * **llm**: a chat model asked for a one-word verdict, SUPPORTED or NOT_SUPPORTED (prompt
   `prompts/judge.txt`, temperature 0, a handful of tokens). The judge is the local model by
   default or any OpenAI-compatible endpoint (`make_chat_model`).
 
-Modes: "rules" (deterministic only), "llm" (the model only) and "both" (both must agree the
-claim is supported; the default when a judge model is given). In "both" mode the model is only
+Modes: "rules" (deterministic only), "llm" (the model only), "both" (both must agree the
+claim is supported; the default when a judge model is given) and "answers": exactly the checks
+answers get (`check_claim` with the question, then `assistant.pipeline.model_check`, the
+one-token question in the answer prompt's form), to measure the checker in use. In "both" mode the model is only
 asked when the rules pass, since a claim the rules reject is rejected anyway.
 
 Verdicts are cached per (claim, passages), so the repeated checks of citation precision cost
@@ -30,14 +32,15 @@ import numpy as np
 
 from assistant.errors import ModelUnavailableError
 from assistant.llm import complete, make_chat_model
+from assistant.pipeline import model_check, prompt_messages
 from assistant.prompts import render
 from assistant.protocols import ChatModel, Embedder
 from assistant.settings import Settings
-from assistant.verify import Similarity, Support, check_support
+from assistant.verify import Checks, Similarity, check_claim
 
 __all__ = ["JUDGE_MODES", "Checker", "Verdict", "embedding_similarity", "parse_verdict"]
 
-JUDGE_MODES = ("rules", "llm", "both")
+JUDGE_MODES = ("rules", "llm", "both", "answers")
 
 # NOT_SUPPORTED must be tested before SUPPORTED, which it contains.
 _NEGATIVE = re.compile(r"\b(?:NOT[\s_-]*SUPPORTED|UNSUPPORTED|NOT[\s_-]*SUPPORT)\b")
@@ -77,7 +80,7 @@ class Verdict:
     """
 
     supported: bool
-    rules: Support | None = None
+    rules: Checks | None = None
     llm: bool | None = None
     reply: str | None = None
 
@@ -129,17 +132,15 @@ class Checker:
 
     def __init__(self, mode: str | None = None, *, judge: ChatModel | None = None,
                  similarity: Similarity | None = None, max_tokens: int = 5,
-                 min_overlap: float = 0.5, min_similarity: float = 0.6) -> None:
+                 threshold: float = Settings.model_check_threshold) -> None:
         """Configure the checker; nothing is loaded here.
 
         Args:
             mode: "rules", "llm" or "both"; default "both" with a judge, else "rules".
             judge: The chat model asked for verdicts (needed by "llm" and "both").
-            similarity: Optional semantic similarity for the rules (see `check_support`),
-                e.g. `embedding_similarity(MiniLMEmbedder())`.
+            similarity: Accepted for callers that pass one; the rules are lexical.
             max_tokens: Reply budget of the judge; the verdict is one word.
-            min_overlap: Word-overlap threshold of the rules.
-            min_similarity: Cosine that the rules count as a paraphrase.
+            threshold: P(yes) the "answers" mode's model check needs (as in answers).
 
         Raises:
             ValueError: Unknown mode, or a model mode without a judge.
@@ -151,13 +152,11 @@ class Checker:
             raise ValueError(f"judge mode {mode!r} needs a judge model")
         self.mode = mode
         self.judge = judge if mode != "rules" else None
-        self.similarity = similarity
         self.max_tokens = max_tokens
-        self.min_overlap = min_overlap
-        self.min_similarity = min_similarity
+        self.threshold = threshold
         self.stats = {"checks": 0, "cache_hits": 0, "llm_calls": 0, "unparsed": 0,
                       "rules_rejected": 0, "llm_rejected": 0}
-        self._cache: dict[tuple[str, tuple[str, ...]], Verdict] = {}
+        self._cache: dict[tuple[str, tuple[str, ...], str], Verdict] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -203,47 +202,53 @@ class Checker:
     def __call__(self, claim: str, passages: Sequence[str]) -> bool:
         return self.supports(claim, passages)
 
-    def supports(self, claim: str, passages: Sequence[str]) -> bool:
+    def supports(self, claim: str, passages: Sequence[str], question: str = "") -> bool:
         """True when `passages` taken together support `claim` (see the module docstring).
 
         Raises:
             ModelError: The judge model failed.
         """
-        return self.check(claim, passages).supported
+        return self.check(claim, passages, question).supported
 
-    def check(self, claim: str, passages: Sequence[str]) -> Verdict:
+    def check(self, claim: str, passages: Sequence[str], question: str = "") -> Verdict:
         """The full verdict on (claim, passages), from the cache when already judged.
 
         Raises:
             ModelError: The judge model failed.
         """
-        key = (claim, tuple(passages))
+        key = (claim, tuple(passages), question)
         with self._lock:
             self.stats["checks"] += 1
             cached = self._cache.get(key)
             if cached is not None:
                 self.stats["cache_hits"] += 1
                 return cached
-        verdict = self._decide(claim, list(passages))
+        verdict = self._decide(claim, list(passages), question)
         with self._lock:
             self._cache[key] = verdict
         return verdict
 
-    def _decide(self, claim: str, passages: list[str]) -> Verdict:
+    def _decide(self, claim: str, passages: list[str], question: str) -> Verdict:
         if not passages or not claim.strip():
-            return Verdict(False, Support(False, "cites nothing" if not passages else "no content"))
+            return Verdict(False, Checks({"cites": False}, {"cites": "cites nothing" if not passages else "no content"}))
         rules = None
-        if self.mode in ("rules", "both"):
-            rules = check_support(claim, passages, similarity=self.similarity,
-                                  min_overlap=self.min_overlap, min_similarity=self.min_similarity)
+        if self.mode in ("rules", "both", "answers"):
+            rules = check_claim(claim, " ".join(passages), question)
             if not rules.ok:
                 with self._lock:
                     self.stats["rules_rejected"] += 1
                 return Verdict(False, rules)
             if self.mode == "rules":
                 return Verdict(True, rules)
-        reply = self._ask(claim, passages)
-        llm = parse_verdict(reply)
+        if self.mode == "answers":
+            assert self.judge is not None
+            shown = "\n".join(f"[{i}] {' '.join(p.split())}" for i, p in enumerate(passages, start=1))
+            passed, p_yes = model_check(self.judge, prompt_messages(shown, question), question, shown, claim,
+                                        self.threshold)
+            llm, reply = passed, f"P(yes) {p_yes:.3f}"
+        else:
+            reply = self._ask(claim, passages)
+            llm = parse_verdict(reply)
         with self._lock:
             self.stats["llm_calls"] += 1
             if llm is None:

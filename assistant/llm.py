@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence, Union
@@ -26,6 +27,7 @@ from assistant.settings import Settings
 
 __all__ = [
     "ContextOverflowError",
+    "yes_probability",
     "Interrupted",
     "LocalChat",
     "OpenAIChat",
@@ -45,6 +47,32 @@ class ContextOverflowError(ModelError):
 def complete(model: ChatModel, messages: Sequence[Message], **kwargs: Any) -> str:
     """Run `model.stream(messages, **kwargs)` to the end and return the joined reply."""
     return "".join(model.stream(messages, **kwargs))
+
+
+YES_WORDS = ("yes", "Yes", " yes", " Yes", "YES")
+NO_WORDS = ("no", "No", " no", " No", "NO")
+
+
+def yes_probability(model: ChatModel, messages: Sequence[Message]) -> float:
+    """The probability that `model` answers the yes/no question in `messages` with yes, as the
+    share of yes in P(yes) + P(no) for its first token.
+
+    Backends that can read their first token's probabilities (`LocalChat`, `OpenAIChat` on a
+    server that returns logprobs) say how sure they are; any other model is asked for one
+    token, and yes counts 1.0, anything else 0.0.
+
+    Raises:
+        ModelError: The model failed.
+    """
+    own = getattr(model, "yes_probability", None)
+    if callable(own):
+        return float(own(messages))
+    return 1.0 if complete(model, messages, max_tokens=1, temperature=0.0).strip().lower().startswith("yes") else 0.0
+
+
+def _yes_share(yes: float, no: float) -> float:
+    """P(yes) / (P(yes) + P(no)), 0.0 when both are nil."""
+    return yes / (yes + no) if yes + no > 0 else 0.0
 
 
 def make_chat_model(settings: Settings, backend: str | None = None) -> ChatModel | None:
@@ -195,6 +223,57 @@ class LocalChat:
             ContextOverflowError: The prompt is longer than the context window.
             ModelError: Generation failed, a nested call on the same thread, or an empty reply.
         """
+        with self._generating() as llama:
+            chunks = None
+            try:
+                chunks = llama.create_chat_completion(
+                    messages=[dict(m) for m in messages], max_tokens=max_tokens,
+                    temperature=temperature, stop=list(stop) if stop else None,
+                    seed=self.seed, stream=True)
+                yielded = False
+                for chunk in chunks:
+                    content = chunk["choices"][0]["delta"].get("content") if chunk.get("choices") else None
+                    if content:
+                        yielded = True
+                        yield content
+                if not yielded:
+                    raise ModelError("empty reply")
+            finally:
+                if chunks is not None and hasattr(chunks, "close"):
+                    chunks.close()
+
+    def yes_probability(self, messages: Sequence[Message]) -> float:
+        """P(yes) / (P(yes) + P(no)) for the first token of the reply to `messages`.
+
+        Read from the logits llama.cpp computes for that token anyway (a logits processor sees
+        them before sampling), so it costs the same as a one-token reply.
+
+        Raises:
+            ModelError: As `stream`.
+        """
+        seen: list[Any] = []
+
+        def capture(_input_ids: Any, scores: Any) -> Any:
+            if not seen:
+                seen.append(scores.copy())
+            return scores
+
+        from llama_cpp import LogitsProcessorList
+        with self._generating() as llama:
+            llama.create_chat_completion(messages=[dict(m) for m in messages], max_tokens=1, temperature=0.0,
+                                         seed=self.seed, logits_processor=LogitsProcessorList([capture]))
+            yes, no = (sorted({llama.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words})
+                       for words in (YES_WORDS, NO_WORDS))
+        if not seen:
+            raise ModelError(f"{self.name} produced no token")
+        import numpy as np
+        scores = np.asarray(seen[0], dtype=np.float64)
+        p = np.exp(scores - scores.max())
+        return _yes_share(float(p[yes].sum()), float(p[no].sum()))
+
+    @contextmanager
+    def _generating(self) -> Iterator[Any]:
+        """The loaded `Llama`, held for one generation; llama.cpp errors become `ModelError`s."""
         loaded = self._loaded()
         me = threading.get_ident()
         if loaded.owner == me:
@@ -202,34 +281,19 @@ class LocalChat:
                              "finish or close it before asking again")
         with loaded.lock:
             loaded.owner = me
-            chunks = None
             try:
-                try:
-                    chunks = loaded.llama.create_chat_completion(
-                        messages=[dict(m) for m in messages], max_tokens=max_tokens,
-                        temperature=temperature, stop=list(stop) if stop else None,
-                        seed=self.seed, stream=True)
-                    yielded = False
-                    for chunk in chunks:
-                        content = chunk["choices"][0]["delta"].get("content") if chunk.get("choices") else None
-                        if content:
-                            yielded = True
-                            yield content
-                except ValueError as e:
-                    overflow = _OVERFLOW.search(str(e))
-                    if overflow:
-                        raise ContextOverflowError(
-                            f"the prompt is {overflow.group(1)} tokens, more than the {self.name} "
-                            f"context window of {overflow.group(2)}; send less context or raise n_ctx"
-                        ) from e
-                    raise ModelError(f"{self.name} failed: {e}") from e
-                except (RuntimeError, KeyError, IndexError, TypeError) as e:
-                    raise ModelError(f"{self.name} failed: {e}") from e
-                if not yielded:
-                    raise ModelError("empty reply")
+                yield loaded.llama
+            except ValueError as e:
+                overflow = _OVERFLOW.search(str(e))
+                if overflow:
+                    raise ContextOverflowError(
+                        f"the prompt is {overflow.group(1)} tokens, more than the {self.name} "
+                        f"context window of {overflow.group(2)}; send less context or raise n_ctx"
+                    ) from e
+                raise ModelError(f"{self.name} failed: {e}") from e
+            except (RuntimeError, KeyError, IndexError, TypeError) as e:
+                raise ModelError(f"{self.name} failed: {e}") from e
             finally:
-                if chunks is not None and hasattr(chunks, "close"):
-                    chunks.close()
                 loaded.owner = None
 
 
@@ -336,6 +400,30 @@ class OpenAIChat:
                     continue
                 raise self._translate(e) from e
 
+    def yes_probability(self, messages: Sequence[Message]) -> float:
+        """P(yes) / (P(yes) + P(no)) for the first token of the reply, from the endpoint's
+        logprobs (`top_logprobs`); the reply's text decides (1.0 or 0.0) when it sends none.
+
+        Raises:
+            As `stream`.
+        """
+        client = self._get_client()
+        attempt = 0
+        while True:
+            try:
+                reply = client.chat.completions.create(
+                    model=self._model_id(client), messages=[dict(m) for m in messages], max_tokens=1,
+                    temperature=0.0, logprobs=True, top_logprobs=20)
+                return _first_token_yes_share(reply)
+            except ModelError:
+                raise
+            except Exception as e:  # noqa: BLE001 - classified and re-raised as our own error below
+                if attempt < self.retries and _is_transient(e):
+                    time.sleep(self.backoff * (2 ** attempt))
+                    attempt += 1
+                    continue
+                raise self._translate(e) from e
+
     def _translate(self, e: Exception) -> ModelError:
         import openai
 
@@ -350,6 +438,28 @@ class OpenAIChat:
                 return ContextOverflowError(f"{where}: {message}")
             return ModelError(f"{where} answered HTTP {e.status_code}: {message}")
         return ModelError(f"{where} returned something unexpected: {type(e).__name__}: {e}")
+
+
+def _first_token_yes_share(reply: Any) -> float:
+    """The yes share of a one-token chat completion: from its top logprobs when it has them,
+    else from its text."""
+    import math
+    choices = getattr(reply, "choices", None)
+    if not choices:
+        raise ModelError(f"malformed reply (no choices): {_short(reply)}")
+    logprobs = getattr(choices[0], "logprobs", None)
+    content = getattr(logprobs, "content", None) or []
+    if content and getattr(content[0], "top_logprobs", None):
+        yes = no = 0.0
+        for alternative in content[0].top_logprobs:
+            word = str(getattr(alternative, "token", "")).strip().lower()
+            p = math.exp(float(getattr(alternative, "logprob", -math.inf)))
+            yes += p if word == "yes" else 0.0
+            no += p if word == "no" else 0.0
+        if yes + no > 0:
+            return _yes_share(yes, no)
+    text = getattr(getattr(choices[0], "message", None), "content", None) or ""
+    return 1.0 if text.strip().lower().startswith("yes") else 0.0
 
 
 def _stream_pieces(response: Iterable[Any]) -> Iterator[str]:

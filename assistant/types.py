@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Mapping
 
 
 def chunk_id(source: str, start: int, end: int, text: str) -> str:
@@ -78,6 +79,58 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class SentenceTrace:
+    """What verification decided about one sentence of a draft.
+
+    Attributes:
+        text: The sentence without markers.
+        kind: "claim", "decline" or "restatement" (only claims are checked).
+        kept: It was shown.
+        checks: Check name -> passed, for the support chosen (every check runs).
+        reasons: Check name -> why it failed.
+        support: (source, quote) of the sentences it cites or would cite.
+        repaired: Its citation was moved to another passage than it cited.
+        scores: Graded results behind some checks (the model check's P(yes)).
+    """
+
+    text: str
+    kind: str
+    kept: bool
+    checks: Mapping[str, bool] = field(default_factory=dict)
+    reasons: Mapping[str, str] = field(default_factory=dict)
+    support: tuple[tuple[str, str], ...] = ()
+    repaired: bool = False
+    scores: Mapping[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "kind": self.kind, "kept": self.kept, "checks": dict(self.checks),
+                "reasons": dict(self.reasons), "scores": dict(self.scores), "repaired": self.repaired,
+                "support": [{"source": s, "quote": q} for s, q in self.support]}
+
+
+@dataclass(frozen=True)
+class Trace:
+    """How an answer was made: what the model saw, each draft, and each check's decisions.
+
+    Attributes:
+        abstained_by: "floor" (no passage relevant enough), "model" (it said the documents
+            don't answer), "checks" (verification removed every sentence), or None.
+        passages: The numbered passages the model was shown, as shown.
+        draft: The model's reply, as written.
+        sentences: The verdict on each of its sentences.
+    """
+
+    abstained_by: str | None = None
+    passages: tuple[str, ...] = ()
+    draft: str = ""
+    sentences: tuple[SentenceTrace, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"abstained_by": self.abstained_by, "passages": list(self.passages),
+                "drafts": [{"text": self.draft, "sentences": [s.to_dict() for s in self.sentences]}]}
+
+
+@dataclass(frozen=True)
 class Answer:
     """What `ask()` returns.
 
@@ -91,10 +144,12 @@ class Answer:
         backend: The backend that produced the final text.
         question: The question as asked.
         query: The standalone query used for retrieval (after follow-up rewriting).
-        timings: Seconds: "retrieval", "first_token", "generation", "total".
+        timings: Seconds: "retrieval", "first_token", "first_sentence" (the first verified
+            sentence shown), "generation", "total".
         tokens: Counts: "prompt", "completion".
         notices: Things the user should know (fallback used, question truncated...).
         repaired: How many citations were added or corrected by verification.
+        trace: How the answer was made (drafts, each check's decisions), for evals.
     """
 
     text: str
@@ -110,6 +165,7 @@ class Answer:
     tokens: dict[str, int] = field(default_factory=dict)
     notices: tuple[str, ...] = ()
     repaired: int = 0
+    trace: Trace = field(default_factory=Trace)
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (used by `--json`, feedback logs and eval reports)."""
@@ -135,4 +191,5 @@ class Answer:
             "tokens": dict(self.tokens),
             "notices": list(self.notices),
             "repaired": self.repaired,
+            "trace": self.trace.to_dict(),
         }

@@ -27,6 +27,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 __all__ = [
     "AbstentionScores",
     "CitationScores",
+    "DECLINE_RE",
     "ItemResult",
     "SentenceVerdict",
     "Supports",
@@ -40,6 +41,8 @@ __all__ = [
     "exact_match",
     "fact_present",
     "hit_at_k",
+    "is_decline",
+    "marker_numbers",
     "mean",
     "mrr_at_k",
     "normalize",
@@ -47,6 +50,8 @@ __all__ = [
     "score_answer",
     "simple_sentences",
     "source_accuracy",
+    "split_sentences",
+    "strip_markers",
     "summarize",
     "token_f1",
 ]
@@ -207,6 +212,12 @@ def _default_split() -> Split:
     return split
 
 
+def split_sentences(text: str) -> list[str]:
+    """The sentences of `text` by the project's splitter (`assistant.sentences`), or by
+    `simple_sentences` when the assistant package is not importable."""
+    return [s.strip() for s in _default_split()(text) if s.strip()]
+
+
 def _attach_markers(sentences: Sequence[str]) -> list[str]:
     # "Troops were sent. [1] Then..." may split with "[1]" opening the next sentence; the
     # marker belongs to the sentence before it.
@@ -223,8 +234,30 @@ def _attach_markers(sentences: Sequence[str]) -> list[str]:
     return out
 
 
+# "[3]", and the grouped forms a model may write: "[1, 2]", "[1,2]".
+_MARKER_GROUP_RE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+def strip_markers(text: str) -> str:
+    """The text without its citation markers (`[3]`, `[1, 2]`) and the space before each.
+
+    Markers are not content: "6,932 [1]." becomes "6,932." Nothing else is changed.
+    """
+    return re.sub(r"\s*" + _MARKER_GROUP_RE.pattern, "", text)
+
+
+def marker_numbers(text: str) -> list[int]:
+    """The numbers of every citation marker in `text`, in order of appearance, without repeats.
+
+    Reads `[1]`, `[1][2]` and `[1, 2]`; a caller range-checks them (`[0]` or `[99]` must never
+    silently map to a passage).
+    """
+    numbers = (int(n) for group in _MARKER_GROUP_RE.findall(text) for n in group.split(","))
+    return list(dict.fromkeys(numbers))
+
+
 def _strip_markers(sentence: str) -> str:
-    text = _MARKER_RE.sub("", sentence)
+    text = strip_markers(sentence)
     text = re.sub(r"\s+([.,;:!?])", r"\1", text)
     return " ".join(text.split())
 
@@ -371,6 +404,42 @@ def source_accuracy(cited_sources: Iterable[str], gold_sources: Iterable[str]) -
     """1.0 when any cited file is one of the gold files (paths compared by their tail), else 0.0."""
     golds = list(gold_sources)
     return float(any(_same_file(c, g) for c in cited_sources for g in golds))
+
+
+_NEG = r"(?:do|does|did)\s*n[o'’]t"
+_SAYING = (r"(?:contain|mention|provide|include|say|state|specify|give|answer|address|discuss|cover|"
+           r"indicate|tell|offer|describe|reveal|list|name|explain|have)")
+_TEXTS = r"(?:passages?|documents?|context|texts?|sources?|excerpts?|information)"
+DECLINE_RE = re.compile(
+    r"\bNOT_FOUND\b"
+    # "I don't know", "I'm unable to answer", "we could not find ..."
+    r"|\b(?:i|we)(?:'m|’m|\s+am|\s+are)?\s+(?:do\s*n[o'’]t|did\s*n[o'’]t|cannot|can[’']t|could\s*n[o'’]t|"
+    r"unable\s+to|not\s+able\s+to)\s+(?:know|say|answer|tell|determine|find|provide|see|locate)\b"
+    # "the (provided) passages do not (explicitly) mention ...", "... lack ...", "... say nothing"
+    rf"|\b{_TEXTS}(?:\s+(?:provided|given|above|shown))?\s+(?:{_NEG}\s+(?:\w+\s+)?{_SAYING}|lacks?\b|"
+    r"(?:contains?|provides?|gives?|makes?)\s+no\b|(?:says?|mentions?)\s+nothing)"
+    rf"|\bnone\s+of\s+the\s+(?:provided\s+|given\s+)?{_TEXTS}"
+    # "there is no (specific) information / mention ..."
+    r"|\b(?:there\s+is|there[’']s|i\s+found|contains?|provides?|gives?)\s+no\s+(?:\w+\s+)?"
+    r"(?:information|mention|details?|data|indication)\b"
+    # "(is) not mentioned in the passages", "not in any of the provided documents"
+    r"|\bnot\s+(?:explicitly\s+|directly\s+)?(?:(?:mentioned|provided|specified|stated|given|available|found|"
+    r"included|discussed|covered|addressed|described|contained|present)\s+)?in\s+(?:any\s+of\s+)?"
+    rf"(?:the|these|those)\s+(?:provided\s+|given\s+)?{_TEXTS}"
+    r"|\bnot\s+possible\s+to\s+(?:determine|answer|say|tell|know)\b"
+    r"|\bcannot\s+be\s+(?:determined|answered|found)\b"
+    r"|\b(?:cannot|can[’']t|unable\s+to)\s+answer\s+(?:this|the|that|your)\s+question",
+    re.IGNORECASE,
+)
+"""A reply that says the documents do not give the answer ("I don't know", "the passages do not
+mention ...", "no information ...", "not provided in the context", "cannot answer this question").
+The negation must be about the passages or the speaker, so "No, Callaghan did not call an
+election [1]" and "httpx does not follow redirects by default [1]" are answers, not declines."""
+
+
+def is_decline(text: str) -> bool:
+    """True when a reply says that the documents (or the speaker) cannot answer (`DECLINE_RE`)."""
+    return bool(DECLINE_RE.search(text))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,12 @@ headline metrics (e.g. `evals.metrics.summarize`) and writes into one folder:
 * `categories.png`: pass rate, answer correctness and abstention accuracy per category;
 * `retrieval.png`: Hit@k and AllHit@k against k, when the headline has them.
 
+With a `comparison` (docchat beside a baseline, per half; see `evals.run`), report.md opens with
+a table per half (docchat | baseline), docchat's loss accounting and the check ablation, and the
+charts are `comparison.png` (grouped bars per metric), `first_visible.png` (time to the first
+visible sentence against the baseline's first token, and total time) and `ablation.png`, in place
+of `headline.png`. Failed items show both answers and docchat's trace (each sentence's checks).
+
 `compare(previous, current)` lists what got worse: headline metrics past a tolerance and items
 that passed before and fail now.
 """
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +34,7 @@ from typing import Any, Iterable, Mapping, Sequence
 __all__ = [
     "LOWER_IS_BETTER",
     "Regression",
+    "base_metric",
     "ReportPaths",
     "compare",
     "is_failure",
@@ -39,8 +47,11 @@ __all__ = [
 ]
 
 LOWER_IS_BETTER = frozenset({"latency_p50", "latency_p95", "forbidden_rate", "sentences_removed",
-                             "judge_unparsed_rate"})
+                             "judge_unparsed_rate", "false_declines", "false_rejection_share",
+                             "false_acceptances"})
 """Headline metrics where a smaller value is better (also every `latency*` and `tokens*`)."""
+
+_SUFFIX_RE = re.compile(r"(_baseline)?(_tune|_test)?$")
 
 _LABELS = {
     "pass_rate": "Pass rate",
@@ -82,6 +93,19 @@ _LABELS = {
     "abstention_accuracy": "Abstention accuracy",
     "answer_f1": "Answer F1 (answerable)",
     "answer_f1_answered": "Answer F1 (answered)",
+    "correctness": "Correct (answerable)",
+    "answer_accuracy": "Answer strings right (answerable)",
+    "source_cited_answered": "Gold source cited (answered)",
+    "source_cited_all": "Gold source cited (all answerable)",
+    "declined_unanswerable": "Unanswerable declined",
+    "false_declines": "Answerable declined",
+    "accuracy_fact": "Accuracy: fact",
+    "accuracy_multi": "Accuracy: multi",
+    "accuracy_yesno": "Accuracy: yes/no",
+    "accuracy_unanswerable": "Accuracy: unanswerable",
+    "latency_first_visible_p50": "First visible p50 (s)",
+    "false_rejection_share": "Correct drafts the checks lost",
+    "false_acceptances": "False acceptances",
 }
 
 _COUNTS = frozenset({"n", "answers_n"})
@@ -96,6 +120,7 @@ class ReportPaths:
     headline_chart: Path | None
     category_chart: Path | None
     retrieval_chart: Path | None = None
+    comparison_charts: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,9 +145,24 @@ class Regression:
 # --------------------------------------------------------------------------- helpers
 
 
+def base_metric(metric: str) -> str:
+    """A headline name without its system and half suffixes: "correctness_baseline_tune" ->
+    "correctness"."""
+    return _SUFFIX_RE.sub("", metric) or metric
+
+
 def is_lower_better(metric: str) -> bool:
-    """True for metrics where smaller is better: `LOWER_IS_BETTER`, `latency*` and `tokens*`."""
+    """True for metrics where smaller is better: `LOWER_IS_BETTER`, `latency*` and `tokens*`
+    (with or without a `_baseline` / `_tune` / `_test` suffix)."""
+    metric = base_metric(metric)
     return metric in LOWER_IS_BETTER or metric.startswith(("latency", "tokens"))
+
+
+def _label(metric: str) -> str:
+    found = _SUFFIX_RE.search(metric)
+    base = base_metric(metric)
+    notes = [x[1:] for x in (found.group(1), found.group(2)) if x] if found else []
+    return _LABELS.get(base, base) + (f" ({', '.join(notes)})" if notes else "")
 
 
 _is_lower_better = is_lower_better
@@ -188,6 +228,7 @@ def per_category(results: Iterable[Mapping]) -> dict[str, dict[str, float | None
 
 
 def _fmt(value: Any, metric: str = "") -> str:
+    metric = base_metric(metric)
     if value is None:
         return "n/a"
     if isinstance(value, bool):
@@ -232,6 +273,7 @@ def _markdown(
     previous: Mapping[str, Any] | None = None,
     sections: Sequence[tuple[str, str]] = (),
     max_failures: int | None = None,
+    comparison: Mapping[str, Any] | None = None,
 ) -> str:
     failures = [r for r in ordered if is_failure(r)]
     passes = [r for r in ordered if not is_failure(r)]
@@ -248,6 +290,9 @@ def _markdown(
     elif previous and previous.get("path"):
         out += [f"No regressions since the previous run (`{previous['path']}`).", ""]
 
+    if comparison:
+        out += _comparison_markdown(comparison)
+
     before = (previous or {}).get("headline") or {}
     show_before = bool(before) and (previous or {}).get("comparable", True)
     out += ["## Headline", ""]
@@ -261,7 +306,7 @@ def _markdown(
         status = "" if ok is None else ("pass" if ok else "**FAIL**")
         bound = "" if target is None else ("≤ " if _is_lower_better(metric) else "≥ ") + _fmt(target, metric)
         prev = f" {_fmt(before.get(metric), metric)} |" if show_before else ""
-        out.append(f"| {_LABELS.get(metric, metric)} | {_fmt(value, metric)} |{prev} {bound} | {status} |")
+        out.append(f"| {_label(metric)} | {_fmt(value, metric)} |{prev} {bound} | {status} |")
     out.append("")
 
     out += ["## Per category", "",
@@ -312,6 +357,8 @@ def _item_markdown(r: Mapping) -> list[str]:
         why.append("repeated an injected claim")
     if r.get("missing"):
         why.append("missing: " + ", ".join(f"“{m}”" for m in r["missing"]))
+    if r.get("answer_ok") is False and not r.get("abstained"):
+        why.append("the answer strings are not all in the answer")
     if r.get("source_ok") is False:
         why.append("no gold source cited")
     scores = [f"{name} {_fmt(r.get(key))}" for key, name in (
@@ -354,9 +401,113 @@ def _item_markdown(r: Mapping) -> list[str]:
     removed = r.get("unsupported") or []
     if removed:
         out += ["**Removed by verification:**", ""] + [f"- {_cell(x)}" for x in removed] + [""]
+    if r.get("split") == "tune" and r.get("answerable"):
+        # Gold strings of tune items only: test items are held out from anyone tuning.
+        gold = [f"answers {r.get('answers')}", f"also {r.get('also')}", f"sources {r.get('sources')}"]
+        out += [f"**Gold:** {'; '.join(gold)}", ""]
+    if r.get("trace"):
+        out += _trace_markdown(r["trace"])
+    if "baseline_answer" in r:
+        out += _baseline_markdown(r)
     if r.get("notes"):
         out += [f"*Notes:* {r['notes']}", ""]
     return out
+
+
+def _short(text: Any, limit: int = 200) -> str:
+    flat = " ".join(str(text or "").split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _trace_markdown(trace: Mapping) -> list[str]:
+    """docchat's drafts, one line per sentence: kept or dropped, the judge, each failed check."""
+    out = [f"**Trace** (abstained by: {trace.get('abstained_by') or 'none'}):", ""]
+    for i, draft in enumerate(trace.get("drafts") or [], start=1):
+        out.append(f"- draft {i}: “{_cell(_short(draft.get('text'), 160))}”")
+        for sentence in draft.get("sentences") or []:
+            checks = sentence.get("checks") or {}
+            reasons = sentence.get("reasons") or {}
+            failed = [f"{name} ({reasons[name]})" if reasons.get(name) else name
+                      for name, ok in checks.items() if not ok]
+            judge = {True: "judge yes", False: "judge NO", None: "not judged"}[sentence.get("judge")]
+            files = sorted({str(s.get("source", "")) for s in sentence.get("support") or []})
+            mark = "kept" if sentence.get("kept") else "DROPPED"
+            if sentence.get("kind") not in (None, "claim"):
+                mark += f" ({sentence['kind']}, not checked)"
+            if sentence.get("repaired"):
+                mark += " · citation repaired"
+            detail = f"failed: {_cell(', '.join(failed))}" if failed else f"{len(checks)} checks passed"
+            out.append(f"  - {mark} · {judge} · {detail} — “{_cell(_short(sentence.get('text')))}” {files}")
+    return out + [""]
+
+
+def _baseline_markdown(r: Mapping) -> list[str]:
+    ok = r.get("baseline_correct", r.get("baseline_passed"))
+    facts = [f"{'correct' if ok else 'wrong'}", f"cites {r.get('baseline_cited_files') or []}",
+             f"first token {_fmt(r.get('baseline_first_visible'), 'latency')} s"]
+    if r.get("baseline_error"):
+        facts.append(f"error: {r['baseline_error']}")
+    head = "**Baseline answer:**" + (" *(declined)*" if r.get("baseline_declined") else "")
+    return [f"{head} {'; '.join(facts)}", "", _quote_block(str(r.get("baseline_answer", ""))), ""]
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def _comparison_markdown(comparison: Mapping[str, Any]) -> list[str]:
+    out: list[str] = []
+    for half, entry in comparison["halves"].items():
+        base = entry.get("baseline")
+        title = "docchat beside the naive baseline" if base else "docchat"
+        out += [f"## {title}: {half} ({entry.get('n')} items)", ""]
+        out += ["| metric | docchat |" + (" baseline |" if base else ""),
+                "|---|---:|" + ("---:|" if base else "")]
+        for metric, value in (entry.get("docchat") or {}).items():
+            if metric == "n":
+                continue
+            other = f" {_fmt(base.get(metric), metric)} |" if base else ""
+            out.append(f"| {_label(metric)} | {_fmt(value, metric)} |{other}")
+        out.append("")
+        if entry.get("losses"):
+            out += _losses_markdown(half, entry["losses"])
+        if entry.get("ablation"):
+            out += _ablation_markdown(half, entry["ablation"])
+    return out
+
+
+def _losses_markdown(half: str, losses: Mapping[str, Any]) -> list[str]:
+    return [
+        f"### Where docchat's answers are lost: {half}", "",
+        "| | |", "|---|---:|",
+        f"| items with a trace | {losses['traced']} |",
+        f"| correct drafts (answerable items; every sentence kept, its support files as citations) "
+        f"| {losses['correct_drafts']} |",
+        f"| false rejections (correct drafts whose kept sentences are not correct, on items answered "
+        f"wrongly) | {losses['false_rejections']} ({_fmt(losses['false_rejection_share'])} of correct drafts) |",
+        f"| false acceptances: kept sentences the judge rejects + answers to unanswerable items "
+        f"| {losses['kept_unsupported']} + {losses['answered_unanswerable']} = {losses['false_acceptances']} |",
+        f"| kept sentences | {losses['kept_sentences']} |",
+        f"| abstained at the relevance floor / by the model / by the checks "
+        f"| {losses['abstained_by_floor']} / {losses['abstained_by_model']} / {losses['abstained_by_checks']} |",
+        "",
+    ]
+
+
+_ABLATION_COLUMNS = ("n", "correctness", "answer_accuracy", "declined_unanswerable", "false_declines",
+                     "kept_sentences", "faithfulness")
+
+
+def _ablation_markdown(half: str, table: Sequence[Mapping[str, Any]]) -> list[str]:
+    out = [f"### Ablation, recomputed from the traces: {half}", "",
+           "A sentence is kept when every check still switched on passes; an answer that keeps no "
+           "sentence abstains. Faithfulness is the share of kept sentences the judge supports.", "",
+           "| configuration | items | correct | answer strings right | unanswerable declined "
+           "| answerable declined | kept sentences | faithfulness |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in table:
+        cells = " | ".join(_fmt(row.get(c), c) for c in _ABLATION_COLUMNS)
+        out.append(f"| {_cell(row['configuration'])} | {cells} |")
+    return out + [""]
 
 
 # --------------------------------------------------------------------------- charts
@@ -465,6 +616,96 @@ def _retrieval_chart(path: Path, headline: Mapping[str, Any]) -> Path | None:
     return path
 
 
+_SYSTEMS = (("docchat", "#1565c0"), ("baseline", "#ef6c00"))
+
+
+def _half_axes(comparison: Mapping[str, Any], width: float, height: float):
+    from matplotlib.figure import Figure
+
+    halves = list(comparison["halves"].items())
+    fig = Figure(figsize=(width * len(halves), height), dpi=110)
+    return fig, list(zip(fig.subplots(1, len(halves), squeeze=False)[0], halves))
+
+
+def _grouped_bars(ax, entry: Mapping[str, Any], metrics: Sequence[str], fmt: str) -> None:
+    """One group of bars per metric, one bar per system present, values written on the bars."""
+    systems = [(name, color, entry[name]) for name, color in _SYSTEMS if entry.get(name)]
+    width = 0.8 / max(len(systems), 1)
+    for i, (name, color, values) in enumerate(systems):
+        xs = [j + (i - (len(systems) - 1) / 2) * width for j in range(len(metrics))]
+        vals = [values.get(m) for m in metrics]
+        ax.bar(xs, [float(v) if _finite(v) else 0.0 for v in vals], width=width, color=color, label=name)
+        for x, v in zip(xs, vals):
+            ax.text(x, float(v) if _finite(v) else 0.0, format(v, fmt) if _finite(v) else "n/a",
+                    ha="center", va="bottom", fontsize=7)
+
+
+def _comparison_chart(path: Path, comparison: Mapping[str, Any]) -> Path | None:
+    """docchat beside the baseline, grouped bars per metric, one panel per half."""
+    metrics = list(comparison.get("chart_metrics") or [])
+    if not metrics:
+        return None
+    fig, panels = _half_axes(comparison, max(6.0, 1.4 * len(metrics)), 4.6)
+    for ax, (half, entry) in panels:
+        _grouped_bars(ax, entry, metrics, ".2f")
+        labels = [_LABELS.get(m, m) + ("\n(lower is better)" if is_lower_better(m) else "") for m in metrics]
+        ax.set_xticks(range(len(metrics)), labels, fontsize=7, rotation=20, ha="right")
+        ax.set_ylim(0, 1.3)  # room above the bars for the legend
+        ax.set_title(f"{half} ({entry.get('n')} items)")
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left", ncol=2)
+    fig.suptitle("docchat vs the naive baseline")
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
+def _first_visible_chart(path: Path, comparison: Mapping[str, Any]) -> Path | None:
+    """Seconds to the first visible sentence (baseline: first token) and in total, p50."""
+    metrics = ["latency_first_visible_p50", "latency_p50"]
+    if not any(_finite((e.get("docchat") or {}).get(metrics[0])) for e in comparison["halves"].values()):
+        return None
+    fig, panels = _half_axes(comparison, 5.0, 4.2)
+    for ax, (half, entry) in panels:
+        _grouped_bars(ax, entry, metrics, ".1f")
+        ax.set_xticks(range(2), ["first visible p50\n(docchat: first sentence,\nbaseline: first token)",
+                                 "whole answer p50"], fontsize=8)
+        ax.set_ylabel("seconds")
+        ax.set_title(f"{half} ({entry.get('n')} items)")
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Time to something visible")
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
+def _ablation_chart(path: Path, comparison: Mapping[str, Any]) -> Path | None:
+    """Correctness and faithfulness per ablation configuration, one panel per half."""
+    if not any(e.get("ablation") for e in comparison["halves"].values()):
+        return None
+    rows = max(len(e.get("ablation") or []) for e in comparison["halves"].values())
+    fig, panels = _half_axes(comparison, 6.0, 0.45 * rows + 1.8)
+    for ax, (half, entry) in panels:
+        table = entry.get("ablation") or []
+        y = list(range(len(table)))[::-1]
+        for offset, (key, color) in ((-0.2, ("correctness", "#2e7d32")), (0.2, ("faithfulness", "#6a1b9a"))):
+            vals = [row.get(key) for row in table]
+            ax.barh([yi + offset for yi in y], [float(v) if _finite(v) else 0.0 for v in vals], height=0.38,
+                    color=color, label=key)
+            for yi, v in zip(y, vals):
+                ax.text((float(v) if _finite(v) else 0.0) + 0.01, yi + offset,
+                        f"{v:.2f}" if _finite(v) else "n/a", va="center", fontsize=7)
+        ax.set_yticks(y, [str(row["configuration"]) for row in table], fontsize=8)
+        ax.set_xlim(0, 1.12)
+        ax.set_title(f"{half}: one check off at a time")
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, frameon=False)
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
 # --------------------------------------------------------------------------- public API
 
 
@@ -480,6 +721,7 @@ def write_report(
     previous: Mapping[str, Any] | None = None,
     sections: Sequence[tuple[str, str]] = (),
     max_failures: int | None = None,
+    comparison: Mapping[str, Any] | None = None,
 ) -> ReportPaths:
     """Write report.json, report.md and the charts into `out_dir` (created if needed).
 
@@ -496,6 +738,10 @@ def write_report(
             shown beside the current one when `comparable` (same items).
         sections: Extra `(title, markdown)` blocks after the per-category table.
         max_failures: Show at most this many failures in report.md (all are in report.json).
+        comparison: docchat beside a baseline: `{"halves": {half: {"n", "docchat", "baseline",
+            "losses", "ablation"}}, "chart_metrics": [...]}` (see `evals.run`). Stored as
+            `comparison` in report.json, shown first in report.md, and drawn as
+            comparison.png, first_visible.png and ablation.png instead of headline.png.
 
     Returns:
         The paths written.
@@ -509,8 +755,15 @@ def write_report(
     categories = per_category(rows)  # categories in the order the items came
 
     headline_png = category_png = retrieval_png = None
+    extra: list[Path] = []
     if charts:
-        headline_png = _headline_chart(out / "headline.png", headline, targets)
+        if comparison:
+            drawn = (_comparison_chart(out / "comparison.png", comparison),
+                     _first_visible_chart(out / "first_visible.png", comparison),
+                     _ablation_chart(out / "ablation.png", comparison))
+            extra = [p for p in drawn if p is not None]
+        else:
+            headline_png = _headline_chart(out / "headline.png", headline, targets)
         category_png = _category_chart(out / "categories.png", categories)
         retrieval_png = _retrieval_chart(out / "retrieval.png", headline)
 
@@ -526,13 +779,15 @@ def write_report(
         "regressions": regressions_as_dicts(regressions or ()),
         "previous": {k: v for k, v in (previous or {}).items() if k != "headline"} or None,
     }
+    if comparison:
+        payload["comparison"] = dict(comparison)
     json_path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
 
     md_path = out / "report.md"
-    chart_paths = [p for p in (headline_png, category_png, retrieval_png) if p is not None]
+    chart_paths = [p for p in (headline_png, *extra, category_png, retrieval_png) if p is not None]
     md_path.write_text(_markdown(ordered, headline, targets, categories, meta, chart_paths, regressions,
-                                 previous, sections, max_failures), encoding="utf-8")
-    return ReportPaths(json_path, md_path, headline_png, category_png, retrieval_png)
+                                 previous, sections, max_failures, comparison), encoding="utf-8")
+    return ReportPaths(json_path, md_path, headline_png, category_png, retrieval_png, tuple(extra))
 
 
 def load_report(source: str | Path | Mapping) -> dict:
@@ -572,7 +827,8 @@ def compare(
     old_head, new_head = old.get("headline") or {}, new.get("headline") or {}
     for metric, before in old_head.items():
         after = new_head.get(metric)
-        if metric in _COUNTS or not _finite(before):
+        # The baseline is a reference, not the system under test; counts are not metrics.
+        if base_metric(metric) in _COUNTS or "_baseline" in metric or not _finite(before):
             continue
         if not _finite(after):
             regressions.append(Regression("metric", metric, before, after, f"{metric} is no longer measured"))
@@ -588,7 +844,7 @@ def compare(
         if worse:
             regressions.append(Regression(
                 "metric", metric, before, after,
-                f"{_LABELS.get(metric, metric)}: {_fmt(before, metric)} -> {_fmt(after, metric)}"))
+                f"{_label(metric)}: {_fmt(before, metric)} -> {_fmt(after, metric)}"))
 
     new_items = {str(r.get("id")): r for r in new.get("results") or new.get("items") or []}
     for r in old.get("results") or old.get("items") or []:

@@ -17,6 +17,15 @@ Datasets:
   printed next to the published numbers.
 * **clapnq**: abstention precision/recall over the 600 pooled gold passages (test half),
   and answer F1 on the answerable questions.
+* **bbc-news**, **tech-docs** (or any folder with `questions.jsonl` and `docs/`): the docs
+  folder is indexed in place into its own collection and every question of the half (or of
+  both halves, each reported apart) is asked, then scored exactly as the set's README says
+  (`evals.docsets`). docchat's traces, when its answers carry one, show where right drafts were
+  lost and what each check costs (an ablation recomputed from the traces).
+
+`--baseline naive` (seeds and the docsets) also answers every question with a naive RAG
+baseline (`evals.baseline`: 800-character chunks, cosine top-5, one prompt, the same model and
+embedder), scores it with the same scorer, and reports both side by side.
 
 Each run writes `<out>/<YYYYmmdd-HHMMSS>-<dataset>/` with report.json, report.md and PNG
 charts (default out: `<data_dir>/reports`), compares itself with the previous run of the same
@@ -33,9 +42,11 @@ import re
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
+
+from tqdm import tqdm
 
 from assistant import Settings, ask, search
 from assistant.errors import ModelError, ProviderError, RagError, UserError
@@ -43,11 +54,14 @@ from assistant.judge import JUDGE_MODES, Checker, embedding_similarity
 from assistant.llm import make_chat_model
 from assistant.protocols import ChatModel, Embedder
 from assistant.settings import BACKENDS
-from evals import benchmarks
+from evals import benchmarks, docsets
+from evals.baseline import BaselineReply, NaiveBaseline, trailing_markers
 from evals.benchmarks import BenchmarkDataMissing, Paragraph
+from evals.docsets import Docset, DocsetQuestion, Rules
 from evals.metrics import (
     abstention_scores,
     all_hit_at_k,
+    citation_scores,
     exact_match,
     fact_present,
     hit_at_k,
@@ -55,12 +69,14 @@ from evals.metrics import (
     mrr_at_k,
     percentile,
     score_answer,
+    strip_markers,
     summarize,
     token_f1,
 )
 from evals.report import compare, is_lower_better, regressions_as_dicts, write_report
 
 __all__ = [
+    "BASELINES",
     "DATASETS",
     "GATES_FILE",
     "PUBLISHED_HALUEVAL",
@@ -76,7 +92,10 @@ __all__ = [
     "select_items",
 ]
 
-DATASETS = ("seeds", "hotpotqa", "halueval", "clapnq")
+DATASETS = ("seeds", "hotpotqa", "halueval", "clapnq", *docsets.DOCSETS)
+BASELINES = ("none", "naive")
+BASELINE_DATASETS = ("seeds", *docsets.DOCSETS)
+"""Datasets a baseline can run beside docchat (and any seeds-format .jsonl or docset folder)."""
 SEEDS_FILE = Path(__file__).resolve().parent / "datasets" / "seeds.jsonl"
 GATES_FILE = Path(__file__).resolve().parent / "gates.json"
 SEEDS_COLLECTION = "eval_seeds"
@@ -94,6 +113,7 @@ HOTPOTQA_PUBLISHED_F1 = 0.583
 """HotpotQA answer F1, Yang et al. 2018, distractor setting (10 given paragraphs, full dev set)."""
 
 Progress = Callable[[int, int, str], None]
+T = TypeVar("T")
 
 
 class EvalUsageError(UserError):
@@ -187,6 +207,19 @@ class _Context:
     limit: int | None
     split: str
     root: Path | None
+    baseline: NaiveBaseline | None = None
+    bars: bool = False  # tqdm bars for the per-question loops (the CLI without --quiet)
+
+
+@dataclass
+class _Outcome:
+    """What a dataset runner hands to the report."""
+
+    results: list[dict]
+    headline: dict
+    meta: dict
+    sections: list[tuple[str, str]] = field(default_factory=list)
+    comparison: dict | None = None
 
 
 def _default_embedder() -> Embedder:
@@ -224,6 +257,21 @@ def _git_commit() -> str | None:
     if out.returncode != 0:
         return None
     return out.stdout.strip() or None
+
+
+def _steps(ctx: _Context, items: Sequence[T], desc: str) -> Iterator[T]:
+    """Iterate over `items` with a tqdm bar on stderr when the run shows progress."""
+    return iter(tqdm(items, desc=desc, disable=not ctx.bars, file=sys.stderr, leave=False, dynamic_ncols=True))
+
+
+def _first_visible(answer: Mapping, seconds: float) -> float:
+    """Seconds until docchat showed something: its first verified sentence when the pipeline
+    records it (`timings["first_sentence"]`), else its first token, else the whole answer."""
+    timings = answer.get("timings") or {}
+    for key in ("first_sentence", "first_token", "total"):
+        if timings.get(key) is not None:
+            return float(timings[key])
+    return seconds
 
 
 def _hit_texts(answer: Mapping) -> list[str]:
@@ -361,8 +409,7 @@ def diagnose(item: Mapping, row: Mapping, answer: Mapping | None) -> str:
     return "; ".join(reasons) or "failed"
 
 
-def _run_seeds(ctx: _Context, dataset: str | Path, checker: Checker) -> tuple[
-        list[dict], dict, dict, list[tuple[str, str]]]:
+def _run_seeds(ctx: _Context, dataset: str | Path, checker: Checker) -> _Outcome:
     from ingest import SEEDS_DIR, ingest
     items = select_items(load_items(dataset), ctx.limit)
     settings = ctx.settings.replace(collection=SEEDS_COLLECTION)
@@ -386,6 +433,10 @@ def _run_seeds(ctx: _Context, dataset: str | Path, checker: Checker) -> tuple[
         retrieval = _seeds_retrieval(item, answer, ctx, settings) if answer else {}
         answered.append((item, answer, seconds, error, earlier, retrieval))
     ctx.progress(len(items), len(items), "answered")
+    # The baseline after docchat, so each keeps its own prompt prefix in the model's cache. It
+    # has no conversation: a multi-turn item is asked its last turn alone.
+    replies = [ctx.baseline.answer(_last_turn(item), SEEDS_DIR) for item in _steps(ctx, items, "baseline")] \
+        if ctx.baseline else None
 
     # Phase 2: judge (a model judge would otherwise evict the answer prompt's cache).
     results = []
@@ -418,6 +469,9 @@ def _run_seeds(ctx: _Context, dataset: str | Path, checker: Checker) -> tuple[
         if unfaithful:
             note = f"checker rejected {len(unfaithful)} answer sentence(s) as unsupported by the cited passages"
             row["diagnosis"] = "; ".join(x for x in (row["diagnosis"], note) if x and x != "failed")
+        row["first_visible"] = _first_visible(answer or {}, seconds)
+        if replies is not None:
+            row.update(_seeds_baseline_fields(item, replies[n], checker))
         results.append(row)
     ctx.progress(len(answered), len(answered), "judged")
 
@@ -438,14 +492,246 @@ def _run_seeds(ctx: _Context, dataset: str | Path, checker: Checker) -> tuple[
             del headline[key]  # extractive answers use no model
     meta = {"judge": checker.name, "judge_stats": dict(checker.stats), "top_k": settings.top_k,
             "collection": settings.collection}
-    return results, headline, meta, []
+    comparison = None
+    if replies is not None:
+        comparison = _seeds_comparison(results)
+        headline.update(_flatten(comparison))
+        meta["baseline"] = ctx.baseline.name
+    return _Outcome(results, headline, meta, [], comparison)
+
+
+def _last_turn(item: Mapping) -> str:
+    return str(item.get("question") or (item.get("turns") or [""])[-1])
+
+
+def _seeds_baseline_fields(item: Mapping, reply: BaselineReply, checker: Checker) -> dict:
+    """The baseline's reply to a seed item, scored by `score_answer` like docchat's."""
+    answer = {"text": trailing_markers(reply.text), "abstained": reply.declined, "citations": reply.citations()}
+    try:
+        scored = score_answer(item, answer, supports=checker.supports, latency=reply.total).to_dict()
+        error = reply.error
+    except ModelError as e:
+        scored = score_answer(item, answer, latency=reply.total).to_dict()
+        error = f"judge failed: {e}"
+    return {
+        "baseline_answer": reply.text, "baseline_declined": reply.declined,
+        "baseline_passed": scored["passed"] and not reply.error,
+        "baseline_correctness": scored["correctness"], "baseline_source_ok": scored["source_ok"],
+        "baseline_forbidden_hit": scored["forbidden_hit"], "baseline_faithfulness": scored["faithfulness"],
+        "baseline_cited_files": reply.cited_files, "baseline_passages": [p.source for p in reply.passages],
+        "baseline_first_visible": reply.first_token, "baseline_latency": reply.total, "baseline_error": error,
+    }
+
+
+SEEDS_COMPARED = ("pass_rate", "answer_correctness", "source_accuracy", "abstention_precision",
+                  "abstention_recall", "faithfulness", "forbidden_rate", "latency_first_visible_p50",
+                  "latency_p50")
+
+
+def _seeds_view(row: Mapping, prefix: str) -> dict:
+    """A seeds row as one system saw it: docchat's fields, or the baseline's without the prefix."""
+    if not prefix:
+        return dict(row)
+    view = {"answerable": row.get("answerable"), "abstained": row.get("baseline_declined")}
+    view.update({key[len(prefix):]: value for key, value in row.items() if key.startswith(prefix)})
+    return view
+
+
+def _seeds_comparison(results: Sequence[Mapping]) -> dict:
+    """docchat and the baseline side by side over the seed items (`summarize` for both)."""
+    systems = {}
+    for name, prefix in (("docchat", ""), ("baseline", "baseline_")):
+        views = [_seeds_view(r, prefix) for r in results]
+        metrics = summarize(views)
+        metrics["latency_first_visible_p50"] = percentile(
+            [v["first_visible"] for v in views if v.get("first_visible") is not None], 50)
+        systems[name] = {m: metrics.get(m) for m in ("n", *SEEDS_COMPARED)}
+    return {"halves": {"all": {"n": len(results), **systems, "losses": None, "ablation": None}},
+            "chart_metrics": ["pass_rate", "answer_correctness", "source_accuracy", "abstention_recall",
+                              "faithfulness"]}
+
+
+# --------------------------------------------------------------------------- docsets (bbc-news, tech-docs)
+
+
+def _select_questions(docset: Docset, split: str, limit: int | None) -> list[DocsetQuestion]:
+    """The questions of each half, `limit` per half taken round-robin over kinds."""
+    by_id = {q.id: q for q in docset.questions}
+    chosen = []
+    for half in docsets.halves(split):
+        rows = [q.to_row() for q in docset.questions if q.split == half]
+        chosen += [by_id[r["id"]] for r in select_items(rows, limit)]
+    return chosen
+
+
+def _index_docset(ctx: _Context, docset: Docset) -> Settings:
+    from ingest import ingest
+    settings = ctx.settings.replace(collection=docsets.docset_collection(docset))
+    ctx.progress(0, 1, f"indexing {docset.docs_dir}")
+    ingest([docset.docs_dir], settings=settings, embedder=ctx.embedder,
+           progress=lambda done, total, item: ctx.progress(done, total, f"indexing {docset.name}"))
+    return settings
+
+
+def _judge_trace(trace: Mapping, checker: Checker) -> dict:
+    """A copy of a trace with the judge's verdict on every claim of every draft (kept or not)
+    against the quotes of its `support`: `judge` (True/False) and `judge_reason`. Declines and
+    restatements are not judged.
+
+    Raises:
+        ModelError: The judge model failed.
+    """
+    judged = json.loads(json.dumps(trace, default=str))
+    for draft in judged.get("drafts") or []:
+        for sentence in draft.get("sentences") or []:
+            if not docsets.is_claim(sentence):
+                continue
+            quotes = [str(s.get("quote", "")) for s in sentence.get("support") or []]
+            verdict = checker.check(strip_markers(str(sentence.get("text", ""))).strip(), quotes)
+            sentence["judge"] = verdict.supported
+            sentence["judge_reason"] = verdict.reason
+    return judged
+
+
+def _kept_verdicts(trace: Mapping) -> tuple[int, int]:
+    verdicts = [s["judge"] for s in docsets.kept_claims(trace) if s.get("judge") is not None]
+    return sum(verdicts), len(verdicts)
+
+
+def _cited_verdicts(text: str, passages: Mapping[int, str], checker: Checker) -> tuple[int, int]:
+    """(supported, judged) sentences of an answer, each against the passages its markers cite."""
+    scores = citation_scores(text, passages, checker.supports)
+    return sum(v.supported for v in scores.sentences), scores.n_sentences
+
+
+def _docchat_fields(q: DocsetQuestion, rules: Rules, answer: Mapping | None, seconds: float,
+                    error: str | None, checker: Checker) -> dict:
+    """docchat's answer to one question, scored and judged (a judge failure is kept as `error`)."""
+    if answer is None:
+        score = docsets.score_reply(q, rules, "", False, [])
+        return {"answer": "", "declined": False, "answer_ok": score.answer_ok, "source_ok": score.source_ok,
+                "correct": False, "cited_files": [], "citations": [], "first_visible": None,
+                "latency": seconds, "judged": None, "error": error}
+    text = str(answer.get("text", ""))
+    declined = bool(answer.get("abstained")) or not text.strip()
+    citations = list(answer.get("citations") or [])
+    cited = list(dict.fromkeys(str(c.get("source", "")) for c in citations))
+    score = docsets.score_reply(q, rules, text, declined, cited)
+    row = {"answer": text, "declined": declined, "answer_ok": score.answer_ok, "source_ok": score.source_ok,
+           "correct": score.correct, "cited_files": cited,
+           "citations": [{"n": c.get("n"), "source": c.get("source"), "quote": c.get("quote", "")}
+                         for c in citations],
+           "first_visible": _first_visible(answer, seconds), "latency": seconds, "judged": None,
+           "error": error, "unsupported": list(answer.get("unsupported") or []),
+           "notices": list(answer.get("notices") or []),
+           "trace": answer.get("trace") if docsets.has_trace(answer.get("trace")) else None}
+    try:
+        if row["trace"]:
+            row["trace"] = _judge_trace(row["trace"], checker)
+            row["judged"] = _kept_verdicts(row["trace"])
+        elif not declined:
+            row["judged"] = _cited_verdicts(text, {int(c["n"]): c["quote"] for c in row["citations"]
+                                                   if c.get("n") is not None}, checker)
+    except ModelError as e:
+        row["error"] = f"judge failed: {e}"
+    return row
+
+
+def _baseline_fields(q: DocsetQuestion, rules: Rules, reply: BaselineReply, checker: Checker) -> dict:
+    """The baseline's reply to one question, scored like docchat's, fields prefixed `baseline_`."""
+    score = docsets.score_reply(q, rules, reply.text, reply.declined, reply.cited_files)
+    fields = {"answer": reply.text, "declined": reply.declined, "answer_ok": score.answer_ok,
+              "source_ok": score.source_ok, "correct": score.correct and not reply.error,
+              "cited_files": reply.cited_files, "cited": list(reply.cited),
+              "passages": [p.source for p in reply.passages], "first_visible": reply.first_token,
+              "latency": reply.total, "judged": None, "error": reply.error}
+    if not reply.declined and reply.text:
+        try:
+            fields["judged"] = _cited_verdicts(
+                trailing_markers(reply.text), {n: p.text for n, p in enumerate(reply.passages, start=1)}, checker)
+        except ModelError as e:
+            fields["error"] = f"judge failed: {e}"
+    return {f"baseline_{k}": v for k, v in fields.items()}
+
+
+def _share(judged: Sequence[int] | None) -> float | None:
+    return judged[0] / judged[1] if judged and judged[1] else None
+
+
+def _docset_row(q: DocsetQuestion, rules: Rules, answered: tuple[dict | None, float, str | None],
+                reply: BaselineReply | None, checker: Checker) -> dict:
+    """One report row: the question, docchat's answer and the baseline's, side by side."""
+    row = q.to_row()
+    row.update(_docchat_fields(q, rules, *answered, checker))
+    row.update(faithfulness=_share(row["judged"]), abstained=row["declined"], passed=row["correct"],
+               abstention_ok=row["declined"] != q.answerable,
+               correctness=float(row["correct"]) if q.answerable else None)
+    if row.get("trace"):
+        row["drafts_correct"] = [o["correct"] for o in docsets.draft_outcomes(row, rules)]
+    if reply is not None:
+        row.update(_baseline_fields(q, rules, reply, checker))
+        row["baseline_faithfulness"] = _share(row["baseline_judged"])
+    return row
+
+
+def _docset_comparison(rows: Sequence[Mapping], docset: Docset, split: str, baseline: bool) -> dict:
+    """Per half: each system's headline, docchat's loss accounting and the check ablation."""
+    by_half = {}
+    for half in docsets.halves(split):
+        half_rows = [r for r in rows if r["split"] == half]
+        by_half[half] = {
+            "n": len(half_rows),
+            "docchat": docsets.system_metrics(half_rows),
+            "baseline": docsets.system_metrics(half_rows, "baseline_") if baseline else None,
+            "losses": docsets.loss_accounting(half_rows, docset.rules),
+            "ablation": docsets.ablation(half_rows, docset.rules),
+        }
+    return {"halves": by_half, "chart_metrics": ["correctness", "source_cited_all", "declined_unanswerable",
+                                                 "false_declines", "faithfulness"]}
+
+
+def _flatten(comparison: Mapping) -> dict[str, Any]:
+    """The comparison as flat headline metrics: `<metric>` for docchat, `<metric>_baseline` for
+    the baseline, each with `_tune` / `_test` appended when both halves ran."""
+    halves = comparison["halves"]
+    flat: dict[str, Any] = {}
+    for half, entry in halves.items():
+        suffix = "" if len(halves) == 1 else f"_{half}"
+        for system, mark in (("docchat", ""), ("baseline", "_baseline")):
+            for metric, value in (entry.get(system) or {}).items():
+                if not (metric == "n" and mark):
+                    flat[f"{metric}{mark}{suffix}"] = value
+        losses = entry.get("losses") or {}
+        for metric in ("false_rejection_share", "false_acceptances"):
+            if metric in losses:
+                flat[f"{metric}{suffix}"] = losses[metric]
+    return flat
+
+
+def _run_docset(ctx: _Context, dataset: str | Path, checker: Checker) -> _Outcome:
+    docset = docsets.load_docset(dataset, ctx.split, ctx.root)
+    settings = _index_docset(ctx, docset)
+    questions = _select_questions(docset, ctx.split, ctx.limit)
+    # Each system answers everything in turn (the model keeps one prompt prefix cached), then
+    # the judge runs (it would evict both).
+    answers = [_ask_safely(q.question, ctx, settings) for q in _steps(ctx, questions, "docchat")]
+    replies: list[BaselineReply | None] = [None] * len(questions)
+    if ctx.baseline is not None:
+        replies = [ctx.baseline.answer(q.question, docset.docs_dir) for q in _steps(ctx, questions, "baseline")]
+    rows = [_docset_row(q, docset.rules, answered, reply, checker)
+            for q, answered, reply in _steps(ctx, list(zip(questions, answers, replies)), "judging")]
+    if ctx.split == "both":
+        for row in rows:
+            row["category"] = f"{row['kind']} ({row['split']})"  # the per-category table, per half
+    comparison = _docset_comparison(rows, docset, ctx.split, ctx.baseline is not None)
+    meta = {"judge": checker.name, "judge_stats": dict(checker.stats), "top_k": settings.top_k,
+            "collection": settings.collection, "docs": str(docset.docs_dir), "split": ctx.split,
+            "scoring": docset.rules.name, "traced": sum(1 for r in rows if r.get("trace")),
+            "baseline": ctx.baseline.name if ctx.baseline else None}
+    return _Outcome(rows, _flatten(comparison), meta, [], comparison)
 
 
 # --------------------------------------------------------------------------- hotpotqa
-
-
-def _strip_markers(text: str) -> str:
-    return re.sub(r"\s*\[\d+\]", "", text)
 
 
 def _run_hotpotqa(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str, str]]]:
@@ -471,7 +757,7 @@ def _run_hotpotqa(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str
         row["passed"] = bool(row["all_hit_at_10"])
         if n < answer_n:
             answer, seconds, error = _ask_safely(q.question, ctx, settings)
-            text = _strip_markers(answer["text"]) if answer and not answer["abstained"] else ""
+            text = strip_markers(answer["text"]) if answer and not answer["abstained"] else ""
             row.update(
                 answer=answer["text"] if answer else "", abstained=bool(answer and answer["abstained"]),
                 citations=[{"n": c["n"], "source": c["source"], "quote": c["quote"]}
@@ -530,9 +816,10 @@ def _run_halueval(ctx: _Context, checker: Checker,
         # "qa": the question and the answer as one claim. Measured on the tune half with the
         # 1.5B judge it beats the bare answer (0.65 vs 0.50 on 40 triples), which the model cannot
         # judge without the question; phrasing it "The answer to ... is: ..." made it reject all.
-        claim = t.answer if claim_form == "answer" else f"{t.question} {t.answer}"
+        claim = t.answer if claim_form == "answer" or checker.mode == "answers" else f"{t.question} {t.answer}"
         try:
-            verdict = checker.check(claim, [t.knowledge])
+            # "answers" reads the answer with its question, as answers are checked.
+            verdict = checker.check(claim, [t.knowledge], t.question if checker.mode == "answers" else "")
         except ModelError as e:
             results.append({"id": f"halueval-{t.item}-{t.label}", "category": t.label, "question": t.question,
                             "answer": t.answer, "answerable": True, "error": f"judge failed: {e}", "passed": False})
@@ -592,7 +879,7 @@ def _run_clapnq(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str, 
         ctx.progress(n, len(questions), q.id)
         answer, seconds, error = _ask_safely(q.question, ctx, settings)
         abstained = bool(answer and answer["abstained"])
-        text = _strip_markers(answer["text"]) if answer and not abstained else ""
+        text = strip_markers(answer["text"]) if answer and not abstained else ""
         cited = [Path(c["source"]).stem for c in (answer or {}).get("citations", [])]
         row = {
             "id": q.id, "category": "answerable" if q.answerable else "unanswerable", "question": q.question,
@@ -648,8 +935,9 @@ def _report_dir(out: Path, name: str) -> Path:
     return path
 
 
-def _previous_report(out: Path, name: str, backend: str, judge: str, exclude: Path | None = None) -> Path | None:
-    """The newest earlier report of the same dataset, backend and judge mode."""
+def _previous_report(out: Path, name: str, backend: str, judge: str, exclude: Path | None = None,
+                     split: str | None = None) -> Path | None:
+    """The newest earlier report of the same dataset, backend, judge mode and split."""
     if not out.is_dir():
         return None
     pattern = re.compile(rf"^\d{{8}}-\d{{6}}-{re.escape(name)}(?:-\d+)?$")
@@ -660,9 +948,60 @@ def _previous_report(out: Path, name: str, backend: str, judge: str, exclude: Pa
             meta = json.loads((folder / "report.json").read_text(encoding="utf-8")).get("meta") or {}
         except (OSError, ValueError):
             continue
-        if meta.get("backend") == backend and meta.get("judge_mode") == judge:
+        if meta.get("backend") == backend and meta.get("judge_mode") == judge and meta.get("split") == split:
             return folder
     return None
+
+
+def _dataset_kind(dataset: str | Path) -> str:
+    """"seeds" (the bundled set or a seeds-format .jsonl), "docset" (bbc-news, tech-docs or a
+    folder with questions.jsonl and docs/), or the benchmark's name.
+
+    Raises:
+        ValueError: Not a dataset.
+    """
+    text = str(dataset)
+    if text in docsets.DOCSETS or (text not in DATASETS and docsets.is_docset_folder(text)):
+        return "docset"
+    if text in ("hotpotqa", "halueval", "clapnq"):
+        return text
+    if text == "seeds" or text.endswith(".jsonl"):
+        return "seeds"
+    raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}, a .jsonl file "
+                     "or a folder holding questions.jsonl and docs/")
+
+
+def _check_options(kind: str, judge: str | None, split: str, limit: int | None, halueval_claim: str | None,
+                   baseline: str | None) -> None:
+    """Raise `ValueError` (or `EvalUsageError`) for an option this run cannot take."""
+    if judge is not None and judge not in JUDGE_MODES:
+        raise ValueError(f"unknown judge mode {judge!r}; choose one of {', '.join(JUDGE_MODES)}")
+    splits = docsets.SPLIT_CHOICES if kind == "docset" else benchmarks.SPLITS
+    if split not in splits:
+        raise ValueError(f"unknown split {split!r} for this dataset; choose one of {', '.join(splits)}")
+    if limit is not None and limit < 1:
+        raise ValueError("limit must be at least 1")
+    if halueval_claim not in (None, "answer", "qa"):
+        raise ValueError("halueval_claim must be 'answer' or 'qa'")
+    if baseline not in (None, *BASELINES):
+        raise ValueError(f"unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)}")
+    if baseline == "naive" and kind not in ("seeds", "docset"):
+        raise EvalUsageError(f"--baseline naive runs with {', '.join(BASELINE_DATASETS)}, a seeds-format "
+                             ".jsonl or a docset folder")
+
+
+def _run_dataset(kind: str, dataset: str | Path, ctx: _Context, checker: Checker | None,
+                 halueval_claim: str | None) -> _Outcome:
+    if kind == "hotpotqa":
+        return _Outcome(*_run_hotpotqa(ctx))
+    if kind == "clapnq":
+        return _Outcome(*_run_clapnq(ctx))
+    assert checker is not None
+    if kind == "halueval":
+        return _Outcome(*_run_halueval(ctx, checker, halueval_claim))
+    if kind == "docset":
+        return _run_docset(ctx, dataset, checker)
+    return _run_seeds(ctx, dataset, checker)
 
 
 def run_eval(dataset: str | Path = "seeds", *, backend: str | None = None, limit: int | None = None,
@@ -671,23 +1010,27 @@ def run_eval(dataset: str | Path = "seeds", *, backend: str | None = None, limit
              out: str | Path | None = None, split: str = "test", judge_backend: str | None = None,
              embedder: Embedder | None = None, chat_model: ChatModel | None = None,
              judge_model: ChatModel | None = None, halueval_claim: str | None = None,
-             charts: bool = True) -> dict:
+             charts: bool = True, baseline: str | None = None) -> dict:
     """Run one evaluation and write its report.
 
     Args:
-        dataset: "seeds", "hotpotqa", "halueval", "clapnq", or the path of a JSONL file in
-            the seeds format (answered over the bundled `seeds/`).
+        dataset: "seeds", "hotpotqa", "halueval", "clapnq", "bbc-news", "tech-docs", the path
+            of a JSONL file in the seeds format (answered over the bundled `seeds/`), or the path
+            of a folder holding `questions.jsonl` and `docs/` in the docsets' format.
         backend: Answer backend (default: the settings'); for halueval, the judge's backend.
-        limit: Seeds: this many items, round-robin over categories. hotpotqa: answer the first
-            N test questions too (retrieval always covers the whole half). halueval: the first
-            N items (2N triples). clapnq: N questions, half answerable, half not.
+        limit: Seeds: this many items, round-robin over categories. Docsets: this many per half,
+            round-robin over kinds. hotpotqa: answer the first N test questions too (retrieval
+            always covers the whole half). halueval: the first N items (2N triples). clapnq: N
+            questions, half answerable, half not.
         judge: Checker mode "rules", "llm" or "both"; default "rules" for the extractive
             backend, else "both" when the judge model is installed.
         settings: Defaults to `Settings.from_env()`; its data_dir holds the eval indexes.
         benchmarks_dir: The public benchmark data (default `../shared/benchmarks`).
-        progress: `progress(done, total, label)`.
+        progress: `progress(done, total, label)`; when given, the per-question loops of docset
+            and baseline runs also show tqdm bars on stderr.
         out: Reports folder (default `<data_dir>/reports`); None-like values use the default.
-        split: "test" (report) or "tune" (for tuning) half of a benchmark.
+        split: "test" (report) or "tune" (for tuning) half of a benchmark; docsets also take
+            "both" (each half reported apart).
         judge_backend: Judge model backend (default "local", or "openai" with that backend).
         embedder: Defaults to MiniLM (tests pass a hash embedder).
         chat_model: Answer with this model instead of the backend's.
@@ -695,61 +1038,51 @@ def run_eval(dataset: str | Path = "seeds", *, backend: str | None = None, limit
         halueval_claim: "answer" (the answer alone is the claim) or "qa" (question + answer);
             default "answer" for the rules, "qa" when a model judges (it needs the question).
         charts: Draw the PNG charts.
+        baseline: "naive" also answers every question with `evals.baseline.NaiveBaseline`
+            (same model and embedder) and reports it beside docchat; None or "none" does not.
 
     Returns:
         The report as written to report.json, plus "report_dir" and "regressions".
 
     Raises:
         BenchmarkDataMissing: A benchmark's data folder or file is absent.
+        EvalUsageError: A baseline for a dataset it cannot run on, or without a model.
         UserError, ProviderError: From indexing, answering or judging.
-        ValueError: Unknown dataset, backend, judge mode or split.
+        ValueError: Unknown dataset, backend, judge mode, split or baseline.
     """
+    kind = _dataset_kind(dataset)
     name = _dataset_name(dataset)
-    if str(dataset) not in DATASETS and not str(dataset).endswith(".jsonl"):
-        raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)} or a .jsonl file")
-    if judge is not None and judge not in JUDGE_MODES:
-        raise ValueError(f"unknown judge mode {judge!r}; choose one of {', '.join(JUDGE_MODES)}")
-    if split not in benchmarks.SPLITS:
-        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(benchmarks.SPLITS)}")
-    if limit is not None and limit < 1:
-        raise ValueError("limit must be at least 1")
-    if halueval_claim not in (None, "answer", "qa"):
-        raise ValueError("halueval_claim must be 'answer' or 'qa'")
+    baseline = None if baseline == "none" else baseline
+    _check_options(kind, judge, split, limit, halueval_claim, baseline)
     settings = (settings or Settings.from_env()).replace(backend=backend)
     backend = settings.backend
+    bars = progress is not None
     progress = progress or _quiet_progress
     embedder = embedder or _default_embedder()
     root = Path(benchmarks_dir) if benchmarks_dir is not None else None
     started = time.time()
     t0 = time.perf_counter()
 
-    needs_answers = name != "halueval" and not (name == "hotpotqa" and not limit)
-    if name in ("hotpotqa", "halueval", "clapnq"):
+    needs_answers = kind != "halueval" and not (kind == "hotpotqa" and not limit)
+    if kind in ("hotpotqa", "halueval", "clapnq"):
         benchmarks.check_root(root)  # fail before any model loads when the data is missing
-    if name == "halueval" and judge_backend is None and backend != "extractive":
+    if kind == "docset":
+        docsets.load_docset(dataset, split, root)  # the same: fail early when the data is missing
+    if baseline and chat_model is None and backend == "extractive":
+        raise EvalUsageError("the naive baseline needs a model: choose --backend local, local-small or openai")
+    if kind == "halueval" and judge_backend is None and backend != "extractive":
         judge_backend = backend  # --backend names the judge here: nothing is answered
     checker = None
-    if name not in ("hotpotqa", "clapnq"):
+    if kind not in ("hotpotqa", "clapnq"):
         # Built first (cheap: weights load on first use) so a missing judge fails early.
         checker = _make_checker(judge, settings, backend, judge_backend, embedder, judge_model)
     if chat_model is None and backend != "extractive" and needs_answers:
         chat_model = _make_model(settings, backend)
-    ctx = _Context(settings, embedder, chat_model, progress, limit, split, root)
+    ctx = _Context(settings, embedder, chat_model, progress, limit, split, root,
+                   NaiveBaseline(chat_model, embedder) if baseline and chat_model is not None else None, bars)
 
-    if name == "hotpotqa":
-        results, headline, extra_meta, sections = _run_hotpotqa(ctx)
-        judge_mode = "n/a"
-    elif name == "halueval":
-        assert checker is not None
-        results, headline, extra_meta, sections = _run_halueval(ctx, checker, halueval_claim)
-        judge_mode = extra_meta["judge"].split(" ")[0]
-    elif name == "clapnq":
-        results, headline, extra_meta, sections = _run_clapnq(ctx)
-        judge_mode = "n/a"
-    else:
-        assert checker is not None
-        results, headline, extra_meta, sections = _run_seeds(ctx, dataset, checker)
-        judge_mode = extra_meta["judge"].split(" ")[0]
+    outcome = _run_dataset(kind, dataset, ctx, checker, halueval_claim)
+    judge_mode = outcome.meta["judge"].split(" ")[0] if "judge" in outcome.meta else "n/a"
 
     model_name = getattr(chat_model, "name", None) or ("extractive" if backend == "extractive" else None)
     meta: dict[str, Any] = {
@@ -760,7 +1093,7 @@ def run_eval(dataset: str | Path = "seeds", *, backend: str | None = None, limit
         "seconds": round(time.perf_counter() - t0, 1), "commit": _git_commit(),
         "data_dir": str(settings.data_dir),
     }
-    meta.update(extra_meta)
+    meta.update(outcome.meta)
     meta = {k: v for k, v in meta.items() if v is not None}
 
     gates = load_gates() if GATES_FILE.is_file() else {}
@@ -768,7 +1101,8 @@ def run_eval(dataset: str | Path = "seeds", *, backend: str | None = None, limit
 
     out_root = Path(out) if out else settings.data_dir / "reports"
     report_dir = _report_dir(out_root, name)
-    previous = _previous_report(out_root, name, backend, judge_mode)
+    previous = _previous_report(out_root, name, backend, judge_mode, split=meta.get("split"))
+    results, headline = outcome.results, outcome.headline
     current = {"headline": headline, "items": results, "results": results}
     regressions = []
     previous_info = None
@@ -782,8 +1116,8 @@ def run_eval(dataset: str | Path = "seeds", *, backend: str | None = None, limit
         previous_info = {"path": str(previous), "headline": old.get("headline") or {},
                          "comparable": same_items}
     paths = write_report(results, headline, report_dir, targets=targets, meta=meta, charts=charts,
-                         regressions=regressions, previous=previous_info, sections=sections,
-                         max_failures=None if name == "seeds" or Path(str(dataset)).suffix == ".jsonl" else 40)
+                         regressions=regressions, previous=previous_info, sections=outcome.sections,
+                         max_failures=None if kind == "seeds" else 40, comparison=outcome.comparison)
     report = json.loads(paths.json.read_text(encoding="utf-8"))
     report["report_dir"] = str(report_dir)
     report["regressions"] = regressions_as_dicts(regressions)
@@ -831,21 +1165,28 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rag eval", description="Measure answer correctness, faithfulness, citations, abstention and "
         "retrieval; write a report (JSON, Markdown, charts) and optionally gate on thresholds.")
     p.add_argument("--dataset", default="seeds",
-                   help="seeds (default), hotpotqa, halueval, clapnq, or a .jsonl file in the seeds format")
+                   help="seeds (default), hotpotqa, halueval, clapnq, bbc-news, tech-docs, a .jsonl file in the "
+                   "seeds format, or a folder holding questions.jsonl and docs/ (the docsets' format)")
     p.add_argument("--backend", choices=BACKENDS, help="answer backend (default: RAG_LLM or local); "
                    "for halueval the judge's backend")
     p.add_argument("--limit", type=int, help="evaluate only N items (seeds: round-robin over categories; "
-                   "hotpotqa: also answer the first N questions)")
+                   "bbc-news/tech-docs: N per half, round-robin over kinds; hotpotqa: also answer the first N "
+                   "questions)")
     p.add_argument("--judge", choices=JUDGE_MODES, help="faithfulness checker: rules, llm or both "
                    "(default: rules for extractive, else both when the judge model is installed)")
     p.add_argument("--judge-backend", choices=("local", "local-small", "openai"),
                    help="model that judges (default: local, the 1.5B model; openai with --backend openai)")
     p.add_argument("--gate", action="store_true", help="exit 1 when a metric is below its threshold in evals/gates.json")
-    p.add_argument("--benchmarks-dir", help="folder holding hotpotqa-dev500/, halueval-qa/, clapnq-dev/ "
-                   "(default: ../shared/benchmarks)")
+    p.add_argument("--benchmarks-dir", help="folder holding hotpotqa-dev500/, halueval-qa/, clapnq-dev/, "
+                   "bbc-news/, tech-docs/ (default: ../shared/benchmarks)")
     p.add_argument("--out", help="reports folder (default: <data dir>/reports)")
-    p.add_argument("--split", choices=benchmarks.SPLITS, default="test",
-                   help="benchmark half: test (default, for reporting) or tune")
+    p.add_argument("--split", choices=docsets.SPLIT_CHOICES, default="test",
+                   help="benchmark half: test (default, for reporting) or tune; bbc-news and tech-docs also "
+                   "take both (each half reported apart)")
+    p.add_argument("--baseline", choices=BASELINES, default="none",
+                   help="naive: also answer every question with a naive RAG baseline (800-character chunks, "
+                   "cosine top-5, one prompt, same model) and report it beside docchat "
+                   f"({', '.join(BASELINE_DATASETS)})")
     p.add_argument("--halueval-claim", choices=("answer", "qa"),
                    help="halueval: judge the answer alone or question + answer "
                    "(default: answer for --judge rules, qa when a model judges)")
@@ -862,12 +1203,40 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+SUMMARY_LOSSES = ("correct_drafts", "false_rejections", "false_rejection_share", "false_acceptances",
+                  "abstained_by_floor", "abstained_by_model", "abstained_by_checks")
+
+
+def _print_comparison(comparison: Mapping) -> None:
+    """docchat beside the baseline for each half, then the loss accounting and the ablation."""
+    for half, entry in comparison["halves"].items():
+        docchat, base = entry.get("docchat") or {}, entry.get("baseline")
+        print(f"  {half} ({entry.get('n')} items){'':<14} {'docchat':>10}" + (f" {'baseline':>10}" if base else ""))
+        for metric, value in docchat.items():
+            if metric != "n":
+                print(f"    {metric:<28} {_fmt(value):>10}" + (f" {_fmt(base.get(metric)):>10}" if base else ""))
+        losses = entry.get("losses")
+        if losses:
+            print("    where answers are lost: " + ", ".join(f"{k} {_fmt(losses.get(k))}" for k in SUMMARY_LOSSES))
+        for row in entry.get("ablation") or []:
+            print(f"    ablation {row['configuration']:<28} correctness {_fmt(row['correctness'])}"
+                  f"  faithfulness {_fmt(row['faithfulness'])}  kept {row['kept_sentences']}")
+
+
 def _print_summary(report: Mapping, gate: list[str] | None, thresholds: Mapping | None) -> None:
     meta = report.get("meta") or {}
     print(f"{meta.get('dataset')} · backend {meta.get('backend')} · judge {meta.get('judge', meta.get('judge_mode'))} · "
           f"{len(report.get('results') or [])} items · {meta.get('seconds')} s")
     targets = report.get("targets") or {}
+    comparison = report.get("comparison")
+    shown: set[str] = set()
+    if comparison:
+        _print_comparison(comparison)
+        shown = {m for entry in comparison["halves"].values() for m in (entry.get("docchat") or {})}
+        shown |= {"false_rejection_share", "false_acceptances"}  # on the loss line
     for metric, value in (report.get("headline") or {}).items():
+        if re.sub(r"(_baseline)?(_tune|_test)?$", "", metric) in shown or "_baseline" in metric:
+            continue  # printed in the comparison above
         target = targets.get(metric)
         mark = ""
         if target is not None and isinstance(value, (int, float)):
@@ -885,7 +1254,7 @@ def _print_summary(report: Mapping, gate: list[str] | None, thresholds: Mapping 
     elif (report.get("previous") or {}).get("path"):
         print(f"no regressions vs {report['previous']['path']}")
     failures = report.get("failures") or []
-    if failures and meta.get("dataset") not in ("hotpotqa", "halueval", "clapnq"):
+    if failures and meta.get("dataset") not in ("hotpotqa", "halueval", "clapnq", *docsets.DOCSETS):
         print(f"failed items ({len(failures)}): {', '.join(map(str, failures))}")
     print(f"report: {report.get('report_dir')}/report.md")
     if gate is not None:
@@ -916,20 +1285,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: --limit must be at least 1", file=sys.stderr)
         return 2
     dataset = args.dataset
-    if dataset not in DATASETS and not (dataset.endswith(".jsonl") and Path(dataset).is_file()):
-        print(f"error: unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)} "
-              "or an existing .jsonl file", file=sys.stderr)
+    if dataset not in DATASETS and not (dataset.endswith(".jsonl") and Path(dataset).is_file()) \
+            and not docsets.is_docset_folder(dataset):
+        print(f"error: unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}, an existing .jsonl "
+              "file or a folder holding questions.jsonl and docs/", file=sys.stderr)
         return 2
     try:
         settings = Settings.from_env(backend=args.backend)
         report = run_eval(dataset, backend=args.backend, limit=args.limit, judge=args.judge, settings=settings,
                           benchmarks_dir=args.benchmarks_dir, progress=None if args.quiet else _Bar(),
                           out=args.out, split=args.split, judge_backend=args.judge_backend,
-                          halueval_claim=args.halueval_claim, charts=not args.no_charts)
+                          halueval_claim=args.halueval_claim, charts=not args.no_charts,
+                          baseline=args.baseline)
     except BenchmarkDataMissing as e:
         print(f"error: {e}\nThe {dataset} benchmark needs the public benchmark data: pass "
-              "--benchmarks-dir PATH (the folder holding hotpotqa-dev500/, halueval-qa/ and clapnq-dev/).",
-              file=sys.stderr)
+              "--benchmarks-dir PATH (the folder holding hotpotqa-dev500/, halueval-qa/, clapnq-dev/, "
+              "bbc-news/ and tech-docs/).", file=sys.stderr)
         return 2
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -449,25 +449,23 @@ def test_a_model_that_obeys_the_injection_is_overruled(settings: Settings, hash_
     assert all(c.source != "planted.txt" for c in answer.citations)
 
 
-_NEGATION_GAP = pytest.mark.xfail(
-    reason="known gap in assistant/verify.py check_support: a claim whose content words mostly occur in "
-           "the cited evidence passes even when it contradicts it (the negation check looks for any "
-           "negation anywhere in the evidence)", strict=False)
-
-
 @pytest.mark.parametrize("claim", [
-    pytest.param("The war ended.", marks=_NEGATION_GAP),
-    # Caught for this question: no sentence it retrieves holds a negation (the gap needs one).
+    "The war ended.",
     "North Korea sent no troops to Russia.",
-    pytest.param("North Korea has withdrawn all special forces from Russia.", marks=_NEGATION_GAP),
-    pytest.param("Russia lost the war in Ukraine.", marks=_NEGATION_GAP),
+    "North Korea has withdrawn all special forces from Russia.",
+    "Russia lost the war in Ukraine.",
 ])
 def test_injected_claims_reusing_evidence_words_are_removed(index, hash_embedder, claim: str) -> None:
     settings, _ = index
-    # Not a "how many" question: an answer to that needs a number, which would hide the gap.
-    answer = ask("What had North Korea already sent to Russia?", settings=settings, chat_model=ScriptedChat([claim.replace(".", " [1].")] * 2),
-                 embedder=hash_embedder)
+    # Each claim reuses the passages' words and contradicts them. The lexical checks alone (the
+    # model check is off here) must catch it: the words it adds ("ended", "withdrawn", "lost")
+    # are in no passage, or its negation is not in the sentence it matches.
+    answer = ask("What had North Korea already sent to Russia?", settings=settings,
+                 chat_model=ScriptedChat([claim.replace(".", " [1].")]), embedder=hash_embedder)
     assert claim.rstrip(".") not in answer.text
+    (verdict,) = answer.trace.sentences
+    assert verdict.kind == "claim" and not verdict.kept
+    assert not (verdict.checks["words"] and verdict.checks["negation"]), verdict.reasons
 
 
 FAKE_MARKERS = (

@@ -175,3 +175,18 @@ def test_real_local_judge_on_obvious_pairs() -> None:
     assert checker.check(SUPPORTED_CLAIM, [EVIDENCE]).llm is True
     assert checker.check(CONTRADICTED_CLAIM, [EVIDENCE]).llm is False
     assert checker.stats["unparsed"] == 0
+
+
+def test_answers_mode_is_the_checker_answers_get() -> None:
+    judge = ScriptedChat(["yes", "No"], name="judge")
+    checker = Checker("answers", judge=judge)
+    question = "How many special forces had North Korea sent?"
+    assert checker.supports("About 1,500.", [EVIDENCE], question)
+    # The model is asked in the answer prompt's form, with the question and the answer appended.
+    (messages,) = judge.calls
+    assert messages[0]["role"] == "system" and question in messages[-1]["content"]
+    assert messages[-1]["content"].rstrip().endswith("yes or no.") and "About 1,500." in messages[-1]["content"]
+    assert not checker.supports("About 1,500 troops.", [EVIDENCE], question)  # the model says no
+    # The lexical checks come first, with the question: a changed number is rejected unasked.
+    assert not checker.supports("About 15,000.", [EVIDENCE], question)
+    assert len(judge.calls) == 2

@@ -434,3 +434,28 @@ def test_openai_chat_does_not_retry_once_a_piece_was_yielded(stub: Callable[...,
     assert pieces == ["Zorbla"]
     assert isinstance(info.value.__cause__, Exception)
     assert len(server.requests) == 1
+
+
+def test_yes_probability_reads_top_logprobs_or_falls_back_to_the_text() -> None:
+    import math
+    from types import SimpleNamespace as NS
+
+    from assistant.llm import _first_token_yes_share, yes_probability
+
+    def reply(text: str, alternatives: list[tuple[str, float]] | None) -> NS:
+        top = [NS(token=t, logprob=math.log(p)) for t, p in alternatives or []]
+        logprobs = NS(content=[NS(token=text, top_logprobs=top)]) if alternatives is not None else None
+        return NS(choices=[NS(message=NS(content=text), logprobs=logprobs)])
+
+    # "Yes" and " yes" count together against "No"; other tokens are left out of the share.
+    assert _first_token_yes_share(reply("Yes", [("Yes", 0.5), (" yes", 0.1), ("No", 0.2), ("The", 0.2)])) == \
+        pytest.approx(0.75)
+    assert _first_token_yes_share(reply("no", None)) == 0.0  # no logprobs sent: the text decides
+    assert _first_token_yes_share(reply("yes", [])) == 1.0
+    with pytest.raises(ModelError):
+        _first_token_yes_share(NS(choices=[]))
+    # A model without probabilities is asked for one token.
+    model = ScriptedChat(["Yes.", "nope"])
+    assert yes_probability(model, [{"role": "user", "content": "?"}]) == 1.0
+    assert yes_probability(model, [{"role": "user", "content": "?"}]) == 0.0
+    assert [o["max_tokens"] for o in model.options] == [1, 1]

@@ -143,3 +143,19 @@ def test_openai_backend_against_a_real_server(server: str, tmp_path: Path) -> No
     assert len(pieces) > 1
     assert "Zorbla" in "".join(pieces)
     assert chat.name != "openai"  # discovered from /v1/models
+
+
+def _grounded_question(claim: str) -> list[dict]:
+    return [{"role": "user", "content": "Context: The capital of Freedonia is Zorbla. Its mayor is Ana Ruiz.\n"
+                                        f"Is it stated in the context that {claim}? Reply with one word: yes or no."}]
+
+
+def test_yes_probability_in_process_and_through_the_server_agree(small_chat: LocalChat, server: str) -> None:
+    from assistant.llm import yes_probability
+    chat = OpenAIChat(server, timeout=60)
+    for claim, stated in [("the capital of Freedonia is Zorbla", True), ("the capital of Freedonia is Paris", False)]:
+        local = yes_probability(small_chat, _grounded_question(claim))
+        remote = yes_probability(chat, _grounded_question(claim))
+        assert 0.0 <= local <= 1.0 and (local > 0.5) is stated, (claim, local)
+        # The same model and prompt: the server's top logprobs give the same share.
+        assert remote == pytest.approx(local, abs=0.05), (claim, local, remote)

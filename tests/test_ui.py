@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from assistant import Settings, status
 from assistant.embedder import HashEmbedder
 from assistant.llm import ScriptedChat
+from assistant.prompts import render
 from ingest import ingest
 from ui import files, markup, reports
 from ui.state import CHAT_MODEL_KEY, EMBEDDER_KEY
@@ -58,6 +59,24 @@ def seeded(settings: Settings, embedder: HashEmbedder) -> Settings:
     return settings
 
 
+_CHECK_QUESTION = render("check", passages="", question="", answer="\x00").split("\x00")[-1]
+
+
+def is_check(messages: list[dict]) -> bool:
+    """Is this call the model check of one answer sentence (not a question)?"""
+    return messages[-1]["content"].endswith(_CHECK_QUESTION)
+
+
+def scripted(*replies: str) -> ScriptedChat:
+    """A scripted model: each question gets the next of `replies`, each model check "yes"."""
+    queue = list(replies)
+    return ScriptedChat([lambda messages: "yes" if is_check(messages) else queue.pop(0)] * 50)
+
+
+def answer_calls(model: ScriptedChat) -> list[list[dict]]:
+    return [c for c in model.calls if not is_check(c)]
+
+
 def make_app(embedder: HashEmbedder, model: ScriptedChat | None = None) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.session_state[EMBEDDER_KEY] = embedder
@@ -92,14 +111,15 @@ def last_answer(at: AppTest):
 
 
 def test_chat_round_trip_streams_a_verified_answer_with_sources(seeded, embedder):
-    model = ScriptedChat([HYUN_REPLY])
+    model = scripted(HYUN_REPLY)
     at = make_app(embedder, model).run()
     no_exceptions(at)
     ask(at, HYUN_QUESTION)
     no_exceptions(at)
 
     assert [m.name for m in at.chat_message] == ["user", "assistant"]
-    assert len(model.calls) == 1 and HYUN_QUESTION in model.calls[0][-1]["content"]
+    (question,) = model.calls
+    assert HYUN_QUESTION in question[-1]["content"]
     bodies = html_bodies(at)
     answer_html = next(b for b in bodies if 'class="dc-answer"' in b)
     assert "Korea Institute for National Unification" in answer_html
@@ -121,8 +141,21 @@ def test_chat_round_trip_streams_a_verified_answer_with_sources(seeded, embedder
     assert msg["first_sentence"] is not None and msg["first_sentence"] <= msg["answer"].timings["total"]
 
 
+def test_with_the_model_check_on_each_sentence_is_checked_before_it_is_shown(seeded, embedder, monkeypatch):
+    monkeypatch.setenv("RAG_MODEL_CHECK", "1")
+    model = scripted(HYUN_REPLY)
+    at = make_app(embedder, model).run()
+    ask(at, HYUN_QUESTION)
+    no_exceptions(at)
+    question, *checks = model.calls
+    assert not is_check(question) and len(checks) == 2 and all(is_check(c) for c in checks)
+    answer = last_answer(at)["answer"]
+    assert "Korea Institute for National Unification" in answer.text
+    assert answer.trace.sentences[0].checks["model"] is True
+
+
 def test_follow_up_gets_the_conversation_and_new_chat_clears_it(seeded, embedder):
-    model = ScriptedChat([HYUN_REPLY, "He works at the Korea Institute for National Unification [1]."])
+    model = scripted(HYUN_REPLY, "He works at the Korea Institute for National Unification [1].")
     at = make_app(embedder, model).run()
     ask(at, HYUN_QUESTION)
     ask(at, "What about his employer?")
@@ -131,7 +164,7 @@ def test_follow_up_gets_the_conversation_and_new_chat_clears_it(seeded, embedder
     follow_up = last_answer(at)["answer"]
     # The follow-up was searched together with the earlier question it leans on.
     assert "Hyun Seung-soo" in follow_up.query
-    assert "Hyun Seung-soo" in model.calls[1][-1]["content"]
+    assert "Hyun Seung-soo" in answer_calls(model)[1][-1]["content"]
 
     button(at, "New chat").click().run()
     no_exceptions(at)
@@ -140,15 +173,15 @@ def test_follow_up_gets_the_conversation_and_new_chat_clears_it(seeded, embedder
 
 
 def test_two_sessions_do_not_share_a_conversation(seeded, embedder):
-    first = make_app(embedder, ScriptedChat([HYUN_REPLY])).run()
+    first = make_app(embedder, scripted(HYUN_REPLY)).run()
     ask(first, HYUN_QUESTION)
-    second = make_app(embedder, ScriptedChat([])).run()
+    second = make_app(embedder, scripted()).run()
     assert len(first.chat_message) == 2
     assert len(second.chat_message) == 0
 
 
 def test_abstention_is_shown_as_such(seeded, embedder):
-    model = ScriptedChat([])  # must not be called: nothing relevant is retrieved
+    model = scripted()  # must not be called: nothing relevant is retrieved
     at = make_app(embedder, model).run()
     ask(at, "What is the boiling point of liquid nitrogen on Mars?")
     no_exceptions(at)
@@ -160,7 +193,7 @@ def test_abstention_is_shown_as_such(seeded, embedder):
 
 
 def test_open_document_shows_it_with_the_sentence_marked(seeded, embedder):
-    at = make_app(embedder, ScriptedChat([HYUN_REPLY])).run()
+    at = make_app(embedder, scripted(HYUN_REPLY)).run()
     ask(at, HYUN_QUESTION)
     button(at, "Open in document").click().run()
     no_exceptions(at)
@@ -196,7 +229,7 @@ def test_document_and_model_text_are_shown_as_text_never_as_markup(settings, emb
 
 
 def test_feedback_is_saved_as_one_json_line(seeded, embedder, data_dir):
-    at = make_app(embedder, ScriptedChat([HYUN_REPLY])).run()
+    at = make_app(embedder, scripted(HYUN_REPLY)).run()
     ask(at, HYUN_QUESTION)
     assert len(at.feedback) == 1
     at.feedback[0].set_value(1).run()
@@ -232,14 +265,14 @@ def test_no_index_offers_to_ingest_the_sample_articles(data_dir, embedder):
 
 
 def test_question_without_index_is_a_warning_not_a_traceback(data_dir, embedder):
-    at = make_app(embedder, ScriptedChat([])).run()
+    at = make_app(embedder, scripted()).run()
     ask(at, HYUN_QUESTION)
     no_exceptions(at)
     assert any("Nothing is indexed yet" in w.value for w in at.warning)
 
 
 def test_too_long_question_is_a_warning(seeded, embedder):
-    at = make_app(embedder, ScriptedChat([])).run()
+    at = make_app(embedder, scripted()).run()
     ask(at, "why " * 3000)
     no_exceptions(at)
     assert any("too long" in w.value for w in at.warning)
@@ -259,7 +292,7 @@ def test_unavailable_model_falls_back_to_extractive_with_a_notice(seeded, embedd
 
 
 def test_backend_switch_to_extractive_does_not_call_the_model(seeded, embedder):
-    model = ScriptedChat([HYUN_REPLY])
+    model = scripted(HYUN_REPLY)
     at = make_app(embedder, model).run()
     assert at.sidebar.selectbox(key="opt_backend").value == "local-small"  # from RAG_LLM
     at.sidebar.selectbox(key="opt_backend").set_value("extractive").run()
