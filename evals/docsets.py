@@ -405,24 +405,11 @@ def recompute(trace: Mapping, off: frozenset[str] | None) -> list[Mapping]:
 
     `off` None keeps the sentences as shipped; an empty set recomputes with every check on.
     An answer that abstained at the relevance floor or because the model said so keeps nothing
-    whatever the checks. A draft whose sentences were all discarded is followed by a second
-    try; when the sentences are kept now, that second try would not have happened, so the next
-    draft is skipped. Other drafts (the parts of a two-part question) all contribute.
+    whatever the checks.
     """
     if trace.get("abstained_by") in ("floor", "model"):
         return []
-    kept: list[Mapping] = []
-    skip_next = False
-    for draft in trace.get("drafts") or []:
-        if skip_next:
-            skip_next = False
-            continue
-        sentences = _sentences(draft)
-        now = [s for s in sentences if _kept(s, off)]
-        kept += now
-        emptied = bool(sentences) and not any(s.get("kept") for s in sentences)
-        skip_next = emptied and bool(now)
-    return kept
+    return [s for draft in trace.get("drafts") or [] for s in _sentences(draft) if _kept(s, off)]
 
 
 def _score_sentences(question: DocsetQuestion, rules: Rules, sentences: Sequence[Mapping]) -> Score:

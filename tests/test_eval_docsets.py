@@ -255,11 +255,11 @@ def traced_rows() -> list[dict]:
                             "checks": {}}]}]),
         # D: below the relevance floor.
         traced_row("D", "fact", ["x"], ["d.txt"], correct=False, declined=True, abstained_by="floor", drafts=[]),
-        # E: a wrong first draft emptied by the numbers check, then a right second try.
+        # E: a wrong sentence the numbers check dropped, then a right one.
         traced_row("E", "fact", ["6932"], ["a.txt"], correct=True, declined=False, abstained_by=None, drafts=[
-            {"text": "Wrong 99 [1].",
-             "sentences": [sentence("Wrong 99 [1].", False, {"numbers": False, "names": True}, "a.txt", False)]},
-            {"text": "It made 6,932 [1].", "sentences": [sentence("It made 6,932 [1].", True, ON, "a.txt", True)]}]),
+            {"text": "Wrong 99 [1]. It made 6,932 [1].",
+             "sentences": [sentence("Wrong 99 [1].", False, {"numbers": False, "names": True}, "a.txt", False),
+                           sentence("It made 6,932 [1].", True, ON, "a.txt", True)]}]),
         # F: the model said the documents don't answer.
         traced_row("F", "fact", ["y"], ["f.txt"], correct=False, declined=True, abstained_by="model",
                    drafts=[{"text": "The passages do not mention y.",
@@ -288,12 +288,13 @@ def test_ablation_recomputes_answers_from_traces(traced_rows: list[dict]) -> Non
     assert list(table) == [SHIPPED, ALL_CHECKS, NO_CHECKS, "without numbers", "without names"]
     assert table[SHIPPED]["correctness"] == pytest.approx(2 / 5)
     assert table[SHIPPED]["faithfulness"] == pytest.approx(2 / 4)
-    assert table[ALL_CHECKS]["correctness"] == pytest.approx(2 / 5)  # B and E (the second try)
+    assert table[ALL_CHECKS]["correctness"] == pytest.approx(2 / 5)  # B and E
     assert table[ALL_CHECKS]["kept_sentences"] == 4
-    # No checks: A is answered; E's wrong first draft is kept, so no second try is made.
-    assert table[NO_CHECKS]["correctness"] == pytest.approx(2 / 5)
-    assert table[NO_CHECKS]["kept_sentences"] == 5 and table[NO_CHECKS]["faithfulness"] == pytest.approx(2 / 5)
-    assert table["without numbers"]["correctness"] == pytest.approx(1 / 5)  # E now ships its first draft
+    # No checks: A is answered too, and E keeps its wrong sentence beside the right one.
+    assert table[NO_CHECKS]["correctness"] == pytest.approx(3 / 5)
+    assert table[NO_CHECKS]["kept_sentences"] == 6 and table[NO_CHECKS]["faithfulness"] == pytest.approx(3 / 6)
+    assert table["without numbers"]["kept_sentences"] == 5  # E's wrong sentence is back
+    assert table["without numbers"]["correctness"] == pytest.approx(2 / 5)
     assert table["without names"]["correctness"] == pytest.approx(3 / 5)  # A is no longer rejected
     for row in table.values():
         assert row["n"] == 7 and row["declined_unanswerable"] == 0.5  # C answers, G declines, always
