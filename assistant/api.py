@@ -1,4 +1,5 @@
-"""The public API: `ask()`, `ask_stream()`, `search()`, `status()`, `document_text()`.
+"""The public API: `ask()`, `ask_stream()`, `search()`, `status()`, `document_text()`,
+`document_path()`.
 
 The answer path itself is `assistant.pipeline`, step by step.
 """
@@ -6,21 +7,28 @@ The answer path itself is `assistant.pipeline`, step by step.
 from __future__ import annotations
 
 import time
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
-from assistant.embedder import MiniLMEmbedder
 from assistant.errors import ModelError, NoIndexError
-from assistant.llm import make_chat_model
-from assistant.pipeline import (Citations, Context, assemble, clean_question, extractive, find_passages,
-                                generate, prompt_messages, read_question, relevant_enough)
+from assistant.generation.llm import make_chat_model
+from assistant.pipeline import answer, clean_question, prompt_messages, read_question
 from assistant.protocols import ChatModel, Embedder
-from assistant.retrieve import retrieve
+from assistant.retrieval.embedder import MiniLMEmbedder
+from assistant.retrieval.retrieve import retrieve
+from assistant.retrieval.store import Store
 from assistant.settings import Settings
-from assistant.store import Store
 from assistant.types import Answer, Hit
 
-def search(query: str, *, settings: Settings | None = None, top_k: int | None = None,
-           sources: Sequence[str] | None = None, embedder: Embedder | None = None) -> list[Hit]:
+
+def search(
+    query: str,
+    *,
+    settings: Settings | None = None,
+    top_k: int | None = None,
+    sources: Sequence[str] | None = None,
+    embedder: Embedder | None = None,
+) -> list[Hit]:
     """Retrieve passages only (hybrid dense + BM25), best first; no generation."""
     settings = (settings or Settings.from_env()).replace(top_k=top_k)
     q = clean_question(query, settings)
@@ -37,27 +45,20 @@ def status(*, settings: Settings | None = None, embedder: Embedder | None = None
     return Store.open(settings or Settings.from_env(), embedder or MiniLMEmbedder()).info()
 
 
-def document_text(source: str, *, settings: Settings | None = None,
-                  embedder: Embedder | None = None) -> str | None:
-    """The full text of an indexed document (citation offsets refer to it), or None."""
-    settings = settings or Settings.from_env()
-    store = Store.open(settings, embedder or MiniLMEmbedder())
-    text = store.document_text(source)
-    if text is None:
-        record = store.files().get(source)
-        if record is not None:
-            from pathlib import Path
-            path = Path(record.root) / source
-            try:
-                from ingest.loaders import load_document
-                text = load_document(path, max_bytes=settings.max_file_bytes).text
-            except Exception:  # the file may be gone or unreadable: the caller shows "not available"
-                text = None
-    return text
+def document_text(source: str, *, settings: Settings | None = None, embedder: Embedder | None = None) -> str | None:
+    """The full text of an indexed document as stored at ingest (citation offsets refer to
+    it); None when it is not indexed or was too large to store (`document_path` then says
+    where the ingesting machine read it)."""
+    return Store.open(settings or Settings.from_env(), embedder or MiniLMEmbedder()).document_text(source)
 
 
-def ask(question: str, *, history: Sequence[dict] | None = None, settings: Settings | None = None,
-        **options) -> Answer:
+def document_path(source: str, *, settings: Settings | None = None, embedder: Embedder | None = None) -> Path | None:
+    """Where the ingesting machine read an indexed document, or None when it is not indexed."""
+    record = Store.open(settings or Settings.from_env(), embedder or MiniLMEmbedder()).files().get(source)
+    return Path(record.root) / source if record is not None else None
+
+
+def ask(question: str, *, history: Sequence[dict] | None = None, settings: Settings | None = None, **options) -> Answer:
     """Answer `question` from the indexed documents, with verified citations.
 
     Args:
@@ -85,11 +86,17 @@ def ask(question: str, *, history: Sequence[dict] | None = None, settings: Setti
     return answer
 
 
-def ask_stream(question: str, *, history: Sequence[dict] | None = None,
-               settings: Settings | None = None, backend: str | None = None,
-               top_k: int | None = None, sources: Sequence[str] | None = None,
-               chat_model: ChatModel | None = None,
-               embedder: Embedder | None = None) -> Iterator[str | Answer]:
+def ask_stream(
+    question: str,
+    *,
+    history: Sequence[dict] | None = None,
+    settings: Settings | None = None,
+    backend: str | None = None,
+    top_k: int | None = None,
+    sources: Sequence[str] | None = None,
+    chat_model: ChatModel | None = None,
+    embedder: Embedder | None = None,
+) -> Iterator[str | Answer]:
     """Like `ask()`, but yields verified answer sentences as they are produced, then the `Answer`.
 
     Only sentences that passed verification are yielded, so what the user sees streaming is
@@ -97,33 +104,22 @@ def ask_stream(question: str, *, history: Sequence[dict] | None = None,
     """
     t0 = time.perf_counter()
     settings = (settings or Settings.from_env()).replace(backend=backend, top_k=top_k)
-    asked = read_question(question, history, settings)
+    asked = read_question(question, history, settings)  # a bad question fails before anything opens
     embedder = embedder or MiniLMEmbedder()
     store = Store.open(settings, embedder)
     if store.count() == 0:
         raise NoIndexError("the index is empty: run `rag ingest` first")
-    hits, sentences, passages = find_passages(asked, store, embedder, settings, sources)
-    context = Context(asked, tuple(hits), tuple(passages), t0, time.perf_counter() - t0)
-    if not relevant_enough(passages):
-        yield assemble(context, kept=(), citations=Citations(), verdicts=(), draft="", abstained_by="floor",
-                       model="", backend=settings.backend, timings={"retrieval": context.retrieval})
-        return
     notices: list[str] = []
     model = chat_model
     if model is None and settings.backend != "extractive":
         try:
             model = make_chat_model(settings, settings.backend)
         except ModelError as e:
-            notices.append(f"The {settings.backend} model is unavailable ({e}); "
-                           "showing an extractive answer (quoted sentences) instead.")
-    if model is None:
-        yield from extractive(context, sentences, notices)
-        return
-    try:
-        yield from generate(context, model, settings, notices)
-    except ModelError as e:
-        notices.append(f"The model failed ({e}); showing an extractive answer (quoted sentences) instead.")
-        yield from extractive(context, sentences, notices)
+            notices.append(
+                f"The {settings.backend} model is unavailable ({e}); "
+                "showing an extractive answer (quoted sentences) instead."
+            )
+    yield from answer(asked, store, embedder, model, settings, sources=sources, notices=notices, t0=t0)
 
 
 def warm_up(model: ChatModel) -> None:

@@ -59,3 +59,21 @@ class ModelUnavailableError(ModelError):
 
 class ModelTimeoutError(ModelError):
     """The model did not answer within the configured timeout."""
+
+
+def exit_code(error: BaseException) -> int:
+    """The command-line exit code for an error: 2 for what the user can fix (a `UserError`, a
+    bad value), 3 for a component that failed (`ProviderError`), 130 when interrupted, else 1."""
+    if isinstance(error, KeyboardInterrupt):
+        return 130
+    if isinstance(error, (UserError, ValueError)):
+        return 2
+    return 3 if isinstance(error, ProviderError) else 1
+
+
+def report_error(error: BaseException) -> int:
+    """Print one `error:` line (or "interrupted") to stderr; return `exit_code(error)`."""
+    import sys
+
+    print("\ninterrupted" if isinstance(error, KeyboardInterrupt) else f"error: {error}", file=sys.stderr)
+    return exit_code(error)

@@ -1,4 +1,4 @@
-"""The answer path, top to bottom.
+"""The answer path, top to bottom (`answer`, at the end, runs the steps in order).
 
     question --read_question--> Question
              --retrieve--------> hits (chunks)
@@ -17,23 +17,30 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Iterable, Iterator, Sequence
 
-from assistant.conversation import previous_turn, standalone_query
 from assistant.errors import EmptyQuestionError, ModelError, QuestionTooLongError
-from assistant.evidence import Passage, Sentence, build_passages, is_yes_no, rank_sentences, without_instructions
-from assistant.lexical import refresh_lexical_index
-from assistant.llm import yes_probability
-from assistant.prompts import render
+from assistant.generation.llm import yes_probability
+from assistant.generation.prompts import render
+from assistant.generation.tokens import count_tokens
+from assistant.grounding.conversation import previous_turn, standalone_query
+from assistant.grounding.evidence import (
+    Passage,
+    Sentence,
+    build_passages,
+    is_yes_no,
+    rank_sentences,
+    without_instructions,
+)
+from assistant.grounding.sentences import sentence_spans
+from assistant.grounding.verify import MARKER, Verdict, split_draft, verify_sentence
 from assistant.protocols import ChatModel, Embedder
-from assistant.retrieve import retrieve
-from assistant.sentences import sentence_spans
+from assistant.retrieval.lexical import refresh_lexical_index
+from assistant.retrieval.retrieve import retrieve
+from assistant.retrieval.store import Store
 from assistant.settings import Settings
-from assistant.store import Store
-from assistant.tokens import count_tokens
 from assistant.types import Answer, Citation, Hit, SentenceTrace, Trace
-from assistant.verify import MARKER, Verdict, split_draft, verify_sentence
 
 RELEVANCE_FLOOR = 0.30  # best sentence below this: the documents do not answer (see evals)
 EXTRACTIVE_SPREAD = 0.08  # extra extractive sentences must score within this of the best
@@ -69,8 +76,8 @@ def clean_question(question: str, settings: Settings) -> str:
         raise EmptyQuestionError("the question is empty: type a question about your documents")
     if len(text) > settings.max_question_tokens * 8 or count_tokens(text) > settings.max_question_tokens:
         raise QuestionTooLongError(
-            f"the question is too long (limit {settings.max_question_tokens} tokens): "
-            "ask about one thing at a time")
+            f"the question is too long (limit {settings.max_question_tokens} tokens): ask about one thing at a time"
+        )
     return text
 
 
@@ -84,13 +91,18 @@ def read_question(question: str, history: Sequence[dict] | None, settings: Setti
     return Question(text, asked, query, follow_up, is_yes_no(asked))
 
 
-def find_passages(question: Question, store: Store, embedder: Embedder, settings: Settings,
-                  sources: Sequence[str] | None = None) -> tuple[list[Hit], list[Sentence], list[Passage]]:
+def find_passages(
+    question: Question, store: Store, embedder: Embedder, settings: Settings, sources: Sequence[str] | None = None
+) -> tuple[list[Hit], list[Sentence], list[Passage]]:
     """Steps 2-4: the retrieved chunks, their sentences scored, and the passages to show."""
     hits = retrieve(store, question.query, top_k=settings.top_k, sources=sources)
     sentences = rank_sentences(question.query, hits, embedder, refresh_lexical_index(store))
-    passages = build_passages(sentences, budget_tokens=settings.context_tokens,
-                              max_passages=settings.max_passages, radius=settings.passage_radius)
+    passages = build_passages(
+        sentences,
+        budget_tokens=settings.context_tokens,
+        max_passages=settings.max_passages,
+        radius=settings.passage_radius,
+    )
     return hits, sentences, passages
 
 
@@ -99,8 +111,7 @@ def relevant_enough(passages: Sequence[Passage]) -> bool:
     return bool(passages) and max(p.score for p in passages) >= RELEVANCE_FLOOR
 
 
-def prompt_messages(passages: Sequence[Passage] | str, question: Question | str,
-                    follow_up: str = "") -> list[dict]:
+def prompt_messages(passages: Sequence[Passage] | str, question: Question | str, follow_up: str = "") -> list[dict]:
     """Step 5: the chat messages for one question.
 
     Everything before the last message (system prompt and two worked examples: a cited answer
@@ -130,12 +141,15 @@ def check_messages(messages: Sequence[dict], question: str, passages: str, claim
     It shares the fixed prefix (system prompt and worked examples) with the answer prompt, so
     a local model (and `llama_cpp.server`) re-reads only the last message.
     """
-    return [*messages[:-1], {"role": "user", "content": render("check", passages=passages, question=question,
-                                                                answer=claim)}]
+    return [
+        *messages[:-1],
+        {"role": "user", "content": render("check", passages=passages, question=question, answer=claim)},
+    ]
 
 
-def model_check(model: ChatModel, messages: Sequence[dict], question: str, passages: str, claim: str,
-                threshold: float) -> tuple[bool, float]:
+def model_check(
+    model: ChatModel, messages: Sequence[dict], question: str, passages: str, claim: str, threshold: float
+) -> tuple[bool, float]:
     """Step 6b: ask the model whether `passages` state `claim` and it answers `question`.
 
     Returns (passed, P(yes)): the share of yes in the model's first-token probabilities of
@@ -158,16 +172,17 @@ def with_model_check(verdict: Verdict, passed: bool, p_yes: float | None) -> Ver
     if not passed:
         reasons["model"] = "not asked: the model failed" if p_yes is None else f"the model says no (P(yes) {p_yes:.2f})"
     scores = {**checks.scores, "model": p_yes} if p_yes is not None else dict(checks.scores)
-    return replace(verdict, checks=replace(checks, passed={**checks.passed, "model": passed}, reasons=reasons,
-                                           scores=scores))
+    return replace(
+        verdict, checks=replace(checks, passed={**checks.passed, "model": passed}, reasons=reasons, scores=scores)
+    )
 
 
 def complete_sentences(draft: str, done: int) -> tuple[str, int]:
     """The sentences of `draft` after offset `done` that are complete (another one has begun,
     and not with a citation marker, which belongs to the sentence before), and the new offset."""
     spans = sentence_spans(draft, done)
-    if len(spans) >= 2 and not draft[spans[-1][0]:].lstrip().startswith("["):
-        return draft[done:spans[-1][0]], spans[-1][0]
+    if len(spans) >= 2 and not draft[spans[-1][0] :].lstrip().startswith("["):
+        return draft[done : spans[-1][0]], spans[-1][0]
     return "", done
 
 
@@ -203,10 +218,15 @@ def sentence_trace(verdict: Verdict) -> SentenceTrace:
     """A verdict as the trace records it."""
     checks = verdict.checks
     return SentenceTrace(
-        text=verdict.text, kind=verdict.kind, kept=verdict.kept,
-        checks=dict(checks.passed) if checks else {}, reasons=dict(checks.reasons) if checks else {},
+        text=verdict.text,
+        kind=verdict.kind,
+        kept=verdict.kept,
+        checks=dict(checks.passed) if checks else {},
+        reasons=dict(checks.reasons) if checks else {},
         scores=dict(checks.scores) if checks else {},
-        support=tuple((s.source, s.text) for s in verdict.support), repaired=verdict.repaired)
+        support=tuple((s.source, s.text) for s in verdict.support),
+        repaired=verdict.repaired,
+    )
 
 
 def abstention_text(hits: Sequence[Hit]) -> str:
@@ -233,21 +253,42 @@ class Context:
     retrieval: float = 0.0  # seconds spent on steps 1-4
 
 
-def assemble(context: Context, *, kept: Sequence[str], citations: Citations, verdicts: Sequence[Verdict],
-             draft: str, abstained_by: str | None, model: str, backend: str, timings: dict[str, float],
-             tokens: dict[str, int] | None = None, notices: Sequence[str] = ()) -> Answer:
+def assemble(
+    context: Context,
+    *,
+    kept: Sequence[str],
+    citations: Citations,
+    verdicts: Sequence[Verdict],
+    draft: str,
+    abstained_by: str | None,
+    model: str,
+    backend: str,
+    timings: dict[str, float],
+    tokens: dict[str, int] | None = None,
+    notices: Sequence[str] = (),
+) -> Answer:
     """Step 7: the final `Answer`."""
     timings = {**timings, "total": time.perf_counter() - context.t0}
     abstained = abstained_by is not None
-    trace = Trace(abstained_by, tuple(numbered([p]) for p in context.passages), draft,
-                  tuple(sentence_trace(v) for v in verdicts))
+    trace = Trace(
+        abstained_by, tuple(numbered([p]) for p in context.passages), draft, tuple(sentence_trace(v) for v in verdicts)
+    )
     return Answer(
         text=abstention_text(context.hits) if abstained else " ".join(kept),
-        citations=() if abstained else citations.all(), hits=context.hits, abstained=abstained,
+        citations=() if abstained else citations.all(),
+        hits=context.hits,
+        abstained=abstained,
         unsupported=tuple(v.text for v in verdicts if v.kind == "claim" and not v.kept),
-        model=model, backend=backend, question=context.question.text, query=context.question.query,
-        timings=timings, tokens=dict(tokens or {}), notices=tuple(notices),
-        repaired=sum(v.repaired for v in verdicts if v.kept), trace=trace)
+        model=model,
+        backend=backend,
+        question=context.question.text,
+        query=context.question.query,
+        timings=timings,
+        tokens=dict(tokens or {}),
+        notices=tuple(notices),
+        repaired=sum(v.repaired for v in verdicts if v.kept),
+        trace=trace,
+    )
 
 
 @dataclass
@@ -265,8 +306,9 @@ class Draft:
     stopped: ModelError | None = None
 
 
-def draft_verdicts(context: Context, model: ChatModel, messages: Sequence[dict], settings: Settings,
-                   draft: Draft) -> Iterator[Verdict]:
+def draft_verdicts(
+    context: Context, model: ChatModel, messages: Sequence[dict], settings: Settings, draft: Draft
+) -> Iterator[Verdict]:
     """Steps 5-6a: stream the model's reply into `draft` and yield the lexical verdict on each
     sentence as soon as it is complete.
 
@@ -290,8 +332,9 @@ def draft_verdicts(context: Context, model: ChatModel, messages: Sequence[dict],
             draft.text += piece
             if len(draft.text) > settings.max_answer_tokens * MAX_CHARS_PER_TOKEN:
                 # An endpoint that ignores max_tokens would stream forever: stop here.
-                raise ModelError(f"the reply ran past {len(draft.text):,} characters "
-                                 f"(more than {settings.max_answer_tokens} tokens)")
+                raise ModelError(
+                    f"the reply ran past {len(draft.text):,} characters (more than {settings.max_answer_tokens} tokens)"
+                )
             segment, done = complete_sentences(draft.text, done)
             yield from verdicts(segment)
     except ModelError as e:
@@ -304,8 +347,9 @@ def draft_verdicts(context: Context, model: ChatModel, messages: Sequence[dict],
         raise ModelError("the model returned an empty reply")
 
 
-def model_checked(verdicts: Sequence[Verdict], model: ChatModel, messages: Sequence[dict], question: Question,
-                  threshold: float) -> Iterator[Verdict]:
+def model_checked(
+    verdicts: Sequence[Verdict], model: ChatModel, messages: Sequence[dict], question: Question, threshold: float
+) -> Iterator[Verdict]:
     """Step 6b: each verdict with the model check added, one at a time, so that a sentence is
     shown before the next one is checked.
 
@@ -319,8 +363,7 @@ def model_checked(verdicts: Sequence[Verdict], model: ChatModel, messages: Seque
         yield verdict
 
 
-def generate(context: Context, model: ChatModel, settings: Settings,
-             notices: list[str]) -> Iterator[str | Answer]:
+def generate(context: Context, model: ChatModel, settings: Settings, notices: list[str]) -> Iterator[str | Answer]:
     """Steps 5-7 with a model: draft, check every sentence, yield the sentences that pass in
     order (so what streams is the answer), then the `Answer`.
 
@@ -349,8 +392,9 @@ def generate(context: Context, model: ChatModel, settings: Settings,
         if not kept:
             raise
         draft.stopped = e  # the sentences not checked yet are not shown
-        verdicts += [with_model_check(v, False, None) if v.kind == "claim" and v.checks else v
-                     for v in drafted[len(verdicts):]]
+        verdicts += [
+            with_model_check(v, False, None) if v.kind == "claim" and v.checks else v for v in drafted[len(verdicts) :]
+        ]
     if draft.stopped is not None:
         notices.append(f"The model stopped early ({draft.stopped}); the answer may be incomplete.")
     if kept and any(v.kind == "decline" for v in verdicts):
@@ -358,9 +402,19 @@ def generate(context: Context, model: ChatModel, settings: Settings,
     claims = [v for v in verdicts if v.kind == "claim"]
     timings.update(first_token=draft.first_token or 0.0, generation=time.perf_counter() - t_gen)
     tokens = {"prompt": sum(count_tokens(m["content"]) for m in messages), "completion": count_tokens(draft.text)}
-    yield assemble(context, kept=kept, citations=citations, verdicts=verdicts, draft=draft.text,
-                   abstained_by=None if kept else ("checks" if claims else "model"), model=model.name,
-                   backend=settings.backend, timings=timings, tokens=tokens, notices=notices)
+    yield assemble(
+        context,
+        kept=kept,
+        citations=citations,
+        verdicts=verdicts,
+        draft=draft.text,
+        abstained_by=None if kept else ("checks" if claims else "model"),
+        model=model.name,
+        backend=settings.backend,
+        timings=timings,
+        tokens=tokens,
+        notices=notices,
+    )
 
 
 def extractive(context: Context, sentences: Sequence[Sentence], notices: Sequence[str]) -> Iterator[str | Answer]:
@@ -379,6 +433,69 @@ def extractive(context: Context, sentences: Sequence[Sentence], notices: Sequenc
             kept.append(citations.mark(text, [s]))
             timings.setdefault("first_sentence", time.perf_counter() - context.t0)
             yield kept[-1] + " "
-    yield assemble(context, kept=kept, citations=citations, verdicts=(), draft="",
-                   abstained_by=None if kept else "floor", model="extractive", backend="extractive",
-                   timings=timings, notices=notices)
+    yield assemble(
+        context,
+        kept=kept,
+        citations=citations,
+        verdicts=(),
+        draft="",
+        abstained_by=None if kept else "floor",
+        model="extractive",
+        backend="extractive",
+        timings=timings,
+        notices=notices,
+    )
+
+
+def answer(
+    question: Question,
+    store: Store,
+    embedder: Embedder,
+    model: ChatModel | None,
+    settings: Settings,
+    *,
+    sources: Sequence[str] | None = None,
+    notices: Sequence[str] = (),
+    t0: float | None = None,
+) -> Iterator[str | Answer]:
+    """The whole answer path: each verified sentence as it passes, then the `Answer`.
+
+    Args:
+        question: From `read_question` (step 1).
+        store: The open index.
+        embedder: The embedder the index was built with.
+        model: The chat model; None answers with quoted sentences (the extractive backend).
+        settings: Budgets, top_k, the model check.
+        sources: Restrict retrieval to these files.
+        notices: Notices so far (a model that could not be loaded).
+        t0: When the question arrived (`time.perf_counter()`), for the timings.
+    """
+    t0 = time.perf_counter() if t0 is None else t0
+    hits, sentences, passages = find_passages(question, store, embedder, settings, sources)  # steps 2-4
+    context = Context(question, tuple(hits), tuple(passages), t0, time.perf_counter() - t0)
+    shown = list(notices)
+    if not relevant_enough(passages):
+        yield abstain_at_floor(context, settings)
+    elif model is None:
+        yield from extractive(context, sentences, shown)
+    else:
+        try:
+            yield from generate(context, model, settings, shown)  # steps 5-7
+        except ModelError as e:  # before anything was shown: quote the passages instead
+            shown.append(f"The model failed ({e}); showing an extractive answer (quoted sentences) instead.")
+            yield from extractive(context, sentences, shown)
+
+
+def abstain_at_floor(context: Context, settings: Settings) -> Answer:
+    """The answer when no passage is relevant enough: the documents don't say."""
+    return assemble(
+        context,
+        kept=(),
+        citations=Citations(),
+        verdicts=(),
+        draft="",
+        abstained_by="floor",
+        model="",
+        backend=settings.backend,
+        timings={"retrieval": context.retrieval},
+    )

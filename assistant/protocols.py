@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Protocol, Sequence, runtime_checkable
+from collections.abc import Iterator, Sequence
+from typing import Protocol, runtime_checkable
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": str}
 
@@ -34,7 +35,13 @@ class ChatModel(Protocol):
 
     name: str
 
-    def stream(self, messages: Sequence[Message], *, max_tokens: int = 256,
-               temperature: float = 0.0, stop: Sequence[str] | None = None) -> Iterator[str]:
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> Iterator[str]:
         """Yield pieces of the reply. Raises `ModelError` subclasses, never SDK errors."""
         ...

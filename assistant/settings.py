@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 BACKENDS = ("local", "local-small", "openai", "extractive")
 
@@ -74,7 +74,7 @@ class Settings:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Build settings from defaults, then the environment, then explicit overrides.
 
         This is the only place in the project that reads environment variables.
@@ -106,11 +106,11 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values).validated()
 
-    def replace(self, **changes: object) -> "Settings":
+    def replace(self, **changes: object) -> Settings:
         """Return a copy with `changes` applied (None values are ignored)."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None}).validated()
 
-    def validated(self) -> "Settings":
+    def validated(self) -> Settings:
         """Check values; raise `ValueError` with a clear message on a bad one."""
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")

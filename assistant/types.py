@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 
 def chunk_id(source: str, start: int, end: int, text: str) -> str:
     """Content id of a chunk: a hash of its source, span and text (stable across runs)."""
-    digest = hashlib.sha256(f"{source}\x00{start}\x00{end}\x00{text}".encode("utf-8"))
+    digest = hashlib.sha256(f"{source}\x00{start}\x00{end}\x00{text}".encode())
     return digest.hexdigest()[:32]
 
 
@@ -103,9 +103,16 @@ class SentenceTrace:
     scores: Mapping[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "kind": self.kind, "kept": self.kept, "checks": dict(self.checks),
-                "reasons": dict(self.reasons), "scores": dict(self.scores), "repaired": self.repaired,
-                "support": [{"source": s, "quote": q} for s, q in self.support]}
+        return {
+            "text": self.text,
+            "kind": self.kind,
+            "kept": self.kept,
+            "checks": dict(self.checks),
+            "reasons": dict(self.reasons),
+            "scores": dict(self.scores),
+            "repaired": self.repaired,
+            "support": [{"source": s, "quote": q} for s, q in self.support],
+        }
 
 
 @dataclass(frozen=True)
@@ -126,8 +133,11 @@ class Trace:
     sentences: tuple[SentenceTrace, ...] = ()
 
     def to_dict(self) -> dict:
-        return {"abstained_by": self.abstained_by, "passages": list(self.passages),
-                "drafts": [{"text": self.draft, "sentences": [s.to_dict() for s in self.sentences]}]}
+        return {
+            "abstained_by": self.abstained_by,
+            "passages": list(self.passages),
+            "drafts": [{"text": self.draft, "sentences": [s.to_dict() for s in self.sentences]}],
+        }
 
 
 @dataclass(frozen=True)
@@ -173,13 +183,26 @@ class Answer:
             "text": self.text,
             "abstained": self.abstained,
             "citations": [
-                {"n": c.n, "source": c.source, "start": c.start, "end": c.end,
-                 "lines": list(c.lines), "quote": c.quote, "chunk_id": c.chunk_id, "page": c.page}
+                {
+                    "n": c.n,
+                    "source": c.source,
+                    "start": c.start,
+                    "end": c.end,
+                    "lines": list(c.lines),
+                    "quote": c.quote,
+                    "chunk_id": c.chunk_id,
+                    "page": c.page,
+                }
                 for c in self.citations
             ],
             "hits": [
-                {"source": h.chunk.source, "chunk_id": h.chunk.id, "score": h.score,
-                 "lines": [h.chunk.line_start, h.chunk.line_end], "text": h.chunk.text}
+                {
+                    "source": h.chunk.source,
+                    "chunk_id": h.chunk.id,
+                    "score": h.score,
+                    "lines": [h.chunk.line_start, h.chunk.line_end],
+                    "text": h.chunk.text,
+                }
                 for h in self.hits
             ],
             "unsupported": list(self.unsupported),

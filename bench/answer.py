@@ -18,7 +18,7 @@ selection (it embeds the candidate sentences), prompt rendering and streaming pl
 On a noisy 2-core VM the same prefill can vary by a second between two runs, so the table also
 splits each time to first token into llama.cpp's prefill (`eval`, timed inside both runs) and
 everything else: "work outside llama.cpp" is the second part, pipeline minus raw, free of that
-noise. Sentence vectors are cached per process (`assistant.embedder.vectors`), as in the UI and
+noise. Sentence vectors are cached per process (`assistant.retrieval.embedder.vectors`), as in the UI and
 the eval; `--cold-cache` empties that cache before every question, so each question embeds all
 of its candidate sentences (the worst case, a first question about new passages).
 The fixed prompt prefix (system prompt and two worked examples) is identical for every
@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, WORK, chart_path, machine, print_table, pyplot, write_result  # noqa: E402
+from bench.common import ROOT, WORK, chart_path, machine, print_table, pyplot, write_result
 
 TARGET_OVERHEAD = 0.10  # of the raw prefill
 
@@ -112,12 +112,12 @@ def main(argv=None) -> int:
     name = args.name or f"answer-{args.model}"
 
     from assistant.api import ask_stream
-    from assistant.embedder import MiniLMEmbedder, vectors
-    from assistant.lexical import refresh_lexical_index
-    from assistant.llm import LocalChat
-    from assistant.models import MODELS, gguf_path
+    from assistant.generation.llm import LocalChat
+    from assistant.generation.models import MODELS, gguf_path
+    from assistant.retrieval.embedder import MiniLMEmbedder, vectors
+    from assistant.retrieval.lexical import refresh_lexical_index
+    from assistant.retrieval.store import Store
     from assistant.settings import Settings
-    from assistant.store import Store
     from assistant.types import Answer
     from ingest import SEEDS_DIR, ingest
 
@@ -127,8 +127,11 @@ def main(argv=None) -> int:
     ingest([SEEDS_DIR], settings=settings, embedder=embedder)
     refresh_lexical_index(Store.open(settings, embedder))
     embedder.embed(["warm up"])
-    questions = [json.loads(line) for line in (ROOT / "evals" / "datasets" / "seeds.jsonl").read_text().splitlines()
-                 if line.strip()]
+    questions = [
+        json.loads(line)
+        for line in (ROOT / "evals" / "datasets" / "seeds.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
     questions = [q for q in questions if q.get("answerable", True)][: args.limit]
 
     t = time.perf_counter()
@@ -140,7 +143,7 @@ def main(argv=None) -> int:
     print(f"model {MODELS[args.model].name} loaded in {load_s:.1f} s; {len(questions)} questions", flush=True)
 
     rows = []
-    for i, item in enumerate(questions):
+    for item in questions:
         before = llama.save_state()
         recorder = _Recording(chat)
         probe.clear()
@@ -158,23 +161,31 @@ def main(argv=None) -> int:
             rows.append({"id": item["id"], "abstained": True, "retrieval_ms": answer.timings["retrieval"] * 1000})
             continue
         llama.load_state(before)
-        raw_ttft, (raw_reused, raw_prefilled, raw_prefill_s) = _raw_first_token(llama, recorder.messages, probe)
+        raw_ttft, (raw_reused, _, raw_prefill_s) = _raw_first_token(llama, recorder.messages, probe)
         llama.reset()
         _, (_, cold_tokens, cold_prefill_s) = _raw_first_token(llama, recorder.messages, probe)
         ttft = answer.timings["first_token"]
         row = {
-            "id": item["id"], "question": item["question"],
+            "id": item["id"],
+            "question": item["question"],
             "retrieval_ms": answer.timings["retrieval"] * 1000,
-            "prompt_tokens": reused + prefilled, "prompt_tokens_tiktoken": answer.tokens.get("prompt"),
-            "reused_tokens": reused, "prefilled_tokens": prefilled,
-            "ttft_s": ttft, "total_s": answer.timings["total"],
+            "prompt_tokens": reused + prefilled,
+            "prompt_tokens_tiktoken": answer.tokens.get("prompt"),
+            "reused_tokens": reused,
+            "prefilled_tokens": prefilled,
+            "ttft_s": ttft,
+            "total_s": answer.timings["total"],
             "completion_tokens": answer.tokens.get("completion"),
             "pipeline_prefill_s": prefill_s,
-            "raw_ttft_s": raw_ttft, "raw_prefill_s": raw_prefill_s, "raw_reused_tokens": raw_reused,
-            "raw_cold_prefill_s": cold_prefill_s, "cold_prompt_tokens": cold_tokens,
+            "raw_ttft_s": raw_ttft,
+            "raw_prefill_s": raw_prefill_s,
+            "raw_reused_tokens": raw_reused,
+            "raw_cold_prefill_s": cold_prefill_s,
+            "cold_prompt_tokens": cold_tokens,
             "overhead_s": ttft - raw_ttft,
             "texts_embedded": embedded,
-            "outside_llama_s": ttft - prefill_s, "raw_outside_llama_s": raw_ttft - raw_prefill_s,
+            "outside_llama_s": ttft - prefill_s,
+            "raw_outside_llama_s": raw_ttft - raw_prefill_s,
             "outside_overhead_s": (ttft - prefill_s) - (raw_ttft - raw_prefill_s),
             "overhead_share_of_raw_prefill": (ttft - raw_ttft) / raw_prefill_s if raw_prefill_s else None,
             "overhead_share_of_cold_prefill": (ttft - raw_ttft) / cold_prefill_s if cold_prefill_s else None,
@@ -183,29 +194,64 @@ def main(argv=None) -> int:
             "text": answer.text,
         }
         rows.append(row)
-        print(f"  {item['id']}: retrieval {row['retrieval_ms']:.0f} ms, prompt {row['prompt_tokens']} tok "
-              f"({reused} reused), {embedded} texts embedded, first token {ttft:.2f} s (raw {raw_ttft:.2f} s), "
-              f"prefill {prefill_s:.2f} s (raw {raw_prefill_s:.2f} s), total {row['total_s']:.1f} s",
-              flush=True)
+        print(
+            f"  {item['id']}: retrieval {row['retrieval_ms']:.0f} ms, prompt {row['prompt_tokens']} tok "
+            f"({reused} reused), {embedded} texts embedded, first token {ttft:.2f} s (raw {raw_ttft:.2f} s), "
+            f"prefill {prefill_s:.2f} s (raw {raw_prefill_s:.2f} s), total {row['total_s']:.1f} s",
+            flush=True,
+        )
 
     done = [r for r in rows if not r.get("abstained")]
     print()
-    print_table(["id", "retrieval ms", "embedded", "prompt tok", "reused", "first token s", "total s",
-                 "raw first token s", "prefill s", "raw prefill s", "cold prefill s", "overhead s",
-                 "overhead / raw prefill", "outside llama.cpp s", "raw outside s"],
-                [[r["id"], r["retrieval_ms"], r["texts_embedded"], r["prompt_tokens"], r["reused_tokens"], r["ttft_s"],
-                  r["total_s"], r["raw_ttft_s"], r["pipeline_prefill_s"], r["raw_prefill_s"], r["raw_cold_prefill_s"],
-                  r["overhead_s"], r["overhead_share_of_raw_prefill"], r["outside_llama_s"], r["raw_outside_llama_s"]]
-                 for r in done])
+    print_table(
+        [
+            "id",
+            "retrieval ms",
+            "embedded",
+            "prompt tok",
+            "reused",
+            "first token s",
+            "total s",
+            "raw first token s",
+            "prefill s",
+            "raw prefill s",
+            "cold prefill s",
+            "overhead s",
+            "overhead / raw prefill",
+            "outside llama.cpp s",
+            "raw outside s",
+        ],
+        [
+            [
+                r["id"],
+                r["retrieval_ms"],
+                r["texts_embedded"],
+                r["prompt_tokens"],
+                r["reused_tokens"],
+                r["ttft_s"],
+                r["total_s"],
+                r["raw_ttft_s"],
+                r["pipeline_prefill_s"],
+                r["raw_prefill_s"],
+                r["raw_cold_prefill_s"],
+                r["overhead_s"],
+                r["overhead_share_of_raw_prefill"],
+                r["outside_llama_s"],
+                r["raw_outside_llama_s"],
+            ]
+            for r in done
+        ],
+    )
     summary = {}
     if done:
         overhead = sum(r["overhead_s"] for r in done)
         summary = {
             "overhead_share_of_raw_prefill": overhead / sum(r["raw_prefill_s"] for r in done),
             "overhead_share_of_cold_prefill": overhead / sum(r["raw_cold_prefill_s"] for r in done),
-            "outside_llama_share_of_raw_prefill":
-                sum(r["outside_overhead_s"] for r in done) / sum(r["raw_prefill_s"] for r in done),
-            "prefill_pipeline_over_raw": sum(r["pipeline_prefill_s"] for r in done) / sum(r["raw_prefill_s"] for r in done),
+            "outside_llama_share_of_raw_prefill": sum(r["outside_overhead_s"] for r in done)
+            / sum(r["raw_prefill_s"] for r in done),
+            "prefill_pipeline_over_raw": sum(r["pipeline_prefill_s"] for r in done)
+            / sum(r["raw_prefill_s"] for r in done),
             "cold_cache": args.cold_cache,
             "first_question_ttft_s": done[0]["ttft_s"],
             "later_questions_ttft_s": (sum(r["ttft_s"] for r in done[1:]) / (len(done) - 1)) if len(done) > 1 else None,
@@ -213,19 +259,33 @@ def main(argv=None) -> int:
             "cold_prefill_s_mean": sum(r["raw_cold_prefill_s"] for r in done) / len(done),
             "mean_reused_tokens_later": sum(r["reused_tokens"] for r in done[1:]) / max(1, len(done) - 1),
         }
-        print(f"\npipeline overhead = {summary['overhead_share_of_raw_prefill']:.1%} of the raw prefill with the same "
-              f"cache state, {summary['overhead_share_of_cold_prefill']:.1%} of a cold prefill "
-              f"(target <= {TARGET_OVERHEAD:.0%})")
-        print(f"  of which work outside llama.cpp: {summary['outside_llama_share_of_raw_prefill']:.1%} of the raw "
-              f"prefill; llama.cpp's own prefill took x{summary['prefill_pipeline_over_raw']:.2f} the raw run's "
-              f"(same tokens, same cache state){' [cold sentence cache]' if args.cold_cache else ''}")
+        print(
+            f"\npipeline overhead = {summary['overhead_share_of_raw_prefill']:.1%} of the raw prefill with the same "
+            f"cache state, {summary['overhead_share_of_cold_prefill']:.1%} of a cold prefill "
+            f"(target <= {TARGET_OVERHEAD:.0%})"
+        )
+        print(
+            f"  of which work outside llama.cpp: {summary['outside_llama_share_of_raw_prefill']:.1%} of the raw "
+            f"prefill; llama.cpp's own prefill took x{summary['prefill_pipeline_over_raw']:.2f} the raw run's "
+            f"(same tokens, same cache state){' [cold sentence cache]' if args.cold_cache else ''}"
+        )
         if summary["later_questions_ttft_s"] is not None:
-            print(f"KV prefix reuse: first question {summary['first_question_ttft_s']:.2f} s to first token, later ones "
-                  f"{summary['later_questions_ttft_s']:.2f} s on average; raw prefill cold "
-                  f"{summary['cold_prefill_s_mean']:.2f} s vs warm {summary['warm_prefill_s_mean']:.2f} s "
-                  f"({summary['mean_reused_tokens_later']:.0f} tokens reused)")
-    out = write_result(name, {"model": MODELS[args.model].name, "load_s": load_s, "questions": rows,
-                              "summary": summary, "target_overhead_share": TARGET_OVERHEAD})
+            print(
+                f"KV prefix reuse: first question {summary['first_question_ttft_s']:.2f} s to first token, later ones "
+                f"{summary['later_questions_ttft_s']:.2f} s on average; raw prefill cold "
+                f"{summary['cold_prefill_s_mean']:.2f} s vs warm {summary['warm_prefill_s_mean']:.2f} s "
+                f"({summary['mean_reused_tokens_later']:.0f} tokens reused)"
+            )
+    out = write_result(
+        name,
+        {
+            "model": MODELS[args.model].name,
+            "load_s": load_s,
+            "questions": rows,
+            "summary": summary,
+            "target_overhead_share": TARGET_OVERHEAD,
+        },
+    )
     _chart(done, chart_path(name), MODELS[args.model].name)
     print(f"wrote {out} and {chart_path(name)}")
     return 0

@@ -14,8 +14,8 @@ import platform
 import resource
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python bench/x.py` from anywhere
@@ -52,9 +52,12 @@ def machine() -> dict:
         load = os.getloadavg()
     except OSError:
         load = (float("nan"),) * 3
-    return {"cpus": os.cpu_count(), "python": platform.python_version(),
-            "loadavg_1_5_15": [round(x, 2) for x in load],
-            "time": time.strftime("%Y-%m-%d %H:%M:%S")}
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "loadavg_1_5_15": [round(x, 2) for x in load],
+        "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
 
 
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
@@ -79,8 +82,7 @@ def write_result(name: str, data: dict) -> Path:
     """Write `bench/results/<name>.json` (with the machine facts) and return its path."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps({"benchmark": name, "machine": machine(), **data}, indent=2) + "\n",
-                    encoding="utf-8")
+    path.write_text(json.dumps({"benchmark": name, "machine": machine(), **data}, indent=2) + "\n", encoding="utf-8")
     return path
 
 
@@ -92,12 +94,15 @@ def chart_path(name: str) -> Path:
 def pyplot():
     """matplotlib.pyplot with the Agg backend (no display)."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     return plt
 
 
 # ---- the HotpotQA corpus as a folder of files --------------------------------------------
+
 
 def write_hotpot_folder(folder: Path, paragraphs) -> int:
     """One `<key>.txt` per paragraph ("title\\ntext"), so `source` maps back to the key.
@@ -121,3 +126,20 @@ def write_hotpot_folder(folder: Path, paragraphs) -> int:
 def key_of(source: str) -> str:
     """Paragraph key of a chunk source written by `write_hotpot_folder`."""
     return source.rsplit("/", 1)[-1].removesuffix(".txt")
+
+
+def one_line_chunk(source: str, text: str, title: str = ""):
+    """A chunk that is the whole of a one-line document (the synthetic corpora's unit)."""
+    from assistant.types import Chunk, chunk_id
+
+    return Chunk(
+        id=chunk_id(source, 0, len(text), text),
+        source=source,
+        text=text,
+        start=0,
+        end=len(text),
+        line_start=1,
+        line_end=1,
+        ordinal=0,
+        title=title,
+    )

@@ -34,10 +34,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from bench.common import (ROOT, WORK, chart_path, machine, percentile, print_table, pyplot,  # noqa: E402
-                          write_hotpot_folder, write_result)
+from bench.common import (
+    ROOT,
+    WORK,
+    chart_path,
+    machine,
+    percentile,
+    print_table,
+    pyplot,
+    write_hotpot_folder,
+    write_result,
+)
 
 
 class FakeEmbedder:
@@ -57,10 +66,12 @@ class FakeEmbedder:
 
 def _paragraphs():
     from evals.benchmarks import load_hotpotqa
+
     return list(load_hotpotqa("test").corpus)
 
 
 # ---- part 1: throughput ------------------------------------------------------------------
+
 
 def _pipeline_texts(folder: Path) -> list[str]:
     """Exactly the texts ingest() embeds for `folder` (same loader, chunker, title rule)."""
@@ -68,18 +79,18 @@ def _pipeline_texts(folder: Path) -> list[str]:
     from ingest.chunker import chunk_document
     from ingest.loaders import load_document
     from ingest.sync import _embedding_text
+
     s = Settings()
     texts = []
     for path in sorted(folder.iterdir()):
         doc = load_document(path, max_bytes=s.max_file_bytes)
-        for c in chunk_document(doc, path.name, chunk_tokens=s.chunk_tokens,
-                                overlap_tokens=s.chunk_overlap_tokens):
+        for c in chunk_document(doc, path.name, chunk_tokens=s.chunk_tokens, overlap_tokens=s.chunk_overlap_tokens):
             texts.append(_embedding_text(c))
     return texts
 
 
 def throughput(n_files: int, repeat: int) -> dict:
-    from assistant.embedder import MiniLMEmbedder
+    from assistant.retrieval.embedder import MiniLMEmbedder
     from assistant.settings import Settings
     from ingest import ingest
 
@@ -95,8 +106,13 @@ def throughput(n_files: int, repeat: int) -> dict:
     runs = []
     for r in range(repeat):
         t = time.perf_counter()
-        model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True,
-                     convert_to_numpy=True, show_progress_bar=False)
+        model.encode(
+            texts,
+            batch_size=embedder.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         raw = time.perf_counter() - t
         data = WORK / "ingest" / f"throughput-data-{r}"
         shutil.rmtree(data, ignore_errors=True)
@@ -104,17 +120,30 @@ def throughput(n_files: int, repeat: int) -> dict:
         report = ingest([folder], settings=Settings(data_dir=data, backend="extractive"), embedder=embedder)
         pipe = time.perf_counter() - t
         assert report.embedded == len(texts), (report.embedded, len(texts))
-        runs.append({"raw_s": raw, "pipeline_s": pipe, "chunks": len(texts),
-                     "raw_chunks_per_s": len(texts) / raw, "pipeline_chunks_per_s": len(texts) / pipe,
-                     "ratio": raw / pipe})
+        runs.append(
+            {
+                "raw_s": raw,
+                "pipeline_s": pipe,
+                "chunks": len(texts),
+                "raw_chunks_per_s": len(texts) / raw,
+                "pipeline_chunks_per_s": len(texts) / pipe,
+                "ratio": raw / pipe,
+            }
+        )
         print(f"  run {r + 1}: raw {raw:.1f}s, pipeline {pipe:.1f}s, ratio {raw / pipe:.3f}", flush=True)
     raw_total = sum(x["raw_s"] for x in runs)
     pipe_total = sum(x["pipeline_s"] for x in runs)
-    return {"files": n_files, "chunks": len(texts), "runs": runs,
-            "ratio": raw_total / pipe_total, "best_ratio": max(x["ratio"] for x in runs)}
+    return {
+        "files": n_files,
+        "chunks": len(texts),
+        "runs": runs,
+        "ratio": raw_total / pipe_total,
+        "best_ratio": max(x["ratio"] for x in runs),
+    }
 
 
 # ---- part 2: re-sync ---------------------------------------------------------------------
+
 
 def _resync_folder(n_files: int) -> Path:
     """n files: the HotpotQA paragraphs, then variants with shuffled sentences."""
@@ -124,7 +153,8 @@ def _resync_folder(n_files: int) -> Path:
     shutil.rmtree(folder.parent, ignore_errors=True)
     folder.mkdir(parents=True)
     paragraphs = _paragraphs()
-    from assistant.sentences import sentence_spans
+    from assistant.grounding.sentences import sentence_spans
+
     for i in range(n_files):
         p = paragraphs[i % len(paragraphs)]
         v = i // len(paragraphs)
@@ -181,10 +211,16 @@ def resync(n_files: int, repeat: int) -> dict:
         rep = s["report"]
         assert rep["embedded"] == 0 and rep["unchanged"] == n_files, rep
     times = [s["ingest_s"] for s in steady]
-    return {"files": n_files, "chunks": steady[0]["report"]["chunks"],
-            "build": build or json.loads(marker.read_text()), "first_resync": first,
-            "steady": steady, "ingest_s_median": percentile(times, 50),
-            "ingest_s_max": max(times), "process_s_median": percentile([s["process_s"] for s in steady], 50)}
+    return {
+        "files": n_files,
+        "chunks": steady[0]["report"]["chunks"],
+        "build": build or json.loads(marker.read_text()),
+        "first_resync": first,
+        "steady": steady,
+        "ingest_s_median": percentile(times, 50),
+        "ingest_s_max": max(times),
+        "process_s_median": percentile([s["process_s"] for s in steady], 50),
+    }
 
 
 def main(argv=None) -> int:
@@ -208,17 +244,39 @@ def main(argv=None) -> int:
     if "throughput" in result:
         tp = result["throughput"]
         print()
-        print_table(["run", "chunks", "raw encode s", "pipeline s", "raw chunks/s", "pipeline chunks/s", "ratio"],
-                    [[i + 1, r["chunks"], r["raw_s"], r["pipeline_s"], r["raw_chunks_per_s"],
-                      r["pipeline_chunks_per_s"], r["ratio"]] for i, r in enumerate(tp["runs"])])
+        print_table(
+            ["run", "chunks", "raw encode s", "pipeline s", "raw chunks/s", "pipeline chunks/s", "ratio"],
+            [
+                [
+                    i + 1,
+                    r["chunks"],
+                    r["raw_s"],
+                    r["pipeline_s"],
+                    r["raw_chunks_per_s"],
+                    r["pipeline_chunks_per_s"],
+                    r["ratio"],
+                ]
+                for i, r in enumerate(tp["runs"])
+            ],
+        )
         print(f"pipeline / raw throughput (all runs): {tp['ratio']:.3f}  (target >= 0.9)")
     if result["resync"]:
         print()
-        print_table(["files", "chunks", "first re-sync s", "steady ingest() s (median)", "max", "process s (median)",
-                     "target"],
-                    [[r["files"], r["chunks"], r["first_resync"]["ingest_s"] if r["first_resync"] else "-",
-                      r["ingest_s_median"], r["ingest_s_max"], r["process_s_median"],
-                      "< 1 s" if r["files"] <= 1000 else "<= 2 s"] for r in result["resync"]])
+        print_table(
+            ["files", "chunks", "first re-sync s", "steady ingest() s (median)", "max", "process s (median)", "target"],
+            [
+                [
+                    r["files"],
+                    r["chunks"],
+                    r["first_resync"]["ingest_s"] if r["first_resync"] else "-",
+                    r["ingest_s_median"],
+                    r["ingest_s_max"],
+                    r["process_s_median"],
+                    "< 1 s" if r["files"] <= 1000 else "<= 2 s",
+                ]
+                for r in result["resync"]
+            ],
+        )
     path = write_result(args.name, result)
     _chart(result, chart_path(args.name))
     print(f"\nwrote {path} and {chart_path(args.name)}")

@@ -10,7 +10,7 @@ real MiniLM, local Chroma under .rag/bench/hotpot/; later runs re-sync nothing).
 - dense: Chroma nearest neighbours of the MiniLM query vector;
 - bm25: the BM25 index alone;
 - rrf: dense + BM25 fused by reciprocal rank (what `retrieve()` did before this benchmark);
-- hybrid: `assistant.retrieve.retrieve()` (dense + BM25 + titles named in the question,
+- hybrid: `assistant.retrieval.retrieve.retrieve()` (dense + BM25 + titles named in the question,
   fused, then one hop along titles the top passages mention).
 Chunks are mapped back to paragraphs (a long paragraph can make two chunks) and deduplicated,
 then Hit@k (any gold paragraph in the top k), AllHit@k (both) and MRR@10 are computed.
@@ -25,8 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import (WORK, chart_path, key_of, print_table, pyplot, write_hotpot_folder,  # noqa: E402
-                          write_result)
+from bench.common import WORK, chart_path, key_of, print_table, pyplot, write_hotpot_folder, write_result
 
 KS = (2, 5, 10)
 TARGETS = {"allhit@2": 0.64, "allhit@5": 0.93}
@@ -45,8 +44,10 @@ def hotpot_store(split: str = "test"):
     settings = Settings(data_dir=WORK / "hotpot" / "data", backend="extractive")
     report = ingest([docs], settings=settings)
     if report.embedded:
-        print(f"ingested the pooled corpus: {report.files} paragraphs, {report.chunks} chunks, "
-              f"{report.seconds:.0f} s", flush=True)
+        print(
+            f"ingested the pooled corpus: {report.files} paragraphs, {report.chunks} chunks, {report.seconds:.0f} s",
+            flush=True,
+        )
     return settings, data.questions
 
 
@@ -63,8 +64,8 @@ def _paragraph_ranking(chunks, limit: int = 10) -> list[str]:
 
 def rankings(store, question: str, vector) -> dict[str, list[str]]:
     """Paragraph keys, best first, for every mode."""
-    from assistant.lexical import refresh_lexical_index
-    from assistant.retrieve import fuse, retrieve
+    from assistant.retrieval.lexical import refresh_lexical_index
+    from assistant.retrieval.retrieve import fuse, retrieve
 
     n = 40
     dense = [c for c, _ in store.query(vector, n)]
@@ -80,6 +81,7 @@ def rankings(store, question: str, vector) -> dict[str, list[str]]:
 def score(ranked: list[str], gold: set[str]) -> dict[str, float]:
     """Hit@k, AllHit@k and MRR@10 of one question."""
     from evals.metrics import all_hit_at_k, hit_at_k, mrr_at_k
+
     out = {}
     for k in KS:
         out[f"hit@{k}"] = hit_at_k(ranked, gold, k)
@@ -89,8 +91,8 @@ def score(ranked: list[str], gold: set[str]) -> dict[str, float]:
 
 
 def evaluate(split: str) -> dict:
-    from assistant.embedder import MiniLMEmbedder
-    from assistant.store import Store
+    from assistant.retrieval.embedder import MiniLMEmbedder
+    from assistant.retrieval.store import Store
 
     settings, questions = hotpot_store(split)
     embedder = MiniLMEmbedder()
@@ -110,8 +112,14 @@ def evaluate(split: str) -> dict:
         per_question.append(row)
     n = len(questions)
     metrics = {m: {k: v / n for k, v in totals[m].items()} for m in MODES}
-    return {"split": split, "questions": n, "chunks": store.count(), "metrics": metrics,
-            "seconds": time.perf_counter() - t0, "per_question": per_question}
+    return {
+        "split": split,
+        "questions": n,
+        "chunks": store.count(),
+        "metrics": metrics,
+        "seconds": time.perf_counter() - t0,
+        "per_question": per_question,
+    }
 
 
 def main(argv=None) -> int:
@@ -124,13 +132,15 @@ def main(argv=None) -> int:
     columns = [f"hit@{k}" for k in KS] + [f"allhit@{k}" for k in KS] + ["mrr@10"]
     for r in results:
         print(f"\nHotpotQA pooled, {r['split']} half ({r['questions']} questions, {r['chunks']:,} chunks):")
-        print_table(["mode"] + columns, [[m] + [r["metrics"][m][c] for c in columns] for m in MODES])
+        print_table(["mode", *columns], [[m] + [r["metrics"][m][c] for c in columns] for m in MODES])
     test = next((r for r in results if r["split"] == "test"), None)
     if test:
         for metric, target in TARGETS.items():
             got = test["metrics"]["hybrid"][metric]
-            print(f"hybrid {metric} on the test half: {got:.3f} (target >= {target}) "
-                  f"{'MET' if got >= target else 'MISSED'}")
+            print(
+                f"hybrid {metric} on the test half: {got:.3f} (target >= {target}) "
+                f"{'MET' if got >= target else 'MISSED'}"
+            )
     path = write_result(args.name, {"targets": TARGETS, "results": results})
     _chart(results, chart_path(args.name))
     print(f"\nwrote {path} and {chart_path(args.name)}")

@@ -51,10 +51,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from bench.common import (WORK, chart_path, percentile, print_table, pyplot, rss_mb,  # noqa: E402
-                          write_result)
+from bench.common import WORK, chart_path, one_line_chunk, percentile, print_table, pyplot, rss_mb, write_result
 
 MODES = ("dense", "dense_vec", "bm25", "hybrid", "hybrid_vec", "embed")
 TARGET_HYBRID_P95_MS = 50.0
@@ -67,8 +66,8 @@ def base_corpus() -> tuple[list, np.ndarray]:
     if cache.exists():
         with open(cache, "rb") as f:
             return pickle.load(f)
-    from assistant.embedder import MiniLMEmbedder
-    from assistant.store import Store, _chunk_from
+    from assistant.retrieval.embedder import MiniLMEmbedder
+    from assistant.retrieval.store import Store, _chunk_from
     from bench.retrieval_quality import hotpot_store
 
     settings, _ = hotpot_store("test")
@@ -91,8 +90,7 @@ def base_corpus() -> tuple[list, np.ndarray]:
 
 def corpus(size: int) -> tuple[list, np.ndarray]:
     """`size` chunks: the real ones first, then variants (see the module docstring)."""
-    from assistant.sentences import sentence_spans
-    from assistant.types import Chunk, chunk_id
+    from assistant.grounding.sentences import sentence_spans
 
     chunks, vectors = base_corpus()
     n_base = len(chunks)
@@ -113,20 +111,19 @@ def corpus(size: int) -> tuple[list, np.ndarray]:
         else:
             j = r.randrange(n_base)
             other = [chunks[j].text[s:e] for s, e in sentence_spans(chunks[j].text)] or [chunks[j].text]
-            text = " ".join(sentences[: max(1, len(sentences) // 2)] + other[len(other) // 2:])
+            text = " ".join(sentences[: max(1, len(sentences) // 2)] + other[len(other) // 2 :])
             vec = 0.65 * vectors[i] + 0.35 * vectors[j]
         vec = vec / np.linalg.norm(vec) + rng.normal(0.0, SIGMA, vec.shape).astype(np.float32)
         extra.append(vec / np.linalg.norm(vec))
         source = f"variants/{v // n_base + 1}/{base.source}"
-        out.append(Chunk(id=chunk_id(source, 0, len(text), text), source=source, text=text, start=0,
-                         end=len(text), line_start=1, line_end=1, ordinal=0,
-                         title=f"{base.title} {v // n_base + 1}"))
+        out.append(one_line_chunk(source, text, f"{base.title} {v // n_base + 1}"))
     vecs.append(np.asarray(extra, dtype=np.float32))
     return out, np.concatenate(vecs)
 
 
 def settings_for(size: int):
     from assistant.settings import Settings
+
     return Settings(data_dir=WORK / "scale" / str(size), backend="extractive")
 
 
@@ -134,9 +131,9 @@ def build(size: int) -> dict:
     """Write the corpus into a fresh local Chroma folder and build the BM25 index (once)."""
     import shutil
 
-    from assistant.embedder import MiniLMEmbedder
-    from assistant.lexical import refresh_lexical_index
-    from assistant.store import Store
+    from assistant.retrieval.embedder import MiniLMEmbedder
+    from assistant.retrieval.lexical import refresh_lexical_index
+    from assistant.retrieval.store import Store
 
     marker = WORK / "scale" / str(size) / "built.json"
     if marker.exists():
@@ -146,14 +143,19 @@ def build(size: int) -> dict:
     store = Store.open(settings_for(size), MiniLMEmbedder(), create=True)
     t = time.perf_counter()
     for i in range(0, len(chunks), 2000):  # plain floats: Chroma refuses numpy scalars
-        store.upsert_chunks(chunks[i:i + 2000], vectors[i:i + 2000].tolist())
+        store.upsert_chunks(chunks[i : i + 2000], vectors[i : i + 2000].tolist())
     upsert_s = time.perf_counter() - t
     store.bump_version()
     t = time.perf_counter()
     refresh_lexical_index(store)
     bm25_s = time.perf_counter() - t
-    info = {"chunks": store.count(), "upsert_s": upsert_s, "bm25_build_s": bm25_s,
-            "chroma_mb": _du(marker.parent / "chroma"), "bm25_mb": _du(marker.parent / "cache")}
+    info = {
+        "chunks": store.count(),
+        "upsert_s": upsert_s,
+        "bm25_build_s": bm25_s,
+        "chroma_mb": _du(marker.parent / "chroma"),
+        "bm25_mb": _du(marker.parent / "cache"),
+    }
     marker.write_text(json.dumps(info))
     return info
 
@@ -164,10 +166,10 @@ def _du(path: Path) -> float:
 
 def measure(size: int, n_queries: int) -> dict:
     """Run in a fresh process: open, load, warm up, time every mode per query."""
-    from assistant.embedder import MiniLMEmbedder
-    from assistant.lexical import refresh_lexical_index
-    from assistant.retrieve import retrieve
-    from assistant.store import Store
+    from assistant.retrieval.embedder import MiniLMEmbedder
+    from assistant.retrieval.lexical import refresh_lexical_index
+    from assistant.retrieval.retrieve import retrieve
+    from assistant.retrieval.store import Store
     from evals.benchmarks import load_hotpotqa
 
     rss_start = rss_mb()
@@ -203,22 +205,26 @@ def measure(size: int, n_queries: int) -> dict:
             run(mode, q)
     times: dict[str, list[float]] = {m: [] for m in MODES}
     for k, q in enumerate(timed):
-        for mode in MODES[k % len(MODES):] + MODES[:k % len(MODES)]:  # rotate the order
+        for mode in MODES[k % len(MODES) :] + MODES[: k % len(MODES)]:  # rotate the order
             t = time.perf_counter()
             run(mode, q)
             times[mode].append((time.perf_counter() - t) * 1000)
-    return {"chunks": len(index.chunks), "queries": len(timed), "open_and_load_s": open_s,
-            "rss_mb": {"python_and_imports": rss_start, "with_minilm": rss_model, "serving": rss_mb()},
-            "ms": {m: {"p50": percentile(v, 50), "p95": percentile(v, 95), "mean": float(np.mean(v))}
-                   for m, v in times.items()}}
+    return {
+        "chunks": len(index.chunks),
+        "queries": len(timed),
+        "open_and_load_s": open_s,
+        "rss_mb": {"python_and_imports": rss_start, "with_minilm": rss_model, "serving": rss_mb()},
+        "ms": {
+            m: {"p50": percentile(v, 50), "p95": percentile(v, 95), "mean": float(np.mean(v))} for m, v in times.items()
+        },
+    }
 
 
 def refresh(size: int, n_added: int) -> dict:
     """Run in a fresh process: time a full BM25 build, then updates after adding and removing chunks."""
-    from assistant import lexical
-    from assistant.lexical import refresh_lexical_index
-    from assistant.store import Store
-    from assistant.types import Chunk, chunk_id
+    from assistant.retrieval import lexical
+    from assistant.retrieval.lexical import refresh_lexical_index
+    from assistant.retrieval.store import Store
 
     store = Store.open(settings_for(size), _Precomputed({}))
     path = Path(lexical._index_path(store))
@@ -236,8 +242,7 @@ def refresh(size: int, n_added: int) -> dict:
     added = []
     for k, c in enumerate(base[:n_added]):
         source, text = f"added/{k}/{c.source}", f"{c.text} (revised {k})"
-        added.append(Chunk(id=chunk_id(source, 0, len(text), text), source=source, text=text, start=0,
-                           end=len(text), line_start=1, line_end=1, ordinal=0, title=c.title))
+        added.append(one_line_chunk(source, text, c.title))
     try:
         store.upsert_chunks(added, vectors[:n_added].tolist())
         store.bump_version()
@@ -251,20 +256,33 @@ def refresh(size: int, n_added: int) -> dict:
     t = time.perf_counter()
     back = refresh_lexical_index(store)
     remove_s = time.perf_counter() - t
-    identical = ([c.id for c in back.chunks] == [c.id for c in full.chunks] and back.vocab == full.vocab
-                 and back.titles == full.titles and (back.weights != full.weights).nnz == 0)
-    return {"chunks": len(full.chunks), "added": n_added, "grown_to": len(grown.chunks),
-            "full_build_s": full_s, "load_saved_s": load_s, "refresh_after_adding_s": add_s,
-            "refresh_after_removing_s": remove_s, "full_over_adding": full_s / add_s,
-            "identical_to_full_build": identical, "bm25_mb": path.stat().st_size / 2**20,
-            "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()]}
+    identical = (
+        [c.id for c in back.chunks] == [c.id for c in full.chunks]
+        and back.vocab == full.vocab
+        and back.titles == full.titles
+        and (back.weights != full.weights).nnz == 0
+    )
+    return {
+        "chunks": len(full.chunks),
+        "added": n_added,
+        "grown_to": len(grown.chunks),
+        "full_build_s": full_s,
+        "load_saved_s": load_s,
+        "refresh_after_adding_s": add_s,
+        "refresh_after_removing_s": remove_s,
+        "full_over_adding": full_s / add_s,
+        "identical_to_full_build": identical,
+        "bm25_mb": path.stat().st_size / 2**20,
+        "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 class _Precomputed:
     """MiniLM's name and dimension, with the query vectors computed beforehand."""
 
     def __init__(self, vectors: dict) -> None:
-        from assistant.embedder import MiniLMEmbedder
+        from assistant.retrieval.embedder import MiniLMEmbedder
+
         self.name, self.dimension = MiniLMEmbedder.name, MiniLMEmbedder.dimension
         self.vectors = vectors
 
@@ -278,23 +296,31 @@ def main(argv=None) -> int:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--name", default="scale")
     ap.add_argument("--added", type=int, default=10, help="chunks added for the BM25 refresh measurement")
-    ap.add_argument("--refresh-only", action="store_true",
-                    help="measure only the BM25 refresh (into NAME-refresh.json)")
+    ap.add_argument(
+        "--refresh-only", action="store_true", help="measure only the BM25 refresh (into NAME-refresh.json)"
+    )
     ap.add_argument("--chart-only", action="store_true", help="redraw the chart from the saved JSON")
     ap.add_argument("--worker", help=argparse.SUPPRESS)  # "build:SIZE", "refresh:SIZE" or "measure:SIZE"
     args = ap.parse_args(argv)
     if args.worker:
         what, size = args.worker.split(":")
-        out = (build(int(size)) if what == "build" else refresh(int(size), args.added) if what == "refresh"
-               else measure(int(size), args.queries))
+        out = (
+            build(int(size))
+            if what == "build"
+            else refresh(int(size), args.added)
+            if what == "refresh"
+            else measure(int(size), args.queries)
+        )
         print("RESULT " + json.dumps(out))
         return 0
 
     if args.chart_only:
         from bench.common import RESULTS
+
         _chart(json.loads((RESULTS / f"{args.name}.json").read_text())["sizes"], chart_path(args.name))
         return 0
     from bench.common import machine
+
     print(f"machine: {machine()}")
     base_corpus()  # make sure the real vectors are cached before the workers need them
     rows, refreshes = [], []
@@ -308,22 +334,51 @@ def main(argv=None) -> int:
         print(f"{size:,} chunks: measure ...", flush=True)
         measured = _worker(f"measure:{size}", args)
         rows.append({"size": size, "build": built, "bm25_refresh": refreshes[-1], **measured})
-        print(f"  hybrid p50 {measured['ms']['hybrid']['p50']:.1f} ms, p95 {measured['ms']['hybrid']['p95']:.1f} ms, "
-              f"RSS {measured['rss_mb']['serving']:.0f} MiB", flush=True)
+        print(
+            f"  hybrid p50 {measured['ms']['hybrid']['p50']:.1f} ms, p95 {measured['ms']['hybrid']['p95']:.1f} ms, "
+            f"RSS {measured['rss_mb']['serving']:.0f} MiB",
+            flush=True,
+        )
     print()
-    print_table(["chunks", "BM25 full build s", f"refresh after adding {args.added} s", "load saved index s",
-                 f"refresh after removing {args.added} s", "full / adding", "identical", "BM25 MiB"],
-                [[r["chunks"], r["full_build_s"], r["refresh_after_adding_s"], r["load_saved_s"],
-                  r["refresh_after_removing_s"], f"x{r['full_over_adding']:.1f}",
-                  str(r["identical_to_full_build"]), r["bm25_mb"]] for r in refreshes])
+    print_table(
+        [
+            "chunks",
+            "BM25 full build s",
+            f"refresh after adding {args.added} s",
+            "load saved index s",
+            f"refresh after removing {args.added} s",
+            "full / adding",
+            "identical",
+            "BM25 MiB",
+        ],
+        [
+            [
+                r["chunks"],
+                r["full_build_s"],
+                r["refresh_after_adding_s"],
+                r["load_saved_s"],
+                r["refresh_after_removing_s"],
+                f"x{r['full_over_adding']:.1f}",
+                str(r["identical_to_full_build"]),
+                r["bm25_mb"],
+            ]
+            for r in refreshes
+        ],
+    )
     if args.refresh_only:
         path = write_result(f"{args.name}-refresh", {"sizes": refreshes})
         print(f"wrote {path}")
         return 0
     print()
-    print_table(["chunks"] + [f"{m} p50/p95 ms" for m in MODES] + ["RSS MiB", "BM25 build s", "Chroma MiB"],
-                [[r["chunks"]] + [f"{r['ms'][m]['p50']:.1f} / {r['ms'][m]['p95']:.1f}" for m in MODES]
-                 + [r["rss_mb"]["serving"], r["build"]["bm25_build_s"], r["build"]["chroma_mb"]] for r in rows])
+    print_table(
+        ["chunks"] + [f"{m} p50/p95 ms" for m in MODES] + ["RSS MiB", "BM25 build s", "Chroma MiB"],
+        [
+            [r["chunks"]]
+            + [f"{r['ms'][m]['p50']:.1f} / {r['ms'][m]['p95']:.1f}" for m in MODES]
+            + [r["rss_mb"]["serving"], r["build"]["bm25_build_s"], r["build"]["chroma_mb"]]
+            for r in rows
+        ],
+    )
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
         growth = last["chunks"] / first["chunks"]
@@ -332,22 +387,28 @@ def main(argv=None) -> int:
     big = rows[-1]
     for m in ("hybrid_vec", "hybrid"):
         verdict = "MET" if big["ms"][m]["p95"] <= TARGET_HYBRID_P95_MS else "MISSED"
-        print(f"{m} p95 at {big['chunks']:,} chunks: {big['ms'][m]['p95']:.1f} ms "
-              f"(target <= {TARGET_HYBRID_P95_MS:.0f} ms) {verdict}")
-    path = write_result(args.name, {"sizes": rows, "target_hybrid_p95_ms": TARGET_HYBRID_P95_MS,
-                                    "variant_noise_sigma": SIGMA})
+        print(
+            f"{m} p95 at {big['chunks']:,} chunks: {big['ms'][m]['p95']:.1f} ms "
+            f"(target <= {TARGET_HYBRID_P95_MS:.0f} ms) {verdict}"
+        )
+    path = write_result(
+        args.name, {"sizes": rows, "target_hybrid_p95_ms": TARGET_HYBRID_P95_MS, "variant_noise_sigma": SIGMA}
+    )
     _chart(rows, chart_path(args.name))
     print(f"wrote {path} and {chart_path(args.name)}")
     return 0
 
 
 def _worker(what: str, args: argparse.Namespace) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--worker", what, "--queries", str(args.queries),
-                          "--added", str(args.added)], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", what, "--queries", str(args.queries), "--added", str(args.added)],
+        capture_output=True,
+        text=True,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"worker {what} failed:\n{out.stderr[-3000:]}")
-    line = next(l for l in reversed(out.stdout.splitlines()) if l.startswith("RESULT "))
-    return json.loads(line[len("RESULT "):])
+    line = next(row for row in reversed(out.stdout.splitlines()) if row.startswith("RESULT "))
+    return json.loads(line[len("RESULT ") :])
 
 
 def _chart(rows: list[dict], path: Path) -> None:
@@ -356,8 +417,9 @@ def _chart(rows: list[dict], path: Path) -> None:
     sizes = [r["chunks"] for r in rows]
     for m in MODES:
         axes[0].plot(sizes, [r["ms"][m]["p95"] for r in rows], "o-", label=f"{m} p95")
-        axes[0].plot(sizes, [r["ms"][m]["p50"] for r in rows], ".:", color=axes[0].lines[-1].get_color(),
-                     label=f"{m} p50")
+        axes[0].plot(
+            sizes, [r["ms"][m]["p50"] for r in rows], ".:", color=axes[0].lines[-1].get_color(), label=f"{m} p50"
+        )
     axes[0].axhline(TARGET_HYBRID_P95_MS, color="k", linestyle="--", linewidth=0.8, label="hybrid p95 target")
     axes[0].set_xscale("log")
     axes[0].set_yscale("log")  # the query embedding is 10-100x the rest

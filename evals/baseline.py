@@ -21,15 +21,14 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from assistant.errors import ModelError
+from assistant.generation.prompts import template
 from assistant.protocols import ChatModel, Embedder, Message
 from assistant.settings import Settings
 from evals.metrics import is_decline, marker_numbers, split_sentences
@@ -60,11 +59,6 @@ _BLANK_LINE_RE = re.compile(r"\n[ \t]*\n")
 _LINE_LABEL_RE = re.compile(r"^[ \t]*((?:\[\d+(?:\s*,\s*\d+)*\][ \t]*)+)(\S.*?)[ \t]*$", re.MULTILINE)
 
 
-@lru_cache(maxsize=None)
-def _template(name: str) -> str:
-    return resources.files("evals").joinpath("prompts", f"{name}.txt").read_text(encoding="utf-8")
-
-
 # --------------------------------------------------------------------------- chunks
 
 
@@ -80,7 +74,7 @@ def split_paragraph(paragraph: str, limit: int = CHUNK_CHARS) -> list[str]:
     Consecutive sentences are packed into one piece while they fit; a sentence longer than
     `limit` is cut every `limit` characters.
     """
-    units = [s[i:i + limit] for s in split_sentences(paragraph) for i in range(0, len(s), limit)]
+    units = [s[i : i + limit] for s in split_sentences(paragraph) for i in range(0, len(s), limit)]
     return _pack(units, limit, " ")
 
 
@@ -156,7 +150,7 @@ class PassageIndex:
         self.vectors = vectors
 
     @classmethod
-    def build(cls, docs_dir: str | Path, embedder: Embedder, limit: int = CHUNK_CHARS) -> "PassageIndex":
+    def build(cls, docs_dir: str | Path, embedder: Embedder, limit: int = CHUNK_CHARS) -> PassageIndex:
         """Chunk and embed every document under `docs_dir`."""
         passages = load_passages(docs_dir, limit)
         vectors = _unit_rows(embedder.embed([p.text for p in passages])) if passages else np.zeros((0, 1))
@@ -178,8 +172,11 @@ def prompt_messages(question: str, passages: Sequence[Passage]) -> list[Message]
     """The baseline's chat: the system message and one user message with the numbered passages."""
     numbered = "\n\n".join(f"[{n}] {p.text}" for n, p in enumerate(passages, start=1))
     return [
-        {"role": "system", "content": _template("baseline_system").strip()},
-        {"role": "user", "content": _template("baseline_question").format(passages=numbered, question=question)},
+        {"role": "system", "content": template("baseline_system", "evals").strip()},
+        {
+            "role": "user",
+            "content": template("baseline_question", "evals").format(passages=numbered, question=question),
+        },
     ]
 
 
@@ -228,8 +225,7 @@ class BaselineReply:
 
     def citations(self) -> list[dict]:
         """The citations in `Answer.to_dict()` form: `{"n", "source", "quote"}` (quote = passage)."""
-        return [{"n": n, "source": self.passages[n - 1].source, "quote": self.passages[n - 1].text}
-                for n in self.cited]
+        return [{"n": n, "source": self.passages[n - 1].source, "quote": self.passages[n - 1].text} for n in self.cited]
 
 
 class NaiveBaseline:
@@ -242,8 +238,15 @@ class NaiveBaseline:
 
     name = "naive"
 
-    def __init__(self, model: ChatModel, embedder: Embedder, *, top_k: int = TOP_K,
-                 chunk_chars: int = CHUNK_CHARS, max_tokens: int = MAX_TOKENS) -> None:
+    def __init__(
+        self,
+        model: ChatModel,
+        embedder: Embedder,
+        *,
+        top_k: int = TOP_K,
+        chunk_chars: int = CHUNK_CHARS,
+        max_tokens: int = MAX_TOKENS,
+    ) -> None:
         """Configure the baseline; nothing is embedded until the first question on a folder."""
         self.model = model
         self.embedder = embedder
@@ -268,8 +271,9 @@ class NaiveBaseline:
         first: float | None = None
         error = None
         try:
-            for piece in self.model.stream(prompt_messages(question, passages), max_tokens=self.max_tokens,
-                                           temperature=0.0):
+            for piece in self.model.stream(
+                prompt_messages(question, passages), max_tokens=self.max_tokens, temperature=0.0
+            ):
                 if piece and first is None:
                     first = time.perf_counter() - t0
                 pieces.append(piece)
@@ -277,5 +281,6 @@ class NaiveBaseline:
             error = f"{type(e).__name__}: {e}"
         text = "".join(pieces).strip()
         declined = error is None and (not text or is_decline(text))
-        return BaselineReply(text, tuple(passages), cited_numbers(text, len(passages)), declined, first,
-                             time.perf_counter() - t0, error)
+        return BaselineReply(
+            text, tuple(passages), cited_numbers(text, len(passages)), declined, first, time.perf_counter() - t0, error
+        )

@@ -15,22 +15,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 __all__ = [
+    "DEFAULT_ROOT",
+    "SPLITS",
     "BenchmarkDataMissing",
     "ClapNQ",
     "ClapNQQuestion",
-    "DEFAULT_ROOT",
-    "check_root",
     "HaluEvalItem",
     "HaluEvalTriple",
     "HotpotQA",
     "HotpotQuestion",
     "Paragraph",
-    "SPLITS",
+    "check_root",
     "halueval_triples",
     "load_clapnq",
     "load_halueval",
@@ -75,7 +75,7 @@ class Paragraph:
 
 def paragraph_key(title: str, text: str) -> str:
     """Content id of a paragraph: a hash of its title and text."""
-    return hashlib.sha256(f"{title}\x00{text}".encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(f"{title}\x00{text}".encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -235,10 +235,14 @@ def load_hotpotqa(split: str = "test", root: str | Path | None = None) -> Hotpot
             if ctx.get("is_supporting"):
                 gold.append(key)
         answers = row["answers_objects"][0]["spans"] if row.get("answers_objects") else []
-        questions.append(HotpotQuestion(
-            id=str(row["question_id"]), question=row["question_text"],
-            answers=tuple(answers), gold_keys=tuple(dict.fromkeys(gold)),
-        ))
+        questions.append(
+            HotpotQuestion(
+                id=str(row["question_id"]),
+                question=row["question_text"],
+                answers=tuple(answers),
+                gold_keys=tuple(dict.fromkeys(gold)),
+            )
+        )
     return HotpotQA(tuple(_halves(questions, split, len(questions) // 2)), pool.paragraphs())
 
 
@@ -261,7 +265,9 @@ def load_halueval(split: str = "test", root: str | Path | None = None) -> tuple[
     rows = _read_jsonl(check_root(root) / HALUEVAL_FILE)
     items = [
         HaluEvalItem(
-            line=i, knowledge=row["knowledge"].strip(), question=row["question"].strip(),
+            line=i,
+            knowledge=row["knowledge"].strip(),
+            question=row["question"].strip(),
             right_answer=row["right_answer"].strip(),
             hallucinated_answer=row["hallucinated_answer"].strip(),
         )
@@ -303,9 +309,14 @@ def load_clapnq(split: str = "test", root: str | Path | None = None) -> ClapNQ:
             key = pool.add(passage.get("title", ""), passage["text"])
             outputs = row.get("output") or []
             answer = (outputs[0].get("answer") if outputs else None) or None
-            questions.append(ClapNQQuestion(
-                id=str(row["id"]), question=row["input"], answerable=answerable,
-                answer=answer if answerable else None, gold_key=key,
-            ))
+            questions.append(
+                ClapNQQuestion(
+                    id=str(row["id"]),
+                    question=row["input"],
+                    answerable=answerable,
+                    answer=answer if answerable else None,
+                    gold_key=key,
+                )
+            )
         selected.extend(_halves(questions, split, len(questions) // 2))
     return ClapNQ(tuple(selected), pool.paragraphs())

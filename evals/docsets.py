@@ -22,9 +22,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from evals.benchmarks import SPLITS, BenchmarkDataMissing, check_root
 from evals.metrics import abstention_scores, is_decline, mean, percentile, source_accuracy, strip_markers
@@ -45,11 +46,11 @@ __all__ = [
     "check_names",
     "docset_collection",
     "draft_outcomes",
+    "halves",
     "has_trace",
     "is_claim",
-    "kept_claims",
-    "halves",
     "is_docset_folder",
+    "kept_claims",
     "load_docset",
     "loss_accounting",
     "recompute",
@@ -90,18 +91,32 @@ class DocsetQuestion:
     answerable: bool
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> "DocsetQuestion":
+    def from_row(cls, row: Mapping[str, Any]) -> DocsetQuestion:
         """Read a question line (or a report row that carries the same keys)."""
-        return cls(id=str(row["id"]), split=str(row["split"]), kind=str(row["kind"]),
-                   question=str(row["question"]), answers=tuple(row.get("answers") or ()),
-                   also=tuple(row.get("also") or ()), sources=tuple(row.get("sources") or ()),
-                   answerable=bool(row["answerable"]))
+        return cls(
+            id=str(row["id"]),
+            split=str(row["split"]),
+            kind=str(row["kind"]),
+            question=str(row["question"]),
+            answers=tuple(row.get("answers") or ()),
+            also=tuple(row.get("also") or ()),
+            sources=tuple(row.get("sources") or ()),
+            answerable=bool(row["answerable"]),
+        )
 
     def to_row(self) -> dict[str, Any]:
         """The question's keys for a report row (`category` is the kind)."""
-        return {"id": self.id, "split": self.split, "kind": self.kind, "category": self.kind,
-                "question": self.question, "answers": list(self.answers), "also": list(self.also),
-                "sources": list(self.sources), "answerable": self.answerable}
+        return {
+            "id": self.id,
+            "split": self.split,
+            "kind": self.kind,
+            "category": self.kind,
+            "question": self.question,
+            "answers": list(self.answers),
+            "also": list(self.also),
+            "sources": list(self.sources),
+            "answerable": self.answerable,
+        }
 
 
 row_question = DocsetQuestion.from_row
@@ -264,12 +279,10 @@ def _answer_ok(question: DocsetQuestion, rules: Rules, text: str) -> bool:
     if question.kind == "yesno":
         word = yes_no_word(said)
         return word is not None and word in {rules.norm(a) for a in question.answers}
-    return (any(rules.norm(a) in said for a in question.answers)
-            and all(rules.norm(a) in said for a in question.also))
+    return any(rules.norm(a) in said for a in question.answers) and all(rules.norm(a) in said for a in question.also)
 
 
-def score_reply(question: DocsetQuestion, rules: Rules, text: str, declined: bool,
-                cited_files: Iterable[str]) -> Score:
+def score_reply(question: DocsetQuestion, rules: Rules, text: str, declined: bool, cited_files: Iterable[str]) -> Score:
     """Score one reply as the docset's README says.
 
     Args:
@@ -339,7 +352,8 @@ def system_metrics(rows: Sequence[Mapping], prefix: str = "") -> dict[str, float
             metrics[f"accuracy_{kind}"] = mean(float(bool(_field(r, prefix, "correct"))) for r in of_kind)
     metrics["faithfulness"] = supported / total if total else None
     metrics["latency_first_visible_p50"] = percentile(
-        [v for r in rows if (v := _field(r, prefix, "first_visible")) is not None], 50)
+        [v for r in rows if (v := _field(r, prefix, "first_visible")) is not None], 50
+    )
     metrics["latency_p50"] = percentile([v for r in rows if (v := _field(r, prefix, "latency")) is not None], 50)
     return metrics
 
@@ -374,8 +388,11 @@ def kept_claims(trace: Mapping) -> list[Mapping]:
 
 
 def _files(sentences: Iterable[Mapping]) -> list[str]:
-    files = (PurePosixPath(str(s.get("source", "")).replace("\\", "/")).name
-             for sentence in sentences for s in sentence.get("support") or [])
+    files = (
+        PurePosixPath(str(s.get("source", "")).replace("\\", "/")).name
+        for sentence in sentences
+        for s in sentence.get("support") or []
+    )
     return list(dict.fromkeys(f for f in files if f))
 
 
@@ -423,13 +440,15 @@ def draft_outcomes(row: Mapping, rules: Rules) -> list[dict[str, bool]]:
     question = row_question(row)
     outcomes = []
     trace = row.get("trace")
-    for draft in (trace.get("drafts") or [] if has_trace(trace) else []):
+    for draft in trace.get("drafts") or [] if has_trace(trace) else []:
         sentences = _sentences(draft)
         kept = [s for s in sentences if s.get("kept")]
-        outcomes.append({
-            "correct": _score_sentences(question, rules, sentences).correct,
-            "kept_correct": _score_sentences(question, rules, kept).correct,
-        })
+        outcomes.append(
+            {
+                "correct": _score_sentences(question, rules, sentences).correct,
+                "kept_correct": _score_sentences(question, rules, kept).correct,
+            }
+        )
     return outcomes
 
 

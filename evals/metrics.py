@@ -20,14 +20,14 @@ import re
 import string
 import unicodedata
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
-from typing import Callable, Iterable, Mapping, Sequence
 
 __all__ = [
+    "DECLINE_RE",
     "AbstentionScores",
     "CitationScores",
-    "DECLINE_RE",
     "ItemResult",
     "SentenceVerdict",
     "Supports",
@@ -178,23 +178,37 @@ def answer_correctness(answer_text: str, expected: Sequence[Sequence[str]]) -> f
 _MARKER_RE = re.compile(r"\[(\d+)\]")
 _LEADING_MARKERS_RE = re.compile(r"^(?:\s*\[\d+\])+")
 _SIMPLE_BOUNDARY_RE = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+|\n+")
-_NO_BREAK_BEFORE = ("U.S.", "U.N.", "U.K.", "Mr.", "Mrs.", "Ms.", "Dr.", "Lt.", "Gen.", "St.",
-                    "e.g.", "i.e.", "vs.", "No.")
+_NO_BREAK_BEFORE = (
+    "U.S.",
+    "U.N.",
+    "U.K.",
+    "Mr.",
+    "Mrs.",
+    "Ms.",
+    "Dr.",
+    "Lt.",
+    "Gen.",
+    "St.",
+    "e.g.",
+    "i.e.",
+    "vs.",
+    "No.",
+)
 
 
 def simple_sentences(text: str) -> list[str]:
     """A small dependency-free sentence splitter (period/!/? + whitespace, or a newline).
 
     Good enough for answers a few sentences long; `citation_scores` uses
-    `assistant.sentences.sentence_spans` instead when it is importable.
+    `assistant.grounding.sentences.sentence_spans` instead when it is importable.
     """
     pieces: list[str] = []
     last = 0
     for match in _SIMPLE_BOUNDARY_RE.finditer(text):
-        head = text[last:match.start()].rstrip()
+        head = text[last : match.start()].rstrip()
         if "\n" not in match.group(0) and head.endswith(_NO_BREAK_BEFORE):
             continue
-        pieces.append(text[last:match.end()])
+        pieces.append(text[last : match.end()])
         last = match.end()
     pieces.append(text[last:])
     return [p.strip() for p in pieces if p.strip()]
@@ -202,7 +216,7 @@ def simple_sentences(text: str) -> list[str]:
 
 def _default_split() -> Split:
     try:
-        from assistant.sentences import sentence_spans
+        from assistant.grounding.sentences import sentence_spans
     except ImportError:  # the evals must work without the assistant package
         return simple_sentences
 
@@ -213,7 +227,7 @@ def _default_split() -> Split:
 
 
 def split_sentences(text: str) -> list[str]:
-    """The sentences of `text` by the project's splitter (`assistant.sentences`), or by
+    """The sentences of `text` by the project's splitter (`assistant.grounding.sentences`), or by
     `simple_sentences` when the assistant package is not importable."""
     return [s.strip() for s in _default_split()(text) if s.strip()]
 
@@ -226,7 +240,7 @@ def _attach_markers(sentences: Sequence[str]) -> list[str]:
         lead = _LEADING_MARKERS_RE.match(sentence)
         if lead and out:
             out[-1] = f"{out[-1]} {lead.group(0).strip()}"
-            sentence = sentence[lead.end():]
+            sentence = sentence[lead.end() :]
         if sentence.strip():
             out.append(sentence.strip())
         elif lead and not out:
@@ -324,7 +338,7 @@ def citation_scores(
         answer_text: The answer with inline `[n]` markers.
         passages: Marker number -> passage text; a sequence is read as 1-based.
         supports: `supports(claim, passages) -> bool` entailment judge.
-        split: Sentence splitter; default `assistant.sentences.sentence_spans` when
+        split: Sentence splitter; default `assistant.grounding.sentences.sentence_spans` when
             importable, else `simple_sentences`.
 
     Returns:
@@ -374,8 +388,9 @@ def citation_scores(
         grounded = supported or judge(claim, answer_markers)
         n_citations += len(cited)
         precise += len(cited) - len(irrelevant)
-        verdicts.append(SentenceVerdict(claim, cited, unknown, supported, grounded,
-                                        tuple(m for m in cited if m in irrelevant)))
+        verdicts.append(
+            SentenceVerdict(claim, cited, unknown, supported, grounded, tuple(m for m in cited if m in irrelevant))
+        )
 
     n = len(verdicts)
     return CitationScores(
@@ -397,7 +412,7 @@ def _same_file(cited: str, gold: str) -> bool:
         return True
     # Citations carry paths relative to the ingested root ("seeds/000_x.txt" or "000_x.txt").
     shorter, longer = sorted((cited_p.parts, gold_p.parts), key=len)
-    return len(shorter) > 0 and longer[-len(shorter):] == shorter
+    return len(shorter) > 0 and longer[-len(shorter) :] == shorter
 
 
 def source_accuracy(cited_sources: Iterable[str], gold_sources: Iterable[str]) -> float:
@@ -407,8 +422,10 @@ def source_accuracy(cited_sources: Iterable[str], gold_sources: Iterable[str]) -
 
 
 _NEG = r"(?:do|does|did)\s*n[o'’]t"
-_SAYING = (r"(?:contain|mention|provide|include|say|state|specify|give|answer|address|discuss|cover|"
-           r"indicate|tell|offer|describe|reveal|list|name|explain|have)")
+_SAYING = (
+    r"(?:contain|mention|provide|include|say|state|specify|give|answer|address|discuss|cover|"
+    r"indicate|tell|offer|describe|reveal|list|name|explain|have)"
+)
 _TEXTS = r"(?:passages?|documents?|context|texts?|sources?|excerpts?|information)"
 DECLINE_RE = re.compile(
     r"\bNOT_FOUND\b"
@@ -637,10 +654,15 @@ def score_answer(
         latency = (answer.get("timings") or {}).get("total")
 
     result = ItemResult(
-        id=str(item["id"]), category=str(item.get("category", "")), question=question,
-        answerable=answerable, turns=list(item.get("turns") or []), answer=text, abstained=abstained, latency=latency,
-        citations=[{"n": c.get("n"), "source": c.get("source"), "quote": c.get("quote", "")}
-                   for c in citations],
+        id=str(item["id"]),
+        category=str(item.get("category", "")),
+        question=question,
+        answerable=answerable,
+        turns=list(item.get("turns") or []),
+        answer=text,
+        abstained=abstained,
+        latency=latency,
+        citations=[{"n": c.get("n"), "source": c.get("source"), "quote": c.get("quote", "")} for c in citations],
     )
     result.abstention_ok = abstained != answerable
     result.forbidden_hit = contains_any(text, item.get("forbidden") or [])
@@ -653,8 +675,11 @@ def score_answer(
 
     if supports is not None and not abstained and text.strip():
         chunk_text = {h.get("chunk_id"): h.get("text", "") for h in answer.get("hits") or []}
-        passages = {int(c["n"]): chunk_text.get(c.get("chunk_id")) or c.get("quote", "")
-                    for c in citations if c.get("n") is not None}
+        passages = {
+            int(c["n"]): chunk_text.get(c.get("chunk_id")) or c.get("quote", "")
+            for c in citations
+            if c.get("n") is not None
+        }
         scores = citation_scores(text, passages, supports, split=split)
         result.citation_recall = scores.recall
         result.citation_precision = scores.precision

@@ -27,18 +27,20 @@ import json
 import math
 import re
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 __all__ = [
     "LOWER_IS_BETTER",
     "Regression",
-    "base_metric",
     "ReportPaths",
+    "base_metric",
     "compare",
     "is_failure",
     "is_lower_better",
+    "label",
     "load_report",
     "order_results",
     "per_category",
@@ -46,9 +48,18 @@ __all__ = [
     "write_report",
 ]
 
-LOWER_IS_BETTER = frozenset({"latency_p50", "latency_p95", "forbidden_rate", "sentences_removed",
-                             "judge_unparsed_rate", "false_declines", "false_rejection_share",
-                             "false_acceptances"})
+LOWER_IS_BETTER = frozenset(
+    {
+        "latency_p50",
+        "latency_p95",
+        "forbidden_rate",
+        "sentences_removed",
+        "judge_unparsed_rate",
+        "false_declines",
+        "false_rejection_share",
+        "false_acceptances",
+    }
+)
 """Headline metrics where a smaller value is better (also every `latency*` and `tokens*`)."""
 
 _SUFFIX_RE = re.compile(r"(_baseline)?(_tune|_test)?$")
@@ -158,14 +169,13 @@ def is_lower_better(metric: str) -> bool:
     return metric in LOWER_IS_BETTER or metric.startswith(("latency", "tokens"))
 
 
-def _label(metric: str) -> str:
+def label(metric: str) -> str:
+    """A readable name for a headline metric, with its system and half ("Correct (answerable)
+    (baseline, test)"); an unknown metric is shown by its key."""
     found = _SUFFIX_RE.search(metric)
     base = base_metric(metric)
     notes = [x[1:] for x in (found.group(1), found.group(2)) if x] if found else []
     return _LABELS.get(base, base) + (f" ({', '.join(notes)})" if notes else "")
-
-
-_is_lower_better = is_lower_better
 
 
 def _is_relative(metric: str) -> bool:
@@ -219,8 +229,7 @@ def per_category(results: Iterable[Mapping]) -> dict[str, dict[str, float | None
             "passed": passed,
             "pass_rate": passed / len(rows),
             "answer_correctness": _mean(r.get("correctness") for r in rows if r.get("answerable")),
-            "abstention_accuracy": _mean(
-                float(bool(r["abstention_ok"])) for r in rows if "abstention_ok" in r),
+            "abstention_accuracy": _mean(float(bool(r["abstention_ok"])) for r in rows if "abstention_ok" in r),
             "citation_recall": _mean(r.get("citation_recall") for r in rows),
             "faithfulness": _mean(r.get("faithfulness") for r in rows),
         }
@@ -247,7 +256,7 @@ def _fmt(value: Any, metric: str = "") -> str:
 def _meets(metric: str, value: Any, target: Any) -> bool | None:
     if not (_finite(value) and _finite(target)):
         return None
-    return value <= target if _is_lower_better(metric) else value >= target
+    return value <= target if is_lower_better(metric) else value >= target
 
 
 def _cell(text: Any) -> str:
@@ -304,20 +313,24 @@ def _markdown(
         target = targets.get(metric)
         ok = _meets(metric, value, target)
         status = "" if ok is None else ("pass" if ok else "**FAIL**")
-        bound = "" if target is None else ("≤ " if _is_lower_better(metric) else "≥ ") + _fmt(target, metric)
+        bound = "" if target is None else ("≤ " if is_lower_better(metric) else "≥ ") + _fmt(target, metric)
         prev = f" {_fmt(before.get(metric), metric)} |" if show_before else ""
-        out.append(f"| {_label(metric)} | {_fmt(value, metric)} |{prev} {bound} | {status} |")
+        out.append(f"| {label(metric)} | {_fmt(value, metric)} |{prev} {bound} | {status} |")
     out.append("")
 
-    out += ["## Per category", "",
-            "| category | n | passed | pass rate | answer correctness | abstention accuracy "
-            "| citation recall | faithfulness |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    out += [
+        "## Per category",
+        "",
+        "| category | n | passed | pass rate | answer correctness | abstention accuracy "
+        "| citation recall | faithfulness |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for category, row in categories.items():
         out.append(
             f"| {_cell(category)} | {row['n']} | {row['passed']} | {_fmt(row['pass_rate'])} "
             f"| {_fmt(row['answer_correctness'])} | {_fmt(row['abstention_accuracy'])} "
-            f"| {_fmt(row['citation_recall'])} | {_fmt(row['faithfulness'])} |")
+            f"| {_fmt(row['citation_recall'])} | {_fmt(row['faithfulness'])} |"
+        )
     out.append("")
     for title, body in sections:
         out += [f"## {title}", "", body.rstrip(), ""]
@@ -351,8 +364,11 @@ def _item_markdown(r: Mapping) -> list[str]:
     if r.get("error"):
         why.append(f"error: {r['error']}")
     if r.get("abstention_ok") is False:
-        why.append("abstained on an answerable question" if r.get("abstained")
-                   else "answered a question it should have declined")
+        why.append(
+            "abstained on an answerable question"
+            if r.get("abstained")
+            else "answered a question it should have declined"
+        )
     if r.get("forbidden_hit"):
         why.append("repeated an injected claim")
     if r.get("missing"):
@@ -361,10 +377,16 @@ def _item_markdown(r: Mapping) -> list[str]:
         why.append("the answer strings are not all in the answer")
     if r.get("source_ok") is False:
         why.append("no gold source cited")
-    scores = [f"{name} {_fmt(r.get(key))}" for key, name in (
-        ("correctness", "correctness"), ("citation_recall", "citation recall"),
-        ("citation_precision", "citation precision"), ("faithfulness", "faithfulness"))
-        if r.get(key) is not None]
+    scores = [
+        f"{name} {_fmt(r.get(key))}"
+        for key, name in (
+            ("correctness", "correctness"),
+            ("citation_recall", "citation recall"),
+            ("citation_precision", "citation precision"),
+            ("faithfulness", "faithfulness"),
+        )
+        if r.get(key) is not None
+    ]
     if why:
         out += [f"**Why:** {'; '.join(why)}", ""]
     if r.get("diagnosis"):
@@ -374,8 +396,12 @@ def _item_markdown(r: Mapping) -> list[str]:
     if scores:
         out += [f"**Scores:** {', '.join(scores)}", ""]
     if "answer" in r:
-        out += ["**Answer:**" + (" *(abstained)*" if r.get("abstained") else ""), "",
-                _quote_block(str(r.get("answer", ""))), ""]
+        out += [
+            "**Answer:**" + (" *(abstained)*" if r.get("abstained") else ""),
+            "",
+            _quote_block(str(r.get("answer", ""))),
+            "",
+        ]
     citations = r.get("citations") or []
     if citations:
         out += ["**Citations:**", ""]
@@ -427,8 +453,9 @@ def _trace_markdown(trace: Mapping) -> list[str]:
         for sentence in draft.get("sentences") or []:
             checks = sentence.get("checks") or {}
             reasons = sentence.get("reasons") or {}
-            failed = [f"{name} ({reasons[name]})" if reasons.get(name) else name
-                      for name, ok in checks.items() if not ok]
+            failed = [
+                f"{name} ({reasons[name]})" if reasons.get(name) else name for name, ok in checks.items() if not ok
+            ]
             judge = {True: "judge yes", False: "judge NO", None: "not judged"}[sentence.get("judge")]
             files = sorted({str(s.get("source", "")) for s in sentence.get("support") or []})
             mark = "kept" if sentence.get("kept") else "DROPPED"
@@ -438,13 +465,16 @@ def _trace_markdown(trace: Mapping) -> list[str]:
                 mark += " · citation repaired"
             detail = f"failed: {_cell(', '.join(failed))}" if failed else f"{len(checks)} checks passed"
             out.append(f"  - {mark} · {judge} · {detail} — “{_cell(_short(sentence.get('text')))}” {files}")
-    return out + [""]
+    return [*out, ""]
 
 
 def _baseline_markdown(r: Mapping) -> list[str]:
     ok = r.get("baseline_correct", r.get("baseline_passed"))
-    facts = [f"{'correct' if ok else 'wrong'}", f"cites {r.get('baseline_cited_files') or []}",
-             f"first token {_fmt(r.get('baseline_first_visible'), 'latency')} s"]
+    facts = [
+        f"{'correct' if ok else 'wrong'}",
+        f"cites {r.get('baseline_cited_files') or []}",
+        f"first token {_fmt(r.get('baseline_first_visible'), 'latency')} s",
+    ]
     if r.get("baseline_error"):
         facts.append(f"error: {r['baseline_error']}")
     head = "**Baseline answer:**" + (" *(declined)*" if r.get("baseline_declined") else "")
@@ -460,13 +490,12 @@ def _comparison_markdown(comparison: Mapping[str, Any]) -> list[str]:
         base = entry.get("baseline")
         title = "docchat beside the naive baseline" if base else "docchat"
         out += [f"## {title}: {half} ({entry.get('n')} items)", ""]
-        out += ["| metric | docchat |" + (" baseline |" if base else ""),
-                "|---|---:|" + ("---:|" if base else "")]
+        out += ["| metric | docchat |" + (" baseline |" if base else ""), "|---|---:|" + ("---:|" if base else "")]
         for metric, value in (entry.get("docchat") or {}).items():
             if metric == "n":
                 continue
             other = f" {_fmt(base.get(metric), metric)} |" if base else ""
-            out.append(f"| {_label(metric)} | {_fmt(value, metric)} |{other}")
+            out.append(f"| {label(metric)} | {_fmt(value, metric)} |{other}")
         out.append("")
         if entry.get("losses"):
             out += _losses_markdown(half, entry["losses"])
@@ -477,8 +506,10 @@ def _comparison_markdown(comparison: Mapping[str, Any]) -> list[str]:
 
 def _losses_markdown(half: str, losses: Mapping[str, Any]) -> list[str]:
     return [
-        f"### Where docchat's answers are lost: {half}", "",
-        "| | |", "|---|---:|",
+        f"### Where docchat's answers are lost: {half}",
+        "",
+        "| | |",
+        "|---|---:|",
         f"| items with a trace | {losses['traced']} |",
         f"| correct drafts (answerable items; every sentence kept, its support files as citations) "
         f"| {losses['correct_drafts']} |",
@@ -493,21 +524,32 @@ def _losses_markdown(half: str, losses: Mapping[str, Any]) -> list[str]:
     ]
 
 
-_ABLATION_COLUMNS = ("n", "correctness", "answer_accuracy", "declined_unanswerable", "false_declines",
-                     "kept_sentences", "faithfulness")
+_ABLATION_COLUMNS = (
+    "n",
+    "correctness",
+    "answer_accuracy",
+    "declined_unanswerable",
+    "false_declines",
+    "kept_sentences",
+    "faithfulness",
+)
 
 
 def _ablation_markdown(half: str, table: Sequence[Mapping[str, Any]]) -> list[str]:
-    out = [f"### Ablation, recomputed from the traces: {half}", "",
-           "A sentence is kept when every check still switched on passes; an answer that keeps no "
-           "sentence abstains. Faithfulness is the share of kept sentences the judge supports.", "",
-           "| configuration | items | correct | answer strings right | unanswerable declined "
-           "| answerable declined | kept sentences | faithfulness |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        f"### Ablation, recomputed from the traces: {half}",
+        "",
+        "A sentence is kept when every check still switched on passes; an answer that keeps no "
+        "sentence abstains. Faithfulness is the share of kept sentences the judge supports.",
+        "",
+        "| configuration | items | correct | answer strings right | unanswerable declined "
+        "| answerable declined | kept sentences | faithfulness |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for row in table:
         cells = " | ".join(_fmt(row.get(c), c) for c in _ABLATION_COLUMNS)
         out.append(f"| {_cell(row['configuration'])} | {cells} |")
-    return out + [""]
+    return [*out, ""]
 
 
 # --------------------------------------------------------------------------- charts
@@ -516,8 +558,11 @@ def _ablation_markdown(half: str, table: Sequence[Mapping[str, Any]]) -> list[st
 def _headline_chart(path: Path, headline: Mapping[str, Any], targets: Mapping[str, float]) -> Path | None:
     from matplotlib.figure import Figure  # imported on use: charts are optional
 
-    metrics = [m for m, v in headline.items()
-               if _finite(v) and 0.0 <= float(v) <= 1.0 and not m.startswith("latency") and m != "n"]
+    metrics = [
+        m
+        for m, v in headline.items()
+        if _finite(v) and 0.0 <= float(v) <= 1.0 and not m.startswith("latency") and m != "n"
+    ]
     if not metrics:
         return None
     values = [float(headline[m]) for m in metrics]
@@ -538,8 +583,7 @@ def _headline_chart(path: Path, headline: Mapping[str, Any], targets: Mapping[st
         target = targets.get(m)
         if _finite(target):
             ax.plot([target, target], [yi - 0.38, yi + 0.38], color="black", linewidth=2)
-    ax.set_yticks(y, [_LABELS.get(m, m) + (" (lower is better)" if _is_lower_better(m) else "")
-                      for m in metrics])
+    ax.set_yticks(y, [label(m) + (" (lower is better)" if is_lower_better(m) else "") for m in metrics])
     ax.set_xlim(0, 1.0)
     ax.set_xlabel("score (black tick = target; green meets it, red misses, grey has none)")
     ax.set_title("Headline metrics vs targets")
@@ -555,9 +599,11 @@ def _category_chart(path: Path, categories: Mapping[str, Mapping[str, Any]]) -> 
     if not categories:
         return None
     names = list(categories)
-    series = [("pass_rate", "pass rate", "#1565c0"),
-              ("answer_correctness", "answer correctness", "#2e7d32"),
-              ("abstention_accuracy", "abstention accuracy", "#ef6c00")]
+    series = [
+        ("pass_rate", "pass rate", "#1565c0"),
+        ("answer_correctness", "answer correctness", "#2e7d32"),
+        ("abstention_accuracy", "abstention accuracy", "#ef6c00"),
+    ]
     width = 0.26
     fig = Figure(figsize=(max(7.0, 1.3 * len(names) + 2), 4.6), dpi=110)
     ax = fig.subplots()
@@ -584,10 +630,15 @@ def _retrieval_chart(path: Path, headline: Mapping[str, Any]) -> Path | None:
     from matplotlib.figure import Figure
 
     series = []
-    for prefix, label, color in (("hit_at_", "Hit@k (any gold)", "#1565c0"),
-                                 ("all_hit_at_", "AllHit@k (every gold)", "#ef6c00")):
-        points = sorted((int(m[len(prefix):]), float(v)) for m, v in headline.items()
-                        if m.startswith(prefix) and m[len(prefix):].isdigit() and _finite(v))
+    for prefix, label, color in (
+        ("hit_at_", "Hit@k (any gold)", "#1565c0"),
+        ("all_hit_at_", "AllHit@k (every gold)", "#ef6c00"),
+    ):
+        points = sorted(
+            (int(m[len(prefix) :]), float(v))
+            for m, v in headline.items()
+            if m.startswith(prefix) and m[len(prefix) :].isdigit() and _finite(v)
+        )
         if len(points) >= 2:
             series.append((points, label, color))
     if not series:
@@ -599,8 +650,15 @@ def _retrieval_chart(path: Path, headline: Mapping[str, Any]) -> Path | None:
         ax.plot(ks, values, marker="o", label=label, color=color)
         below = label.startswith("AllHit")  # keep the two series' labels apart
         for k, v in points:
-            ax.annotate(f"{v:.2f}", (k, v), textcoords="offset points", xytext=(0, -13 if below else 6),
-                        ha="center", fontsize=8, color=color)
+            ax.annotate(
+                f"{v:.2f}",
+                (k, v),
+                textcoords="offset points",
+                xytext=(0, -13 if below else 6),
+                ha="center",
+                fontsize=8,
+                color=color,
+            )
     ax.set_xticks(sorted({k for points, _, _ in series for k, _ in points}))
     ax.set_ylim(0, 1.08)
     ax.set_xlabel("k (documents retrieved)")
@@ -636,8 +694,14 @@ def _grouped_bars(ax, entry: Mapping[str, Any], metrics: Sequence[str], fmt: str
         vals = [values.get(m) for m in metrics]
         ax.bar(xs, [float(v) if _finite(v) else 0.0 for v in vals], width=width, color=color, label=name)
         for x, v in zip(xs, vals):
-            ax.text(x, float(v) if _finite(v) else 0.0, format(v, fmt) if _finite(v) else "n/a",
-                    ha="center", va="bottom", fontsize=7)
+            ax.text(
+                x,
+                float(v) if _finite(v) else 0.0,
+                format(v, fmt) if _finite(v) else "n/a",
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
 
 
 def _comparison_chart(path: Path, comparison: Mapping[str, Any]) -> Path | None:
@@ -648,7 +712,7 @@ def _comparison_chart(path: Path, comparison: Mapping[str, Any]) -> Path | None:
     fig, panels = _half_axes(comparison, max(6.0, 1.4 * len(metrics)), 4.6)
     for ax, (half, entry) in panels:
         _grouped_bars(ax, entry, metrics, ".2f")
-        labels = [_LABELS.get(m, m) + ("\n(lower is better)" if is_lower_better(m) else "") for m in metrics]
+        labels = [label(m) + ("\n(lower is better)" if is_lower_better(m) else "") for m in metrics]
         ax.set_xticks(range(len(metrics)), labels, fontsize=7, rotation=20, ha="right")
         ax.set_ylim(0, 1.3)  # room above the bars for the legend
         ax.set_title(f"{half} ({entry.get('n')} items)")
@@ -668,8 +732,11 @@ def _first_visible_chart(path: Path, comparison: Mapping[str, Any]) -> Path | No
     fig, panels = _half_axes(comparison, 5.0, 4.2)
     for ax, (half, entry) in panels:
         _grouped_bars(ax, entry, metrics, ".1f")
-        ax.set_xticks(range(2), ["first visible p50\n(docchat: first sentence,\nbaseline: first token)",
-                                 "whole answer p50"], fontsize=8)
+        ax.set_xticks(
+            range(2),
+            ["first visible p50\n(docchat: first sentence,\nbaseline: first token)", "whole answer p50"],
+            fontsize=8,
+        )
         ax.set_ylabel("seconds")
         ax.set_title(f"{half} ({entry.get('n')} items)")
         ax.grid(axis="y", alpha=0.3)
@@ -691,11 +758,21 @@ def _ablation_chart(path: Path, comparison: Mapping[str, Any]) -> Path | None:
         y = list(range(len(table)))[::-1]
         for offset, (key, color) in ((-0.2, ("correctness", "#2e7d32")), (0.2, ("faithfulness", "#6a1b9a"))):
             vals = [row.get(key) for row in table]
-            ax.barh([yi + offset for yi in y], [float(v) if _finite(v) else 0.0 for v in vals], height=0.38,
-                    color=color, label=key)
+            ax.barh(
+                [yi + offset for yi in y],
+                [float(v) if _finite(v) else 0.0 for v in vals],
+                height=0.38,
+                color=color,
+                label=key,
+            )
             for yi, v in zip(y, vals):
-                ax.text((float(v) if _finite(v) else 0.0) + 0.01, yi + offset,
-                        f"{v:.2f}" if _finite(v) else "n/a", va="center", fontsize=7)
+                ax.text(
+                    (float(v) if _finite(v) else 0.0) + 0.01,
+                    yi + offset,
+                    f"{v:.2f}" if _finite(v) else "n/a",
+                    va="center",
+                    fontsize=7,
+                )
         ax.set_yticks(y, [str(row["configuration"]) for row in table], fontsize=8)
         ax.set_xlim(0, 1.12)
         ax.set_title(f"{half}: one check off at a time")
@@ -758,9 +835,11 @@ def write_report(
     extra: list[Path] = []
     if charts:
         if comparison:
-            drawn = (_comparison_chart(out / "comparison.png", comparison),
-                     _first_visible_chart(out / "first_visible.png", comparison),
-                     _ablation_chart(out / "ablation.png", comparison))
+            drawn = (
+                _comparison_chart(out / "comparison.png", comparison),
+                _first_visible_chart(out / "first_visible.png", comparison),
+                _ablation_chart(out / "ablation.png", comparison),
+            )
             extra = [p for p in drawn if p is not None]
         else:
             headline_png = _headline_chart(out / "headline.png", headline, targets)
@@ -785,8 +864,22 @@ def write_report(
 
     md_path = out / "report.md"
     chart_paths = [p for p in (headline_png, *extra, category_png, retrieval_png) if p is not None]
-    md_path.write_text(_markdown(ordered, headline, targets, categories, meta, chart_paths, regressions,
-                                 previous, sections, max_failures, comparison), encoding="utf-8")
+    md_path.write_text(
+        _markdown(
+            ordered,
+            headline,
+            targets,
+            categories,
+            meta,
+            chart_paths,
+            regressions,
+            previous,
+            sections,
+            max_failures,
+            comparison,
+        ),
+        encoding="utf-8",
+    )
     return ReportPaths(json_path, md_path, headline_png, category_png, retrieval_png, tuple(extra))
 
 
@@ -837,14 +930,16 @@ def compare(
             worse = after > before * (1 + latency_tolerance)
             if metric.startswith("latency"):
                 worse = worse and after - before > latency_floor
-        elif _is_lower_better(metric):
+        elif is_lower_better(metric):
             worse = after > before + tolerance
         else:
             worse = after < before - tolerance
         if worse:
-            regressions.append(Regression(
-                "metric", metric, before, after,
-                f"{_label(metric)}: {_fmt(before, metric)} -> {_fmt(after, metric)}"))
+            regressions.append(
+                Regression(
+                    "metric", metric, before, after, f"{label(metric)}: {_fmt(before, metric)} -> {_fmt(after, metric)}"
+                )
+            )
 
     new_items = {str(r.get("id")): r for r in new.get("results") or new.get("items") or []}
     for r in old.get("results") or old.get("items") or []:
@@ -852,8 +947,9 @@ def compare(
         if is_failure(r) or key not in new_items:
             continue
         if is_failure(new_items[key]):
-            regressions.append(Regression(
-                "item", key, True, False, f"{key} ({r.get('category', '')}) passed before and fails now"))
+            regressions.append(
+                Regression("item", key, True, False, f"{key} ({r.get('category', '')}) passed before and fails now")
+            )
     return regressions
 
 

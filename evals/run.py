@@ -6,7 +6,7 @@ Datasets:
   every item is asked through `ask()` (multi-turn items turn by turn, so the history holds
   real answers) against a dedicated index of `seeds/` (collection `eval_seeds` in the data
   folder), then scored: answer correctness, citation recall/precision and faithfulness (judged
-  by `assistant.judge.Checker`), source accuracy, abstention precision/recall, retrieval
+  by `evals.judge.Checker`), source accuracy, abstention precision/recall, retrieval
   Hit@k / MRR@10 (via `search()`), latency and tokens. Every failure gets a diagnosis
   (retrieval miss, abstained wrongly, verification removed a correct sentence, ...).
 * **hotpotqa**: pooled retrieval over all 4,858 paragraphs of the 500 questions (one `.txt`
@@ -42,22 +42,23 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from tqdm import tqdm
 
 from assistant import Settings, ask, search
-from assistant.errors import ModelError, ProviderError, RagError, UserError
-from assistant.judge import JUDGE_MODES, Checker, embedding_similarity
-from assistant.llm import make_chat_model
+from assistant.errors import ModelError, ProviderError, RagError, UserError, report_error
+from assistant.generation.llm import make_chat_model
 from assistant.protocols import ChatModel, Embedder
 from assistant.settings import BACKENDS
 from evals import benchmarks, docsets
 from evals.baseline import BaselineReply, NaiveBaseline, trailing_markers
 from evals.benchmarks import BenchmarkDataMissing, Paragraph
 from evals.docsets import Docset, DocsetQuestion, Rules
+from evals.judge import JUDGE_MODES, Checker, embedding_similarity
 from evals.metrics import (
     abstention_scores,
     all_hit_at_k,
@@ -74,6 +75,7 @@ from evals.metrics import (
     token_f1,
 )
 from evals.report import compare, is_lower_better, regressions_as_dicts, write_report
+from ingest.progress import progress_bar
 
 __all__ = [
     "BASELINES",
@@ -223,7 +225,8 @@ class _Outcome:
 
 
 def _default_embedder() -> Embedder:
-    from assistant.embedder import MiniLMEmbedder
+    from assistant.retrieval.embedder import MiniLMEmbedder
+
     return MiniLMEmbedder()
 
 
@@ -237,8 +240,14 @@ def _make_model(settings: Settings, backend: str) -> ChatModel | None:
     return model
 
 
-def _make_checker(mode: str | None, settings: Settings, backend: str, judge_backend: str | None,
-                  embedder: Embedder, judge_model: ChatModel | None) -> Checker:
+def _make_checker(
+    mode: str | None,
+    settings: Settings,
+    backend: str,
+    judge_backend: str | None,
+    embedder: Embedder,
+    judge_model: ChatModel | None,
+) -> Checker:
     if judge_model is not None and mode != "rules":
         return Checker(mode or "both", judge=judge_model, similarity=embedding_similarity(embedder))
     if mode is None and backend == "extractive" and judge_backend is None:
@@ -250,8 +259,13 @@ def _make_checker(mode: str | None, settings: Settings, backend: str, judge_back
 
 def _git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if out.returncode != 0:
@@ -302,6 +316,7 @@ def _bench_settings(ctx: _Context, name: str, corpus: Sequence[Paragraph]) -> Se
     `ingest()` re-embeds nothing when the files are unchanged (a re-run takes seconds).
     """
     from ingest import ingest
+
     docs = ctx.settings.data_dir / "benchmarks" / name
     docs.mkdir(parents=True, exist_ok=True)
     stamp = docs / ".corpus"
@@ -320,18 +335,22 @@ def _bench_settings(ctx: _Context, name: str, corpus: Sequence[Paragraph]) -> Se
         stamp.write_text(digest + "\n", encoding="utf-8")
     settings = ctx.settings.replace(collection=name)
     ctx.progress(0, 1, f"indexing the {name} corpus ({len(corpus)} documents)")
-    ingest([docs], settings=settings, embedder=ctx.embedder,
-           progress=lambda done, total, item: ctx.progress(done, total, f"indexing {name}"))
+    ingest(
+        [docs],
+        settings=settings,
+        embedder=ctx.embedder,
+        progress=lambda done, total, item: ctx.progress(done, total, f"indexing {name}"),
+    )
     return settings
 
 
-def _ask_safely(question: str, ctx: _Context, settings: Settings,
-                history: Sequence[dict] | None = None) -> tuple[dict | None, float, str | None]:
+def _ask_safely(
+    question: str, ctx: _Context, settings: Settings, history: Sequence[dict] | None = None
+) -> tuple[dict | None, float, str | None]:
     """`ask()` one question: (answer dict, seconds, error text)."""
     t0 = time.perf_counter()
     try:
-        answer = ask(question, history=history, settings=settings, chat_model=ctx.chat_model,
-                     embedder=ctx.embedder)
+        answer = ask(question, history=history, settings=settings, chat_model=ctx.chat_model, embedder=ctx.embedder)
     except RagError as e:
         return None, time.perf_counter() - t0, f"{type(e).__name__}: {e}"
     return answer.to_dict(), time.perf_counter() - t0, None
@@ -351,9 +370,12 @@ def _seeds_retrieval(item: Mapping, answer: Mapping, ctx: _Context, settings: Se
     hits = search(query, settings=settings, top_k=RETRIEVAL_DEPTH, embedder=ctx.embedder)
     golds = set(item.get("sources") or [])
     ranked = [h.chunk.id for h in hits]
-    gold_ids = [h.chunk.id for h in hits
-                if (not golds or Path(h.chunk.source).name in golds)
-                and any(fact_present(h.chunk.text, alts) for alts in expected)]
+    gold_ids = [
+        h.chunk.id
+        for h in hits
+        if (not golds or Path(h.chunk.source).name in golds)
+        and any(fact_present(h.chunk.text, alts) for alts in expected)
+    ]
     seen = " ".join(_hit_texts(answer))
     return {
         "hit_at_1": hit_at_k(ranked, gold_ids, 1),
@@ -377,8 +399,11 @@ def diagnose(item: Mapping, row: Mapping, answer: Mapping | None) -> str:
     removed = list(answer.get("unsupported") or [])
     if not row.get("answerable"):
         if not row.get("abstained"):
-            who = "extractive quoted the nearest sentences" if answer.get("backend") == "extractive" \
+            who = (
+                "extractive quoted the nearest sentences"
+                if answer.get("backend") == "extractive"
                 else "the model answered and verification kept it"
+            )
             reasons.append(f"answered an unanswerable question ({who}; best evidence above the relevance floor)")
         return "; ".join(reasons)
     expected = item.get("expected") or []
@@ -387,7 +412,9 @@ def diagnose(item: Mapping, row: Mapping, answer: Mapping | None) -> str:
     not_retrieved = [alts[0] for alts in missing if not fact_present(context, alts)]
     if row.get("abstained"):
         if not_retrieved:
-            reasons.append("retrieval miss (" + ", ".join(f"“{f}”" for f in not_retrieved) + " not in the top-k passages)")
+            reasons.append(
+                "retrieval miss (" + ", ".join(f"“{f}”" for f in not_retrieved) + " not in the top-k passages)"
+            )
         if not answer.get("model"):
             reasons.append("abstained before generation: best evidence below the relevance floor")
         elif removed:
@@ -411,6 +438,7 @@ def diagnose(item: Mapping, row: Mapping, answer: Mapping | None) -> str:
 
 def _run_seeds(ctx: _Context, dataset: str | Path, checker: Checker) -> _Outcome:
     from ingest import SEEDS_DIR, ingest
+
     items = select_items(load_items(dataset), ctx.limit)
     settings = ctx.settings.replace(collection=SEEDS_COLLECTION)
     ctx.progress(0, 1, "indexing seeds/")
@@ -435,8 +463,11 @@ def _run_seeds(ctx: _Context, dataset: str | Path, checker: Checker) -> _Outcome
     ctx.progress(len(items), len(items), "answered")
     # The baseline after docchat, so each keeps its own prompt prefix in the model's cache. It
     # has no conversation: a multi-turn item is asked its last turn alone.
-    replies = [ctx.baseline.answer(_last_turn(item), SEEDS_DIR) for item in _steps(ctx, items, "baseline")] \
-        if ctx.baseline else None
+    replies = (
+        [ctx.baseline.answer(_last_turn(item), SEEDS_DIR) for item in _steps(ctx, items, "baseline")]
+        if ctx.baseline
+        else None
+    )
 
     # Phase 2: judge (a model judge would otherwise evict the answer prompt's cache).
     results = []
@@ -452,9 +483,13 @@ def _run_seeds(ctx: _Context, dataset: str | Path, checker: Checker) -> _Outcome
                 row = score_answer(item, answer, latency=seconds).to_dict()
                 row.update(error=f"judge failed: {e}", passed=False)
             row.update(
-                query=answer.get("query"), model=answer.get("model"), backend=answer.get("backend"),
-                tokens=answer.get("tokens") or {}, first_token=(answer.get("timings") or {}).get("first_token"),
-                unsupported=answer.get("unsupported") or [], repaired=answer.get("repaired", 0),
+                query=answer.get("query"),
+                model=answer.get("model"),
+                backend=answer.get("backend"),
+                tokens=answer.get("tokens") or {},
+                first_token=(answer.get("timings") or {}).get("first_token"),
+                unsupported=answer.get("unsupported") or [],
+                repaired=answer.get("repaired", 0),
                 notices=answer.get("notices") or [],
             )
         row.update(retrieval)
@@ -477,21 +512,27 @@ def _run_seeds(ctx: _Context, dataset: str | Path, checker: Checker) -> _Outcome
 
     headline: dict[str, Any] = dict(summarize(results))
     answered_rows = [r for r in results if not r.get("abstained") and not r.get("error")]
-    headline.update({
-        "hit_at_1": mean(r.get("hit_at_1") for r in results),
-        "hit_at_5": mean(r.get("hit_at_5") for r in results),
-        "mrr_at_10": mean(r.get("mrr_at_10") for r in results),
-        "fact_recall_at_k": mean(r.get("fact_recall_at_k") for r in results),
-        "sentences_removed": mean(float(len(r.get("unsupported") or [])) for r in answered_rows),
-        "latency_first_token_p50": percentile([r["first_token"] for r in results if r.get("first_token")], 50),
-        "tokens_prompt": mean((r.get("tokens") or {}).get("prompt") for r in results),
-        "tokens_completion": mean((r.get("tokens") or {}).get("completion") for r in results),
-    })
+    headline.update(
+        {
+            "hit_at_1": mean(r.get("hit_at_1") for r in results),
+            "hit_at_5": mean(r.get("hit_at_5") for r in results),
+            "mrr_at_10": mean(r.get("mrr_at_10") for r in results),
+            "fact_recall_at_k": mean(r.get("fact_recall_at_k") for r in results),
+            "sentences_removed": mean(float(len(r.get("unsupported") or [])) for r in answered_rows),
+            "latency_first_token_p50": percentile([r["first_token"] for r in results if r.get("first_token")], 50),
+            "tokens_prompt": mean((r.get("tokens") or {}).get("prompt") for r in results),
+            "tokens_completion": mean((r.get("tokens") or {}).get("completion") for r in results),
+        }
+    )
     for key in ("latency_first_token_p50", "tokens_prompt", "tokens_completion"):
         if headline[key] is None:
             del headline[key]  # extractive answers use no model
-    meta = {"judge": checker.name, "judge_stats": dict(checker.stats), "top_k": settings.top_k,
-            "collection": settings.collection}
+    meta = {
+        "judge": checker.name,
+        "judge_stats": dict(checker.stats),
+        "top_k": settings.top_k,
+        "collection": settings.collection,
+    }
     comparison = None
     if replies is not None:
         comparison = _seeds_comparison(results)
@@ -514,18 +555,32 @@ def _seeds_baseline_fields(item: Mapping, reply: BaselineReply, checker: Checker
         scored = score_answer(item, answer, latency=reply.total).to_dict()
         error = f"judge failed: {e}"
     return {
-        "baseline_answer": reply.text, "baseline_declined": reply.declined,
+        "baseline_answer": reply.text,
+        "baseline_declined": reply.declined,
         "baseline_passed": scored["passed"] and not reply.error,
-        "baseline_correctness": scored["correctness"], "baseline_source_ok": scored["source_ok"],
-        "baseline_forbidden_hit": scored["forbidden_hit"], "baseline_faithfulness": scored["faithfulness"],
-        "baseline_cited_files": reply.cited_files, "baseline_passages": [p.source for p in reply.passages],
-        "baseline_first_visible": reply.first_token, "baseline_latency": reply.total, "baseline_error": error,
+        "baseline_correctness": scored["correctness"],
+        "baseline_source_ok": scored["source_ok"],
+        "baseline_forbidden_hit": scored["forbidden_hit"],
+        "baseline_faithfulness": scored["faithfulness"],
+        "baseline_cited_files": reply.cited_files,
+        "baseline_passages": [p.source for p in reply.passages],
+        "baseline_first_visible": reply.first_token,
+        "baseline_latency": reply.total,
+        "baseline_error": error,
     }
 
 
-SEEDS_COMPARED = ("pass_rate", "answer_correctness", "source_accuracy", "abstention_precision",
-                  "abstention_recall", "faithfulness", "forbidden_rate", "latency_first_visible_p50",
-                  "latency_p50")
+SEEDS_COMPARED = (
+    "pass_rate",
+    "answer_correctness",
+    "source_accuracy",
+    "abstention_precision",
+    "abstention_recall",
+    "faithfulness",
+    "forbidden_rate",
+    "latency_first_visible_p50",
+    "latency_p50",
+)
 
 
 def _seeds_view(row: Mapping, prefix: str) -> dict:
@@ -533,7 +588,7 @@ def _seeds_view(row: Mapping, prefix: str) -> dict:
     if not prefix:
         return dict(row)
     view = {"answerable": row.get("answerable"), "abstained": row.get("baseline_declined")}
-    view.update({key[len(prefix):]: value for key, value in row.items() if key.startswith(prefix)})
+    view.update({key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)})
     return view
 
 
@@ -544,11 +599,13 @@ def _seeds_comparison(results: Sequence[Mapping]) -> dict:
         views = [_seeds_view(r, prefix) for r in results]
         metrics = summarize(views)
         metrics["latency_first_visible_p50"] = percentile(
-            [v["first_visible"] for v in views if v.get("first_visible") is not None], 50)
+            [v["first_visible"] for v in views if v.get("first_visible") is not None], 50
+        )
         systems[name] = {m: metrics.get(m) for m in ("n", *SEEDS_COMPARED)}
-    return {"halves": {"all": {"n": len(results), **systems, "losses": None, "ablation": None}},
-            "chart_metrics": ["pass_rate", "answer_correctness", "source_accuracy", "abstention_recall",
-                              "faithfulness"]}
+    return {
+        "halves": {"all": {"n": len(results), **systems, "losses": None, "ablation": None}},
+        "chart_metrics": ["pass_rate", "answer_correctness", "source_accuracy", "abstention_recall", "faithfulness"],
+    }
 
 
 # --------------------------------------------------------------------------- docsets (bbc-news, tech-docs)
@@ -566,10 +623,15 @@ def _select_questions(docset: Docset, split: str, limit: int | None) -> list[Doc
 
 def _index_docset(ctx: _Context, docset: Docset) -> Settings:
     from ingest import ingest
+
     settings = ctx.settings.replace(collection=docsets.docset_collection(docset))
     ctx.progress(0, 1, f"indexing {docset.docs_dir}")
-    ingest([docset.docs_dir], settings=settings, embedder=ctx.embedder,
-           progress=lambda done, total, item: ctx.progress(done, total, f"indexing {docset.name}"))
+    ingest(
+        [docset.docs_dir],
+        settings=settings,
+        embedder=ctx.embedder,
+        progress=lambda done, total, item: ctx.progress(done, total, f"indexing {docset.name}"),
+    )
     return settings
 
 
@@ -604,34 +666,54 @@ def _cited_verdicts(text: str, passages: Mapping[int, str], checker: Checker) ->
     return sum(v.supported for v in scores.sentences), scores.n_sentences
 
 
-def _docchat_fields(q: DocsetQuestion, rules: Rules, answer: Mapping | None, seconds: float,
-                    error: str | None, checker: Checker) -> dict:
+def _docchat_fields(
+    q: DocsetQuestion, rules: Rules, answer: Mapping | None, seconds: float, error: str | None, checker: Checker
+) -> dict:
     """docchat's answer to one question, scored and judged (a judge failure is kept as `error`)."""
     if answer is None:
         score = docsets.score_reply(q, rules, "", False, [])
-        return {"answer": "", "declined": False, "answer_ok": score.answer_ok, "source_ok": score.source_ok,
-                "correct": False, "cited_files": [], "citations": [], "first_visible": None,
-                "latency": seconds, "judged": None, "error": error}
+        return {
+            "answer": "",
+            "declined": False,
+            "answer_ok": score.answer_ok,
+            "source_ok": score.source_ok,
+            "correct": False,
+            "cited_files": [],
+            "citations": [],
+            "first_visible": None,
+            "latency": seconds,
+            "judged": None,
+            "error": error,
+        }
     text = str(answer.get("text", ""))
     declined = bool(answer.get("abstained")) or not text.strip()
     citations = list(answer.get("citations") or [])
     cited = list(dict.fromkeys(str(c.get("source", "")) for c in citations))
     score = docsets.score_reply(q, rules, text, declined, cited)
-    row = {"answer": text, "declined": declined, "answer_ok": score.answer_ok, "source_ok": score.source_ok,
-           "correct": score.correct, "cited_files": cited,
-           "citations": [{"n": c.get("n"), "source": c.get("source"), "quote": c.get("quote", "")}
-                         for c in citations],
-           "first_visible": _first_visible(answer, seconds), "latency": seconds, "judged": None,
-           "error": error, "unsupported": list(answer.get("unsupported") or []),
-           "notices": list(answer.get("notices") or []),
-           "trace": answer.get("trace") if docsets.has_trace(answer.get("trace")) else None}
+    row = {
+        "answer": text,
+        "declined": declined,
+        "answer_ok": score.answer_ok,
+        "source_ok": score.source_ok,
+        "correct": score.correct,
+        "cited_files": cited,
+        "citations": [{"n": c.get("n"), "source": c.get("source"), "quote": c.get("quote", "")} for c in citations],
+        "first_visible": _first_visible(answer, seconds),
+        "latency": seconds,
+        "judged": None,
+        "error": error,
+        "unsupported": list(answer.get("unsupported") or []),
+        "notices": list(answer.get("notices") or []),
+        "trace": answer.get("trace") if docsets.has_trace(answer.get("trace")) else None,
+    }
     try:
         if row["trace"]:
             row["trace"] = _judge_trace(row["trace"], checker)
             row["judged"] = _kept_verdicts(row["trace"])
         elif not declined:
-            row["judged"] = _cited_verdicts(text, {int(c["n"]): c["quote"] for c in row["citations"]
-                                                   if c.get("n") is not None}, checker)
+            row["judged"] = _cited_verdicts(
+                text, {int(c["n"]): c["quote"] for c in row["citations"] if c.get("n") is not None}, checker
+            )
     except ModelError as e:
         row["error"] = f"judge failed: {e}"
     return row
@@ -640,15 +722,25 @@ def _docchat_fields(q: DocsetQuestion, rules: Rules, answer: Mapping | None, sec
 def _baseline_fields(q: DocsetQuestion, rules: Rules, reply: BaselineReply, checker: Checker) -> dict:
     """The baseline's reply to one question, scored like docchat's, fields prefixed `baseline_`."""
     score = docsets.score_reply(q, rules, reply.text, reply.declined, reply.cited_files)
-    fields = {"answer": reply.text, "declined": reply.declined, "answer_ok": score.answer_ok,
-              "source_ok": score.source_ok, "correct": score.correct and not reply.error,
-              "cited_files": reply.cited_files, "cited": list(reply.cited),
-              "passages": [p.source for p in reply.passages], "first_visible": reply.first_token,
-              "latency": reply.total, "judged": None, "error": reply.error}
+    fields = {
+        "answer": reply.text,
+        "declined": reply.declined,
+        "answer_ok": score.answer_ok,
+        "source_ok": score.source_ok,
+        "correct": score.correct and not reply.error,
+        "cited_files": reply.cited_files,
+        "cited": list(reply.cited),
+        "passages": [p.source for p in reply.passages],
+        "first_visible": reply.first_token,
+        "latency": reply.total,
+        "judged": None,
+        "error": reply.error,
+    }
     if not reply.declined and reply.text:
         try:
             fields["judged"] = _cited_verdicts(
-                trailing_markers(reply.text), {n: p.text for n, p in enumerate(reply.passages, start=1)}, checker)
+                trailing_markers(reply.text), {n: p.text for n, p in enumerate(reply.passages, start=1)}, checker
+            )
         except ModelError as e:
             fields["error"] = f"judge failed: {e}"
     return {f"baseline_{k}": v for k, v in fields.items()}
@@ -658,14 +750,23 @@ def _share(judged: Sequence[int] | None) -> float | None:
     return judged[0] / judged[1] if judged and judged[1] else None
 
 
-def _docset_row(q: DocsetQuestion, rules: Rules, answered: tuple[dict | None, float, str | None],
-                reply: BaselineReply | None, checker: Checker) -> dict:
+def _docset_row(
+    q: DocsetQuestion,
+    rules: Rules,
+    answered: tuple[dict | None, float, str | None],
+    reply: BaselineReply | None,
+    checker: Checker,
+) -> dict:
     """One report row: the question, docchat's answer and the baseline's, side by side."""
     row = q.to_row()
     row.update(_docchat_fields(q, rules, *answered, checker))
-    row.update(faithfulness=_share(row["judged"]), abstained=row["declined"], passed=row["correct"],
-               abstention_ok=row["declined"] != q.answerable,
-               correctness=float(row["correct"]) if q.answerable else None)
+    row.update(
+        faithfulness=_share(row["judged"]),
+        abstained=row["declined"],
+        passed=row["correct"],
+        abstention_ok=row["declined"] != q.answerable,
+        correctness=float(row["correct"]) if q.answerable else None,
+    )
     if row.get("trace"):
         row["drafts_correct"] = [o["correct"] for o in docsets.draft_outcomes(row, rules)]
     if reply is not None:
@@ -686,8 +787,10 @@ def _docset_comparison(rows: Sequence[Mapping], docset: Docset, split: str, base
             "losses": docsets.loss_accounting(half_rows, docset.rules),
             "ablation": docsets.ablation(half_rows, docset.rules),
         }
-    return {"halves": by_half, "chart_metrics": ["correctness", "source_cited_all", "declined_unanswerable",
-                                                 "false_declines", "faithfulness"]}
+    return {
+        "halves": by_half,
+        "chart_metrics": ["correctness", "source_cited_all", "declined_unanswerable", "false_declines", "faithfulness"],
+    }
 
 
 def _flatten(comparison: Mapping) -> dict[str, Any]:
@@ -718,16 +821,25 @@ def _run_docset(ctx: _Context, dataset: str | Path, checker: Checker) -> _Outcom
     replies: list[BaselineReply | None] = [None] * len(questions)
     if ctx.baseline is not None:
         replies = [ctx.baseline.answer(q.question, docset.docs_dir) for q in _steps(ctx, questions, "baseline")]
-    rows = [_docset_row(q, docset.rules, answered, reply, checker)
-            for q, answered, reply in _steps(ctx, list(zip(questions, answers, replies)), "judging")]
+    rows = [
+        _docset_row(q, docset.rules, answered, reply, checker)
+        for q, answered, reply in _steps(ctx, list(zip(questions, answers, replies)), "judging")
+    ]
     if ctx.split == "both":
         for row in rows:
             row["category"] = f"{row['kind']} ({row['split']})"  # the per-category table, per half
     comparison = _docset_comparison(rows, docset, ctx.split, ctx.baseline is not None)
-    meta = {"judge": checker.name, "judge_stats": dict(checker.stats), "top_k": settings.top_k,
-            "collection": settings.collection, "docs": str(docset.docs_dir), "split": ctx.split,
-            "scoring": docset.rules.name, "traced": sum(1 for r in rows if r.get("trace")),
-            "baseline": ctx.baseline.name if ctx.baseline else None}
+    meta = {
+        "judge": checker.name,
+        "judge_stats": dict(checker.stats),
+        "top_k": settings.top_k,
+        "collection": settings.collection,
+        "docs": str(docset.docs_dir),
+        "split": ctx.split,
+        "scoring": docset.rules.name,
+        "traced": sum(1 for r in rows if r.get("trace")),
+        "baseline": ctx.baseline.name if ctx.baseline else None,
+    }
     return _Outcome(rows, _flatten(comparison), meta, [], comparison)
 
 
@@ -746,8 +858,11 @@ def _run_hotpotqa(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str
         hits = search(q.question, settings=settings, top_k=3 * RETRIEVAL_DEPTH, embedder=ctx.embedder)
         ranked = [Path(s).stem for s in _unique_sources(hits, RETRIEVAL_DEPTH)]
         row: dict[str, Any] = {
-            "id": q.id, "category": "answered" if n < answer_n else "retrieval", "question": q.question,
-            "answerable": True, "gold": [titles.get(k, k) for k in q.gold_keys],
+            "id": q.id,
+            "category": "answered" if n < answer_n else "retrieval",
+            "question": q.question,
+            "answerable": True,
+            "gold": [titles.get(k, k) for k in q.gold_keys],
             "retrieved": [titles.get(k, k) for k in ranked[:5]],
         }
         for k in (2, 5, 10):
@@ -759,12 +874,19 @@ def _run_hotpotqa(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str
             answer, seconds, error = _ask_safely(q.question, ctx, settings)
             text = strip_markers(answer["text"]) if answer and not answer["abstained"] else ""
             row.update(
-                answer=answer["text"] if answer else "", abstained=bool(answer and answer["abstained"]),
-                citations=[{"n": c["n"], "source": c["source"], "quote": c["quote"]}
-                           for c in (answer or {}).get("citations", [])],
-                gold_answers=list(q.answers), exact_match=exact_match(text, q.answers),
-                f1=token_f1(text, q.answers), contains_answer=float(fact_present(text, q.answers)),
-                correctness=token_f1(text, q.answers), latency=seconds, error=error,
+                answer=answer["text"] if answer else "",
+                abstained=bool(answer and answer["abstained"]),
+                citations=[
+                    {"n": c["n"], "source": c["source"], "quote": c["quote"]}
+                    for c in (answer or {}).get("citations", [])
+                ],
+                gold_answers=list(q.answers),
+                exact_match=exact_match(text, q.answers),
+                f1=token_f1(text, q.answers),
+                contains_answer=float(fact_present(text, q.answers)),
+                correctness=token_f1(text, q.answers),
+                latency=seconds,
+                error=error,
             )
             row["passed"] = row["passed"] and bool(row["contains_answer"])
         row["notes"] = "gold: " + " | ".join(row["gold"]) + " — retrieved: " + " | ".join(row["retrieved"])
@@ -779,23 +901,31 @@ def _run_hotpotqa(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str
     headline["mrr_at_10"] = mean(r["mrr_at_10"] for r in results)
     answered = [r for r in results if "f1" in r]
     if answered:
-        headline.update({
-            "answers_n": float(len(answered)),
-            "exact_match": mean(r["exact_match"] for r in answered),
-            "f1": mean(r["f1"] for r in answered),
-            "contains_answer": mean(r["contains_answer"] for r in answered),
-            "latency_p50": percentile([r["latency"] for r in answered], 50),
-            "latency_p95": percentile([r["latency"] for r in answered], 95),
-        })
+        headline.update(
+            {
+                "answers_n": float(len(answered)),
+                "exact_match": mean(r["exact_match"] for r in answered),
+                "f1": mean(r["f1"] for r in answered),
+                "contains_answer": mean(r["contains_answer"] for r in answered),
+                "latency_p50": percentile([r["latency"] for r in answered], 50),
+                "latency_p95": percentile([r["latency"] for r in answered], 95),
+            }
+        )
     table = ["| k | Hit@k | AllHit@k |", "|---:|---:|---:|"]
     table += [f"| {k} | {headline[f'hit_at_{k}']:.3f} | {headline[f'all_hit_at_{k}']:.3f} |" for k in (2, 5, 10)]
-    table += ["", f"MRR@10: {headline['mrr_at_10']:.3f} over {len(results)} {ctx.split}-half questions; "
-              f"corpus {len(data.corpus)} pooled paragraphs (one document each)."]
+    table += [
+        "",
+        f"MRR@10: {headline['mrr_at_10']:.3f} over {len(results)} {ctx.split}-half questions; "
+        f"corpus {len(data.corpus)} pooled paragraphs (one document each).",
+    ]
     if answered:
-        table += ["", f"Answers through the full pipeline ({len(answered)} questions): exact match "
-                  f"{headline['exact_match']:.3f}, token F1 {headline['f1']:.3f}, gold answer contained "
-                  f"{headline['contains_answer']:.3f}. Published reference (Yang et al. 2018, distractor "
-                  f"setting, 10 given paragraphs): F1 {HOTPOTQA_PUBLISHED_F1:.3f}; pooled retrieval is harder."]
+        table += [
+            "",
+            f"Answers through the full pipeline ({len(answered)} questions): exact match "
+            f"{headline['exact_match']:.3f}, token F1 {headline['f1']:.3f}, gold answer contained "
+            f"{headline['contains_answer']:.3f}. Published reference (Yang et al. 2018, distractor "
+            f"setting, 10 given paragraphs): F1 {HOTPOTQA_PUBLISHED_F1:.3f}; pooled retrieval is harder.",
+        ]
     meta = {"corpus_documents": len(data.corpus), "collection": settings.collection, "split": ctx.split}
     return results, headline, meta, [("HotpotQA pooled retrieval", "\n".join(table))]
 
@@ -803,8 +933,9 @@ def _run_hotpotqa(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str
 # --------------------------------------------------------------------------- halueval
 
 
-def _run_halueval(ctx: _Context, checker: Checker,
-                  claim_form: str | None) -> tuple[list[dict], dict, dict, list[tuple[str, str]]]:
+def _run_halueval(
+    ctx: _Context, checker: Checker, claim_form: str | None
+) -> tuple[list[dict], dict, dict, list[tuple[str, str]]]:
     items = list(benchmarks.load_halueval(ctx.split, ctx.root))
     if ctx.limit is not None:
         items = items[: ctx.limit]
@@ -817,26 +948,36 @@ def _run_halueval(ctx: _Context, checker: Checker,
         # 1.5B judge it beats the bare answer (0.65 vs 0.50 on 40 triples), which the model cannot
         # judge without the question; phrasing it "The answer to ... is: ..." made it reject all.
         claim = t.answer if claim_form == "answer" or checker.mode == "answers" else f"{t.question} {t.answer}"
+        row = {
+            "id": f"halueval-{t.item}-{t.label}",
+            "category": t.label,
+            "question": t.question,
+            "answer": t.answer,
+            "answerable": True,
+        }
         try:
             # "answers" reads the answer with its question, as answers are checked.
             verdict = checker.check(claim, [t.knowledge], t.question if checker.mode == "answers" else "")
         except ModelError as e:
-            results.append({"id": f"halueval-{t.item}-{t.label}", "category": t.label, "question": t.question,
-                            "answer": t.answer, "answerable": True, "error": f"judge failed: {e}", "passed": False})
+            results.append({**row, "error": f"judge failed: {e}", "passed": False})
             continue
-        results.append({
-            "id": f"halueval-{t.item}-{t.label}", "category": t.label, "question": t.question,
-            "answer": t.answer, "answerable": True, "faithful": t.faithful,
-            "predicted": "faithful" if verdict.supported else "hallucinated",
-            "passed": verdict.supported == t.faithful, "reason": verdict.reason,
-            "judge_reply": verdict.reply, "notes": "knowledge: " + t.knowledge,
-        })
+        results.append(
+            {
+                **row,
+                "faithful": t.faithful,
+                "predicted": "faithful" if verdict.supported else "hallucinated",
+                "passed": verdict.supported == t.faithful,
+                "reason": verdict.reason,
+                "judge_reply": verdict.reply,
+                "notes": "knowledge: " + t.knowledge,
+            }
+        )
     ctx.progress(len(triples), len(triples), "done")
     scored = [r for r in results if "faithful" in r]
     faithful = [r for r in scored if r["faithful"]]
     halluc = [r for r in scored if not r["faithful"]]
     flagged = [r for r in scored if r["predicted"] == "hallucinated"]
-    tpr = mean(float(r["passed"]) for r in halluc)   # hallucinations caught
+    tpr = mean(float(r["passed"]) for r in halluc)  # hallucinations caught
     tnr = mean(float(r["passed"]) for r in faithful)  # right answers accepted
     headline = {
         "n": float(len(results)),
@@ -845,15 +986,23 @@ def _run_halueval(ctx: _Context, checker: Checker,
         "hallucination_recall": tpr,
         "hallucination_precision": (sum(not r["faithful"] for r in flagged) / len(flagged)) if flagged else None,
         "faithful_recall": tnr,
-        "judge_unparsed_rate": checker.stats["unparsed"] / checker.stats["llm_calls"] if checker.stats["llm_calls"] else None,
+        "judge_unparsed_rate": checker.stats["unparsed"] / checker.stats["llm_calls"]
+        if checker.stats["llm_calls"]
+        else None,
     }
-    lines = ["| checker | accuracy |", "|---|---:|",
-             f"| **this run: {checker.name}** (claim = {claim_form}, given the knowledge) | "
-             f"**{headline['accuracy']:.3f}** (balanced {headline['balanced_accuracy'] or 0:.3f}) |"]
+    lines = [
+        "| checker | accuracy |",
+        "|---|---:|",
+        f"| **this run: {checker.name}** (claim = {claim_form}, given the knowledge) | "
+        f"**{headline['accuracy']:.3f}** (balanced {headline['balanced_accuracy'] or 0:.3f}) |",
+    ]
     lines += [f"| {name} (published) | {value:.3f} |" for name, value in PUBLISHED_HALUEVAL.items()]
-    lines += ["", "Published: HaluEval QA, Li et al. 2023, Table 5; the judges saw question and answer, and "
-              "all but the last row no knowledge. This run judges each of the "
-              f"{len(scored)} triples ({len(items)} items × right/hallucinated) of the {ctx.split} half."]
+    lines += [
+        "",
+        "Published: HaluEval QA, Li et al. 2023, Table 5; the judges saw question and answer, and "
+        "all but the last row no knowledge. This run judges each of the "
+        f"{len(scored)} triples ({len(items)} items × right/hallucinated) of the {ctx.split} half.",
+    ]
     meta = {"judge": checker.name, "judge_stats": dict(checker.stats), "claim": claim_form, "split": ctx.split}
     return results, headline, meta, [("HaluEval QA: the checker against published judges", "\n".join(lines))]
 
@@ -882,11 +1031,18 @@ def _run_clapnq(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str, 
         text = strip_markers(answer["text"]) if answer and not abstained else ""
         cited = [Path(c["source"]).stem for c in (answer or {}).get("citations", [])]
         row = {
-            "id": q.id, "category": "answerable" if q.answerable else "unanswerable", "question": q.question,
-            "answerable": q.answerable, "answer": answer["text"] if answer else "", "abstained": abstained,
-            "citations": [{"n": c["n"], "source": c["source"], "quote": c["quote"]}
-                          for c in (answer or {}).get("citations", [])],
-            "abstention_ok": abstained != q.answerable, "latency": seconds, "error": error,
+            "id": q.id,
+            "category": "answerable" if q.answerable else "unanswerable",
+            "question": q.question,
+            "answerable": q.answerable,
+            "answer": answer["text"] if answer else "",
+            "abstained": abstained,
+            "citations": [
+                {"n": c["n"], "source": c["source"], "quote": c["quote"]} for c in (answer or {}).get("citations", [])
+            ],
+            "abstention_ok": abstained != q.answerable,
+            "latency": seconds,
+            "error": error,
         }
         if q.answerable:
             row["correctness"] = token_f1(text, q.answer or "") if text else 0.0
@@ -910,9 +1066,11 @@ def _run_clapnq(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str, 
         "latency_p50": percentile([r["latency"] for r in results], 50),
         "latency_p95": percentile([r["latency"] for r in results], 95),
     }
-    body = (f"Abstention (positive = declined): tp {abst.tp}, fp {abst.fp} (declined an answerable "
-            f"question), fn {abst.fn} (answered an unanswerable one), tn {abst.tn}. Corpus: "
-            f"{len(data.corpus)} pooled gold passages. Answer F1 is token F1 against the long gold answer.")
+    body = (
+        f"Abstention (positive = declined): tp {abst.tp}, fp {abst.fp} (declined an answerable "
+        f"question), fn {abst.fn} (answered an unanswerable one), tn {abst.tn}. Corpus: "
+        f"{len(data.corpus)} pooled gold passages. Answer F1 is token F1 against the long gold answer."
+    )
     meta = {"corpus_documents": len(data.corpus), "collection": settings.collection, "split": ctx.split}
     return results, headline, meta, [("CLAP NQ abstention", body)]
 
@@ -935,8 +1093,9 @@ def _report_dir(out: Path, name: str) -> Path:
     return path
 
 
-def _previous_report(out: Path, name: str, backend: str, judge: str, exclude: Path | None = None,
-                     split: str | None = None) -> Path | None:
+def _previous_report(
+    out: Path, name: str, backend: str, judge: str, exclude: Path | None = None, split: str | None = None
+) -> Path | None:
     """The newest earlier report of the same dataset, backend, judge mode and split."""
     if not out.is_dir():
         return None
@@ -954,7 +1113,7 @@ def _previous_report(out: Path, name: str, backend: str, judge: str, exclude: Pa
 
 
 def _dataset_kind(dataset: str | Path) -> str:
-    """"seeds" (the bundled set or a seeds-format .jsonl), "docset" (bbc-news, tech-docs or a
+    """ "seeds" (the bundled set or a seeds-format .jsonl), "docset" (bbc-news, tech-docs or a
     folder with questions.jsonl and docs/), or the benchmark's name.
 
     Raises:
@@ -967,12 +1126,15 @@ def _dataset_kind(dataset: str | Path) -> str:
         return text
     if text == "seeds" or text.endswith(".jsonl"):
         return "seeds"
-    raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}, a .jsonl file "
-                     "or a folder holding questions.jsonl and docs/")
+    raise ValueError(
+        f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}, a .jsonl file "
+        "or a folder holding questions.jsonl and docs/"
+    )
 
 
-def _check_options(kind: str, judge: str | None, split: str, limit: int | None, halueval_claim: str | None,
-                   baseline: str | None) -> None:
+def _check_options(
+    kind: str, judge: str | None, split: str, limit: int | None, halueval_claim: str | None, baseline: str | None
+) -> None:
     """Raise `ValueError` (or `EvalUsageError`) for an option this run cannot take."""
     if judge is not None and judge not in JUDGE_MODES:
         raise ValueError(f"unknown judge mode {judge!r}; choose one of {', '.join(JUDGE_MODES)}")
@@ -986,12 +1148,14 @@ def _check_options(kind: str, judge: str | None, split: str, limit: int | None, 
     if baseline not in (None, *BASELINES):
         raise ValueError(f"unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)}")
     if baseline == "naive" and kind not in ("seeds", "docset"):
-        raise EvalUsageError(f"--baseline naive runs with {', '.join(BASELINE_DATASETS)}, a seeds-format "
-                             ".jsonl or a docset folder")
+        raise EvalUsageError(
+            f"--baseline naive runs with {', '.join(BASELINE_DATASETS)}, a seeds-format .jsonl or a docset folder"
+        )
 
 
-def _run_dataset(kind: str, dataset: str | Path, ctx: _Context, checker: Checker | None,
-                 halueval_claim: str | None) -> _Outcome:
+def _run_dataset(
+    kind: str, dataset: str | Path, ctx: _Context, checker: Checker | None, halueval_claim: str | None
+) -> _Outcome:
     if kind == "hotpotqa":
         return _Outcome(*_run_hotpotqa(ctx))
     if kind == "clapnq":
@@ -1004,13 +1168,25 @@ def _run_dataset(kind: str, dataset: str | Path, ctx: _Context, checker: Checker
     return _run_seeds(ctx, dataset, checker)
 
 
-def run_eval(dataset: str | Path = "seeds", *, backend: str | None = None, limit: int | None = None,
-             judge: str | None = None, settings: Settings | None = None,
-             benchmarks_dir: str | Path | None = None, progress: Progress | None = None,
-             out: str | Path | None = None, split: str = "test", judge_backend: str | None = None,
-             embedder: Embedder | None = None, chat_model: ChatModel | None = None,
-             judge_model: ChatModel | None = None, halueval_claim: str | None = None,
-             charts: bool = True, baseline: str | None = None) -> dict:
+def run_eval(
+    dataset: str | Path = "seeds",
+    *,
+    backend: str | None = None,
+    limit: int | None = None,
+    judge: str | None = None,
+    settings: Settings | None = None,
+    benchmarks_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    out: str | Path | None = None,
+    split: str = "test",
+    judge_backend: str | None = None,
+    embedder: Embedder | None = None,
+    chat_model: ChatModel | None = None,
+    judge_model: ChatModel | None = None,
+    halueval_claim: str | None = None,
+    charts: bool = True,
+    baseline: str | None = None,
+) -> dict:
     """Run one evaluation and write its report.
 
     Args:
@@ -1078,19 +1254,33 @@ def run_eval(dataset: str | Path = "seeds", *, backend: str | None = None, limit
         checker = _make_checker(judge, settings, backend, judge_backend, embedder, judge_model)
     if chat_model is None and backend != "extractive" and needs_answers:
         chat_model = _make_model(settings, backend)
-    ctx = _Context(settings, embedder, chat_model, progress, limit, split, root,
-                   NaiveBaseline(chat_model, embedder) if baseline and chat_model is not None else None, bars)
+    ctx = _Context(
+        settings,
+        embedder,
+        chat_model,
+        progress,
+        limit,
+        split,
+        root,
+        NaiveBaseline(chat_model, embedder) if baseline and chat_model is not None else None,
+        bars,
+    )
 
     outcome = _run_dataset(kind, dataset, ctx, checker, halueval_claim)
     judge_mode = outcome.meta["judge"].split(" ")[0] if "judge" in outcome.meta else "n/a"
 
     model_name = getattr(chat_model, "name", None) or ("extractive" if backend == "extractive" else None)
     meta: dict[str, Any] = {
-        "dataset": name, "backend": backend, "model": model_name if needs_answers else None,
-        "judge_mode": judge_mode, "limit": limit, "split": split if name != "seeds" else None,
+        "dataset": name,
+        "backend": backend,
+        "model": model_name if needs_answers else None,
+        "judge_mode": judge_mode,
+        "limit": limit,
+        "split": split if name != "seeds" else None,
         "embedder": getattr(embedder, "name", type(embedder).__name__),
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
-        "seconds": round(time.perf_counter() - t0, 1), "commit": _git_commit(),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "commit": _git_commit(),
         "data_dir": str(settings.data_dir),
     }
     meta.update(outcome.meta)
@@ -1108,16 +1298,26 @@ def run_eval(dataset: str | Path = "seeds", *, backend: str | None = None, limit
     previous_info = None
     if previous is not None:
         old = json.loads((previous / "report.json").read_text(encoding="utf-8"))
-        same_items = {str(r.get("id")) for r in old.get("results") or old.get("items") or []} == \
-            {str(r.get("id")) for r in results}
+        same_items = {str(r.get("id")) for r in old.get("results") or old.get("items") or []} == {
+            str(r.get("id")) for r in results
+        }
         found = compare(old, current, tolerance=0.02)
         # Headline numbers over different item sets (another --limit) are not comparable.
         regressions = [r for r in found if r.kind == "item" or same_items]
-        previous_info = {"path": str(previous), "headline": old.get("headline") or {},
-                         "comparable": same_items}
-    paths = write_report(results, headline, report_dir, targets=targets, meta=meta, charts=charts,
-                         regressions=regressions, previous=previous_info, sections=outcome.sections,
-                         max_failures=None if kind == "seeds" else 40, comparison=outcome.comparison)
+        previous_info = {"path": str(previous), "headline": old.get("headline") or {}, "comparable": same_items}
+    paths = write_report(
+        results,
+        headline,
+        report_dir,
+        targets=targets,
+        meta=meta,
+        charts=charts,
+        regressions=regressions,
+        previous=previous_info,
+        sections=outcome.sections,
+        max_failures=None if kind == "seeds" else 40,
+        comparison=outcome.comparison,
+    )
     report = json.loads(paths.json.read_text(encoding="utf-8"))
     report["report_dir"] = str(report_dir)
     report["regressions"] = regressions_as_dicts(regressions)
@@ -1127,69 +1327,72 @@ def run_eval(dataset: str | Path = "seeds", *, backend: str | None = None, limit
 # --------------------------------------------------------------------------- CLI
 
 
-class _Bar:
-    """Progress on stderr: a redrawn bar on a terminal, a line every ~10% otherwise."""
-
-    def __init__(self, stream=sys.stderr) -> None:
-        self.stream = stream
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.t0 = time.perf_counter()
-        self.last_line = -1
-        self.last_draw = 0.0
-        self.label = ""
-
-    def __call__(self, done: int, total: int, item: str = "") -> None:
-        now = time.perf_counter()
-        total = max(total, 1)
-        if self.tty:
-            if now - self.last_draw < 0.1 and done < total:
-                return
-            self.last_draw = now
-            filled = int(30 * done / total)
-            self.stream.write(f"\r[{'#' * filled}{'-' * (30 - filled)}] {done}/{total} "
-                              f"{now - self.t0:6.1f}s {item[:48]:<48}")
-            if done >= total:
-                self.stream.write("\n")
-        else:
-            step = int(10 * done / total)
-            if step == self.last_line and done < total and item[:8] == self.label:
-                return
-            self.last_line, self.label = step, item[:8]
-            self.stream.write(f"[{now - self.t0:7.1f}s] {done}/{total} {item}\n")
-        self.stream.flush()
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The `rag eval` argument parser."""
     p = argparse.ArgumentParser(
-        prog="rag eval", description="Measure answer correctness, faithfulness, citations, abstention and "
-        "retrieval; write a report (JSON, Markdown, charts) and optionally gate on thresholds.")
-    p.add_argument("--dataset", default="seeds",
-                   help="seeds (default), hotpotqa, halueval, clapnq, bbc-news, tech-docs, a .jsonl file in the "
-                   "seeds format, or a folder holding questions.jsonl and docs/ (the docsets' format)")
-    p.add_argument("--backend", choices=BACKENDS, help="answer backend (default: RAG_LLM or local); "
-                   "for halueval the judge's backend")
-    p.add_argument("--limit", type=int, help="evaluate only N items (seeds: round-robin over categories; "
-                   "bbc-news/tech-docs: N per half, round-robin over kinds; hotpotqa: also answer the first N "
-                   "questions)")
-    p.add_argument("--judge", choices=JUDGE_MODES, help="faithfulness checker: rules, llm or both "
-                   "(default: rules for extractive, else both when the judge model is installed)")
-    p.add_argument("--judge-backend", choices=("local", "local-small", "openai"),
-                   help="model that judges (default: local, the 1.5B model; openai with --backend openai)")
-    p.add_argument("--gate", action="store_true", help="exit 1 when a metric is below its threshold in evals/gates.json")
-    p.add_argument("--benchmarks-dir", help="folder holding hotpotqa-dev500/, halueval-qa/, clapnq-dev/, "
-                   "bbc-news/, tech-docs/ (default: ../shared/benchmarks)")
+        prog="rag eval",
+        description="Measure answer correctness, faithfulness, citations, abstention and "
+        "retrieval; write a report (JSON, Markdown, charts) and optionally gate on thresholds.",
+    )
+    p.add_argument(
+        "--dataset",
+        default="seeds",
+        help="seeds (default), hotpotqa, halueval, clapnq, bbc-news, tech-docs, a .jsonl file in the "
+        "seeds format, or a folder holding questions.jsonl and docs/ (the docsets' format)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="answer backend (default: RAG_LLM or local); for halueval the judge's backend",
+    )
+    p.add_argument(
+        "--limit",
+        type=int,
+        help="evaluate only N items (seeds: round-robin over categories; "
+        "bbc-news/tech-docs: N per half, round-robin over kinds; hotpotqa: also answer the first N "
+        "questions)",
+    )
+    p.add_argument(
+        "--judge",
+        choices=JUDGE_MODES,
+        help="faithfulness checker: rules, llm or both "
+        "(default: rules for extractive, else both when the judge model is installed)",
+    )
+    p.add_argument(
+        "--judge-backend",
+        choices=("local", "local-small", "openai"),
+        help="model that judges (default: local, the 1.5B model; openai with --backend openai)",
+    )
+    p.add_argument(
+        "--gate", action="store_true", help="exit 1 when a metric is below its threshold in evals/gates.json"
+    )
+    p.add_argument(
+        "--benchmarks-dir",
+        help="folder holding hotpotqa-dev500/, halueval-qa/, clapnq-dev/, "
+        "bbc-news/, tech-docs/ (default: ../shared/benchmarks)",
+    )
     p.add_argument("--out", help="reports folder (default: <data dir>/reports)")
-    p.add_argument("--split", choices=docsets.SPLIT_CHOICES, default="test",
-                   help="benchmark half: test (default, for reporting) or tune; bbc-news and tech-docs also "
-                   "take both (each half reported apart)")
-    p.add_argument("--baseline", choices=BASELINES, default="none",
-                   help="naive: also answer every question with a naive RAG baseline (800-character chunks, "
-                   "cosine top-5, one prompt, same model) and report it beside docchat "
-                   f"({', '.join(BASELINE_DATASETS)})")
-    p.add_argument("--halueval-claim", choices=("answer", "qa"),
-                   help="halueval: judge the answer alone or question + answer "
-                   "(default: answer for --judge rules, qa when a model judges)")
+    p.add_argument(
+        "--split",
+        choices=docsets.SPLIT_CHOICES,
+        default="test",
+        help="benchmark half: test (default, for reporting) or tune; bbc-news and tech-docs also "
+        "take both (each half reported apart)",
+    )
+    p.add_argument(
+        "--baseline",
+        choices=BASELINES,
+        default="none",
+        help="naive: also answer every question with a naive RAG baseline (800-character chunks, "
+        "cosine top-5, one prompt, same model) and report it beside docchat "
+        f"({', '.join(BASELINE_DATASETS)})",
+    )
+    p.add_argument(
+        "--halueval-claim",
+        choices=("answer", "qa"),
+        help="halueval: judge the answer alone or question + answer "
+        "(default: answer for --judge rules, qa when a model judges)",
+    )
     p.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return p
@@ -1203,8 +1406,15 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-SUMMARY_LOSSES = ("correct_drafts", "false_rejections", "false_rejection_share", "false_acceptances",
-                  "abstained_by_floor", "abstained_by_model", "abstained_by_checks")
+SUMMARY_LOSSES = (
+    "correct_drafts",
+    "false_rejections",
+    "false_rejection_share",
+    "false_acceptances",
+    "abstained_by_floor",
+    "abstained_by_model",
+    "abstained_by_checks",
+)
 
 
 def _print_comparison(comparison: Mapping) -> None:
@@ -1219,14 +1429,18 @@ def _print_comparison(comparison: Mapping) -> None:
         if losses:
             print("    where answers are lost: " + ", ".join(f"{k} {_fmt(losses.get(k))}" for k in SUMMARY_LOSSES))
         for row in entry.get("ablation") or []:
-            print(f"    ablation {row['configuration']:<28} correctness {_fmt(row['correctness'])}"
-                  f"  faithfulness {_fmt(row['faithfulness'])}  kept {row['kept_sentences']}")
+            print(
+                f"    ablation {row['configuration']:<28} correctness {_fmt(row['correctness'])}"
+                f"  faithfulness {_fmt(row['faithfulness'])}  kept {row['kept_sentences']}"
+            )
 
 
 def _print_summary(report: Mapping, gate: list[str] | None, thresholds: Mapping | None) -> None:
     meta = report.get("meta") or {}
-    print(f"{meta.get('dataset')} · backend {meta.get('backend')} · judge {meta.get('judge', meta.get('judge_mode'))} · "
-          f"{len(report.get('results') or [])} items · {meta.get('seconds')} s")
+    print(
+        f"{meta.get('dataset')} · backend {meta.get('backend')} · judge {meta.get('judge', meta.get('judge_mode'))} · "
+        f"{len(report.get('results') or [])} items · {meta.get('seconds')} s"
+    )
     targets = report.get("targets") or {}
     comparison = report.get("comparison")
     shown: set[str] = set()
@@ -1285,40 +1499,55 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: --limit must be at least 1", file=sys.stderr)
         return 2
     dataset = args.dataset
-    if dataset not in DATASETS and not (dataset.endswith(".jsonl") and Path(dataset).is_file()) \
-            and not docsets.is_docset_folder(dataset):
-        print(f"error: unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}, an existing .jsonl "
-              "file or a folder holding questions.jsonl and docs/", file=sys.stderr)
+    if (
+        dataset not in DATASETS
+        and not (dataset.endswith(".jsonl") and Path(dataset).is_file())
+        and not docsets.is_docset_folder(dataset)
+    ):
+        print(
+            f"error: unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}, an existing .jsonl "
+            "file or a folder holding questions.jsonl and docs/",
+            file=sys.stderr,
+        )
         return 2
     try:
         settings = Settings.from_env(backend=args.backend)
-        report = run_eval(dataset, backend=args.backend, limit=args.limit, judge=args.judge, settings=settings,
-                          benchmarks_dir=args.benchmarks_dir, progress=None if args.quiet else _Bar(),
-                          out=args.out, split=args.split, judge_backend=args.judge_backend,
-                          halueval_claim=args.halueval_claim, charts=not args.no_charts,
-                          baseline=args.baseline)
+        report = run_eval(
+            dataset,
+            backend=args.backend,
+            limit=args.limit,
+            judge=args.judge,
+            settings=settings,
+            benchmarks_dir=args.benchmarks_dir,
+            progress=None if args.quiet else progress_bar("eval"),
+            out=args.out,
+            split=args.split,
+            judge_backend=args.judge_backend,
+            halueval_claim=args.halueval_claim,
+            charts=not args.no_charts,
+            baseline=args.baseline,
+        )
     except BenchmarkDataMissing as e:
-        print(f"error: {e}\nThe {dataset} benchmark needs the public benchmark data: pass "
-              "--benchmarks-dir PATH (the folder holding hotpotqa-dev500/, halueval-qa/, clapnq-dev/, "
-              "bbc-news/ and tech-docs/).", file=sys.stderr)
+        print(
+            f"error: {e}\nThe {dataset} benchmark needs the public benchmark data: pass "
+            "--benchmarks-dir PATH (the folder holding hotpotqa-dev500/, halueval-qa/, clapnq-dev/, "
+            "bbc-news/ and tech-docs/).",
+            file=sys.stderr,
+        )
         return 2
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except ProviderError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 3
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
+    except (UserError, ProviderError, ValueError, KeyboardInterrupt) as e:
+        return report_error(e)
     meta = report.get("meta") or {}
-    thresholds = gate_thresholds(load_gates(), meta.get("dataset", ""), meta.get("backend", ""),
-                                 meta.get("judge_mode", "")) if args.gate and GATES_FILE.is_file() else None
-    gate = check_gate(report.get("headline") or {}, thresholds) if args.gate and thresholds is not None else (
-        [] if args.gate else None)
+    thresholds = (
+        gate_thresholds(load_gates(), meta.get("dataset", ""), meta.get("backend", ""), meta.get("judge_mode", ""))
+        if args.gate and GATES_FILE.is_file()
+        else None
+    )
+    gate = (
+        check_gate(report.get("headline") or {}, thresholds)
+        if args.gate and thresholds is not None
+        else ([] if args.gate else None)
+    )
     _print_summary(report, gate, thresholds)
     if args.gate and thresholds is None:
         return 2

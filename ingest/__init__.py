@@ -2,4 +2,4 @@
 
 from ingest.sync import SEEDS_DIR, IngestReport, ingest, remove_documents
 
-__all__ = ["ingest", "remove_documents", "IngestReport", "SEEDS_DIR"]
+__all__ = ["SEEDS_DIR", "IngestReport", "ingest", "remove_documents"]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assistant.sentences import sentence_spans
-from assistant.tokens import count_tokens
+from assistant.generation.tokens import count_tokens
+from assistant.grounding.sentences import sentence_spans
 from assistant.types import Chunk, chunk_id
 from ingest.clean import content_blocks
 from ingest.loaders import Document
@@ -151,9 +151,7 @@ def _split_chars(text: str, start: int, end: int, budget: int) -> list[_Unit]:
     return pieces
 
 
-def _pack(
-    text: str, units: list[_Unit], budget: int, overlap: int
-) -> list[tuple[int, int]]:
+def _pack(text: str, units: list[_Unit], budget: int, overlap: int) -> list[tuple[int, int]]:
     """Greedy packing of consecutive units into spans of at most `budget` tokens."""
     spans: list[tuple[int, int]] = []
     n = len(units)

@@ -26,7 +26,6 @@ import re
 
 __all__ = ["content_blocks"]
 
-_LINE_RE = re.compile(r"[^\n]*(?:\n|$)")
 _DECORATION = "*_#>|•·-–—=~`[](){}\"'“”‘’«» \t\u00a0"
 
 _MAX_BOILERPLATE_WORDS = 45
@@ -218,9 +217,7 @@ def _classify(line: str) -> int:
         return _NOISE_KIND
     if _FOOTER.fullmatch(norm) or (short and _FOOTER_SHORT.fullmatch(norm)):
         return _FOOTER_KIND
-    if _LEGAL_PHRASE.search(norm) and (
-        _PRIVACY_CONTEXT.search(norm) or (short and not _SENTENCE_END.search(norm))
-    ):
+    if _LEGAL_PHRASE.search(norm) and (_PRIVACY_CONTEXT.search(norm) or (short and not _SENTENCE_END.search(norm))):
         # "Use of this site ... our Terms of Use" is a footer; "Meta changed its privacy
         # policy in May, regulators said." is news.
         return _FOOTER_KIND
@@ -246,7 +243,7 @@ def _is_label(line: str) -> bool:
 
 
 def _mark_link_headlines(text: str, lines: list[tuple[int, int]], kinds: list[int]) -> None:
-    """"Read also:" on its own line, and the linked headline on the next line."""
+    """ "Read also:" on its own line, and the linked headline on the next line."""
     for i, (s, e) in enumerate(lines):
         if kinds[i] != _CONTENT or not _LINK_INTRO.fullmatch(_normalize(text[s:e])):
             continue
@@ -254,7 +251,7 @@ def _mark_link_headlines(text: str, lines: list[tuple[int, int]], kinds: list[in
         j = i + 1
         while j < len(lines) and kinds[j] == _BLANK:
             j += 1
-        if j < len(lines) and kinds[j] == _CONTENT and _is_label(text[lines[j][0]:lines[j][1]]):
+        if j < len(lines) and kinds[j] == _CONTENT and _is_label(text[lines[j][0] : lines[j][1]]):
             kinds[j] = _NOISE_KIND
 
 

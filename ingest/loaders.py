@@ -20,7 +20,7 @@ from functools import cached_property
 from html.parser import HTMLParser
 from pathlib import Path
 
-__all__ = ["Document", "SkipFile", "SUPPORTED_SUFFIXES", "load_document"]
+__all__ = ["SUPPORTED_SUFFIXES", "Document", "SkipFile", "load_document"]
 
 _KINDS = {
     ".txt": "text",
@@ -200,9 +200,9 @@ def _looks_like_legacy_text(text: str) -> bool:
     if not sample:
         return False
     plausible = sum(
-        1 for ch in sample
-        if ch.isalnum() or ch.isspace() or (ch.isprintable() and ord(ch) < 0x80)
-        or ch in "«»‘’“”–—…€£§°·"
+        1
+        for ch in sample
+        if ch.isalnum() or ch.isspace() or (ch.isprintable() and ord(ch) < 0x80) or ch in "«»‘’“”–—…€£§°·"
     )
     return plausible >= 0.95 * len(sample)
 
@@ -241,9 +241,7 @@ _SKIP_TAGS = frozenset(
     """script style noscript template head nav footer aside form iframe object embed svg
     canvas select button datalist dialog menu""".split()
 )
-_VOID_TAGS = frozenset(
-    "area base br col embed hr img input keygen link meta param source track wbr".split()
-)
+_VOID_TAGS = frozenset("area base br col embed hr img input keygen link meta param source track wbr".split())
 # Elements that start a new line of text.
 _BLOCK_TAGS = frozenset(
     """address article blockquote body br caption dd details div dl dt fieldset figcaption
@@ -342,7 +340,7 @@ def _load_pdf(data: bytes) -> Document:
         page_texts = [page.extract_text() or "" for page in reader.pages]
     except SkipFile:
         raise
-    except Exception as e:  # noqa: BLE001 - broken files surface as PyPdfError and many others
+    except Exception as e:  # broken files surface as PyPdfError and many others
         raise SkipFile(f"broken PDF: {type(e).__name__}: {e}") from e
     if not page_texts:
         raise SkipFile("PDF has no pages")

@@ -20,6 +20,7 @@ recognised by its size and mtime when it was last modified well before it was ha
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import os
@@ -28,23 +29,22 @@ import stat
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
-from assistant.embedder import MiniLMEmbedder
 from assistant.errors import IngestLockedError, NoDocumentsError
 from assistant.protocols import Embedder
+from assistant.retrieval.embedder import MiniLMEmbedder
+from assistant.retrieval.store import FileRecord, Store, describe_location, local_state_dir
 from assistant.settings import Settings
-from assistant.store import FileRecord, Store, describe_location, local_state_dir
 from assistant.types import Chunk
 from ingest.chunker import chunk_document
 from ingest.loaders import SUPPORTED_SUFFIXES, Document, SkipFile, load_document
 
 SEEDS_DIR = Path(__file__).resolve().parents[1] / "seeds"
-_GROUP_CHUNKS = 256      # embed this many chunks per batch across files (keeps the model busy)
+_GROUP_CHUNKS = 256  # embed this many chunks per batch across files (keeps the model busy)
 _MAX_STORED_TEXT = 2_000_000  # larger documents are shown from disk instead of the store
 # A file modified this close to when it was hashed may change again within the same mtime
 # tick (coarse timestamps) without its size or mtime changing: it is always re-hashed.
@@ -84,10 +84,18 @@ class IngestReport:
 
     def to_dict(self) -> dict:
         """JSON-ready form (for `--json`)."""
-        return {"added": self.added, "updated": self.updated, "removed": self.removed,
-                "unchanged": self.unchanged, "chunks": self.chunks, "embedded": self.embedded,
-                "skipped": [list(s) for s in self.skipped], "seconds": round(self.seconds, 3),
-                "files": self.files, "location": self.location}
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "chunks": self.chunks,
+            "embedded": self.embedded,
+            "skipped": [list(s) for s in self.skipped],
+            "seconds": round(self.seconds, 3),
+            "files": self.files,
+            "location": self.location,
+        }
 
 
 @dataclass
@@ -120,7 +128,8 @@ def ingest_lock(settings: Settings) -> Iterator[None]:
         except BlockingIOError as e:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
             raise IngestLockedError(
-                f"another ingest is running on this store (pid {holder}); wait for it to finish") from e
+                f"another ingest is running on this store (pid {holder}); wait for it to finish"
+            ) from e
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
@@ -162,9 +171,14 @@ def _targets(paths: Sequence[str | Path]) -> tuple[list[tuple[Path, Path, bool]]
     return found, folders
 
 
-def ingest(paths: Sequence[str | Path] | None = None, *, settings: Settings | None = None,
-           embedder: Embedder | None = None, rebuild: bool = False,
-           progress: ProgressFn | None = None) -> IngestReport:
+def ingest(
+    paths: Sequence[str | Path] | None = None,
+    *,
+    settings: Settings | None = None,
+    embedder: Embedder | None = None,
+    rebuild: bool = False,
+    progress: ProgressFn | None = None,
+) -> IngestReport:
     """Sync files and folders into the index.
 
     Args:
@@ -198,8 +212,9 @@ def ingest(paths: Sequence[str | Path] | None = None, *, settings: Settings | No
         return _sync(store, manifest, found, folders, embedder, settings, progress, t0, state)
 
 
-def remove_documents(sources: Sequence[str], *, settings: Settings | None = None,
-                     embedder: Embedder | None = None) -> int:
+def remove_documents(
+    sources: Sequence[str], *, settings: Settings | None = None, embedder: Embedder | None = None
+) -> int:
     """Remove documents from the index (their files on disk are left alone).
 
     Returns:
@@ -217,14 +232,23 @@ def remove_documents(sources: Sequence[str], *, settings: Settings | None = None
             store.delete_file(source)
         if removed:
             store.bump_version(writing=False)
-            from assistant.lexical import refresh_lexical_index
+            from assistant.retrieval.lexical import refresh_lexical_index
+
             refresh_lexical_index(store)
         return len(removed)
 
 
-def _sync(store: Store, manifest: dict[str, FileRecord], found: list[tuple[Path, Path, bool]],
-          folders: list[Path], embedder: Embedder, settings: Settings,
-          progress: ProgressFn | None, t0: float, state: dict | None = None) -> IngestReport:
+def _sync(
+    store: Store,
+    manifest: dict[str, FileRecord],
+    found: list[tuple[Path, Path, bool]],
+    folders: list[Path],
+    embedder: Embedder,
+    settings: Settings,
+    progress: ProgressFn | None,
+    t0: float,
+    state: dict | None = None,
+) -> IngestReport:
     skipped: list[tuple[str, str]] = []
     jobs: list[_Job] = []
     seen: set[str] = set()
@@ -260,8 +284,9 @@ def _sync(store: Store, manifest: dict[str, FileRecord], found: list[tuple[Path,
             if not trusted and st.st_mtime_ns < checked_ns - _RACY_NS:
                 # Same content, new mtime or a hash taken too soon after an edit: record the
                 # stat now, so the next sync can skip hashing this file.
-                refreshed.append(dataclasses.replace(rec, size=st.st_size, mtime_ns=st.st_mtime_ns,
-                                                     checked_ns=checked_ns))
+                refreshed.append(
+                    dataclasses.replace(rec, size=st.st_size, mtime_ns=st.st_mtime_ns, checked_ns=checked_ns)
+                )
             if progress:
                 progress(i + 1, total, source)
             continue
@@ -293,8 +318,9 @@ def _sync(store: Store, manifest: dict[str, FileRecord], found: list[tuple[Path,
                     store.delete_file(job.source)
                     removed += 1
                 continue
-            job.chunks = chunk_document(job.doc, job.source, chunk_tokens=settings.chunk_tokens,
-                                        overlap_tokens=settings.chunk_overlap_tokens)
+            job.chunks = chunk_document(
+                job.doc, job.source, chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap_tokens
+            )
             if not job.chunks:
                 skipped.append((job.source, "no text content after removing boilerplate"))
                 if not job.is_new:
@@ -331,12 +357,21 @@ def _sync(store: Store, manifest: dict[str, FileRecord], found: list[tuple[Path,
     _save_manifest(store, state or {}, manifest)
     # Keep this client's BM25 index in step now, so the first question does not pay for it
     # (a no-op when it already is, without even loading it).
-    from assistant.lexical import ensure_lexical_index
+    from assistant.retrieval.lexical import ensure_lexical_index
+
     ensure_lexical_index(store)
-    return IngestReport(added=added, updated=updated, removed=removed, unchanged=unchanged,
-                        chunks=store.count(), embedded=embedded, skipped=tuple(skipped),
-                        seconds=time.perf_counter() - t0, files=len(manifest),
-                        location=describe_location(settings))
+    return IngestReport(
+        added=added,
+        updated=updated,
+        removed=removed,
+        unchanged=unchanged,
+        chunks=store.count(),
+        embedded=embedded,
+        skipped=tuple(skipped),
+        seconds=time.perf_counter() - t0,
+        files=len(manifest),
+        location=describe_location(settings),
+    )
 
 
 class _WriteGuard:
@@ -355,8 +390,8 @@ class _WriteGuard:
 def _relative(path: Path, root: Path) -> str:
     """`path` relative to `root` with '/' separators (string slicing: cheap for 10,000 files)."""
     full, base = str(path), str(root)
-    if full.startswith(base) and full[len(base):len(base) + 1] == os.sep:
-        rel = full[len(base) + 1:]
+    if full.startswith(base) and full[len(base) : len(base) + 1] == os.sep:
+        rel = full[len(base) + 1 :]
         return rel if os.sep == "/" else rel.replace(os.sep, "/")
     return path.relative_to(root).as_posix()
 
@@ -364,9 +399,14 @@ def _relative(path: Path, root: Path) -> str:
 def _unchanged_by_stat(rec: FileRecord | None, root: str, st: os.stat_result) -> bool:
     """True when the record vouches for the file without hashing it: same root, size and
     mtime, and that mtime was already old when the recorded hash was taken."""
-    return (rec is not None and rec.status == "done" and rec.root == root
-            and rec.size == st.st_size and rec.mtime_ns == st.st_mtime_ns
-            and rec.mtime_ns < rec.checked_ns - _RACY_NS)
+    return (
+        rec is not None
+        and rec.status == "done"
+        and rec.root == root
+        and rec.size == st.st_size
+        and rec.mtime_ns == st.st_mtime_ns
+        and rec.mtime_ns < rec.checked_ns - _RACY_NS
+    )
 
 
 def _manifest_cache(store: Store) -> Path:
@@ -407,13 +447,6 @@ def _save_manifest(store: Store, state: dict, manifest: dict[str, FileRecord]) -
     os.replace(tmp, path)
 
 
-def _write_group(store: Store, group: list[_Job], embedder: Embedder) -> int:
-    """Embed and write a group of changed files in crash-safe order; returns chunks embedded."""
-    embedded = _embed_group(store, group, embedder)
-    _store_group(store, group, embedded)
-    return len(embedded[0])
-
-
 def _embed_group(store: Store, group: list[_Job], embedder: Embedder) -> tuple[list[Chunk], list]:
     """The group's chunks that are not stored yet, and their vectors (reads, never writes)."""
     existing = store.chunk_ids_by_source([j.source for j in group])
@@ -426,8 +459,10 @@ def _embed_group(store: Store, group: list[_Job], embedder: Embedder) -> tuple[l
 def _store_group(store: Store, group: list[_Job], embedded: tuple[list[Chunk], list]) -> None:
     """Write an embedded group: records "pending", new chunks, stale chunks out, "done"."""
     todo, vectors = embedded
-    store.put_files([_record(j, "pending") for j in group],
-                    [j.doc.text if len(j.doc.text) <= _MAX_STORED_TEXT else None for j in group])
+    store.put_files(
+        [_record(j, "pending") for j in group],
+        [j.doc.text if len(j.doc.text) <= _MAX_STORED_TEXT else None for j in group],
+    )
     if todo:
         store.upsert_chunks(todo, vectors)
     for job in group:
@@ -484,7 +519,16 @@ def _embedding_text(chunk: Chunk) -> str:
 
 def _record(job: _Job, status: str) -> FileRecord:
     assert job.doc is not None
-    return FileRecord(source=job.source, root=job.root, sha256=job.sha256, size=job.stat.st_size,
-                      mtime_ns=job.stat.st_mtime_ns, n_chunks=len(job.chunks), status=status,
-                      title=job.doc.title, kind=job.doc.kind, ingested_at=time.time(),
-                      checked_ns=job.checked_ns)
+    return FileRecord(
+        source=job.source,
+        root=job.root,
+        sha256=job.sha256,
+        size=job.stat.st_size,
+        mtime_ns=job.stat.st_mtime_ns,
+        n_chunks=len(job.chunks),
+        status=status,
+        title=job.doc.title,
+        kind=job.doc.kind,
+        ingested_at=time.time(),
+        checked_ns=job.checked_ns,
+    )

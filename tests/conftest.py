@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.embedder import HashEmbedder
+from assistant.retrieval.embedder import HashEmbedder
 from assistant.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +40,7 @@ def seeds_copy(tmp_path: Path) -> Path:
 def seed_index(tmp_path_factory) -> Settings:
     """The seeds ingested once per session with the REAL MiniLM embedder and a real Chroma folder."""
     from ingest import ingest
+
     data = tmp_path_factory.mktemp("seed-index")
     settings = Settings(data_dir=data, backend="extractive")
     ingest([SEEDS], settings=settings)

@@ -17,8 +17,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 
 def free_port() -> int:
@@ -29,8 +29,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def start_llama_server(model_path: str | Path, n_ctx: int = 2048, *, n_threads: int = 2,
-                       startup_timeout: float = 120.0) -> Iterator[tuple[subprocess.Popen, str]]:
+def start_llama_server(
+    model_path: str | Path, n_ctx: int = 2048, *, n_threads: int = 2, startup_timeout: float = 120.0
+) -> Iterator[tuple[subprocess.Popen, str]]:
     """Run `llama_cpp.server` on a free 127.0.0.1 port until the block exits.
 
     Waits until `/v1/models` answers (up to `startup_timeout` seconds) and always terminates
@@ -44,12 +45,23 @@ def start_llama_server(model_path: str | Path, n_ctx: int = 2048, *, n_threads: 
     base_url = f"http://127.0.0.1:{port}/v1"
     with tempfile.NamedTemporaryFile("w+b", prefix="llama-server-", suffix=".log", delete=False) as log:
         log_path = Path(log.name)
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
-               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx),
-               "--n_threads", str(n_threads)]
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model_path),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        str(n_ctx),
+        "--n_threads",
+        str(n_threads),
+    ]
     with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         _wait_until_ready(process, base_url, startup_timeout, log_path)
         yield process, base_url

@@ -3,17 +3,29 @@ timing, and a seeds run with the baseline beside docchat (scripted model, hash e
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
 import pytest
 
-from assistant.embedder import HashEmbedder
 from assistant.errors import ModelTimeoutError
-from assistant.llm import Interrupted, ScriptedChat
+from assistant.generation.llm import Interrupted, ScriptedChat
+from assistant.retrieval.embedder import HashEmbedder
 from assistant.settings import Settings
-from evals.baseline import (CHUNK_CHARS, NaiveBaseline, Passage, PassageIndex, cited_numbers, load_passages,
-                            pack_chunks, paragraphs, prompt_messages, split_paragraph, trailing_markers)
+from evals.baseline import (
+    CHUNK_CHARS,
+    NaiveBaseline,
+    Passage,
+    PassageIndex,
+    cited_numbers,
+    load_passages,
+    pack_chunks,
+    paragraphs,
+    prompt_messages,
+    split_paragraph,
+    trailing_markers,
+)
 from evals.metrics import citation_scores, is_decline
 from evals.run import load_items, run_eval
 
@@ -38,7 +50,7 @@ def test_chunks_pack_whole_paragraphs_in_order_within_the_limit() -> None:
         assert sum(p in c.split("\n\n") for c in chunks) == 1
     assert len(chunks) < len(paras)  # small paragraphs share chunks
     # Packing is greedy: a chunk is only closed when the next paragraph would not fit.
-    for a, b in zip(chunks, chunks[1:]):
+    for a, b in itertools.pairwise(chunks):
         assert len(a) + 2 + len(b.split("\n\n")[0]) > CHUNK_CHARS
 
 
@@ -77,7 +89,7 @@ def test_index_returns_the_nearest_passages_first(tmp_path: Path) -> None:
     (tmp_path / "rain.txt").write_text("Rain falls on the hills in spring.", encoding="utf-8")
     embedder = HashEmbedder(256)
     index = PassageIndex.build(tmp_path, embedder)
-    assert [p.source for p in index.search("Which ships sail the ocean with cargo?", embedder, 2)][0] == "ships.txt"
+    assert next(p.source for p in index.search("Which ships sail the ocean with cargo?", embedder, 2)) == "ships.txt"
     assert len(index.search("anything", embedder, 5)) == 3
 
 
@@ -135,8 +147,10 @@ def test_line_labels_cite_their_own_line() -> None:
     moved = trailing_markers(reply)
     assert moved == "Suspended on 25 September. [1]\nFired on 1 November. [2][3]\nSee [1] too. [2]"
     passages = {1: "suspended on 25 September", 2: "fired on 1 November", 3: "other"}
+
     def supports(claim: str, texts: list[str]) -> bool:
         return any(claim.lower().rstrip(".") in t.lower() for t in texts)
+
     two = "[1] Suspended on 25 September.\n[2] Fired on 1 November."
     assert citation_scores(trailing_markers(two), passages, supports).recall == 1.0
     untreated = citation_scores(two, passages, supports).sentences  # "[2]" read as the first line's
@@ -158,8 +172,16 @@ def test_prompt_is_data_with_numbered_passages() -> None:
 def docs(tmp_path: Path) -> Path:
     folder = tmp_path / "docs"
     folder.mkdir()
-    for i, topic in enumerate(["tigers hunt at night", "rivers flood in spring", "markets fell on Monday",
-                               "the cup final ended 3-1", "the budget passed", "a new phone launched"]):
+    for i, topic in enumerate(
+        [
+            "tigers hunt at night",
+            "rivers flood in spring",
+            "markets fell on Monday",
+            "the cup final ended 3-1",
+            "the budget passed",
+            "a new phone launched",
+        ]
+    ):
         (folder / f"doc_{i}.txt").write_text(f"Headline {i}\n\nIt is reported that {topic}.", encoding="utf-8")
     return folder
 
@@ -180,8 +202,14 @@ def test_answer_maps_markers_to_files_and_times_the_first_token(docs: Path) -> N
 
 
 def test_declines_empty_replies_and_model_errors(docs: Path) -> None:
-    model = ScriptedChat(["The passages do not mention lions.", "", ModelTimeoutError("slow"),
-                          Interrupted("Partial answer", ModelTimeoutError("cut"))])
+    model = ScriptedChat(
+        [
+            "The passages do not mention lions.",
+            "",
+            ModelTimeoutError("slow"),
+            Interrupted("Partial answer", ModelTimeoutError("cut")),
+        ]
+    )
     baseline = NaiveBaseline(model, HashEmbedder(64))
     assert baseline.answer("Lions?", docs).declined
     assert baseline.answer("Lions?", docs).declined  # said nothing
@@ -198,15 +226,24 @@ def test_seeds_run_with_the_baseline(tmp_path: Path) -> None:
     items = [i for i in load_items("seeds") if i["id"] in ("fact-01", "oos-01", "multiturn-04")]
     dataset = tmp_path / "tiny.jsonl"
     dataset.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
+
     def reply(messages: list[dict]) -> str:
         if "using only the passages above" in messages[-1]["content"]:  # the baseline's prompt
             return "I don't know, the passages do not contain the answer."
         return "NOT_FOUND"
 
     model = ScriptedChat([reply] * 50, name="scripted")
-    report = run_eval(dataset, backend="openai", baseline="naive", judge="rules",
-                      settings=Settings(data_dir=tmp_path / "data"), embedder=HashEmbedder(64),
-                      chat_model=model, out=tmp_path / "reports", charts=True)
+    report = run_eval(
+        dataset,
+        backend="openai",
+        baseline="naive",
+        judge="rules",
+        settings=Settings(data_dir=tmp_path / "data"),
+        embedder=HashEmbedder(64),
+        chat_model=model,
+        out=tmp_path / "reports",
+        charts=True,
+    )
     rows = report["results"]
     assert len(rows) == 3
     for row in rows:

@@ -25,9 +25,16 @@ ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "ui" / "app.py"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 QUESTION = "Where does Hyun Seung-soo work?"
 FACT = "Korea Institute for National Unification"
 SOURCE = "000_ef01f84a8e898d1e.txt"
@@ -63,7 +70,8 @@ def app_url(tmp_path_factory):
         pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/test.sh does it)")
     pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the 'test' extra)")
     from assistant.errors import ModelUnavailableError
-    from assistant.models import MODELS, part_files
+    from assistant.generation.models import MODELS, part_files
+
     try:
         part_files(MODELS["local-small"])
     except ModelUnavailableError as e:
@@ -72,14 +80,27 @@ def app_url(tmp_path_factory):
     data = tmp_path_factory.mktemp("browser-data")
     log = data / "streamlit.log"
     port = _free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"OPENAI_BASE_URL", "RAG_MODEL", "RAG_CHROMA_HOST", "RAG_TOP_K"}}
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"OPENAI_BASE_URL", "RAG_MODEL", "RAG_CHROMA_HOST", "RAG_TOP_K"}
+    }
     env.update(RAG_DATA_DIR=str(data), RAG_LLM="local-small", HF_HUB_OFFLINE="1")
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", "127.0.0.1",
-           "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc, log, STARTUP_S)

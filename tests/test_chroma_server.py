@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -18,20 +17,19 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
+from conftest import SEEDS
 
 from assistant import ask, status
-from assistant.embedder import MiniLMEmbedder
 from assistant.errors import NoIndexError, StoreError
-from assistant.lexical import refresh_lexical_index
+from assistant.retrieval.embedder import MiniLMEmbedder
+from assistant.retrieval.lexical import refresh_lexical_index
+from assistant.retrieval.store import Store, local_state_dir
 from assistant.settings import Settings
-from assistant.store import Store, local_state_dir
 from ingest import ingest
-
-from conftest import SEEDS
 
 
 def free_port() -> int:
@@ -61,8 +59,11 @@ def start_chroma_server(path: Path, *, startup_timeout: float = 60.0) -> Iterato
     log = Path(tempfile.mkstemp(prefix="chroma-server-", suffix=".log")[1])
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            chroma_command() + ["run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            [*chroma_command(), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     try:
         deadline = time.monotonic() + startup_timeout
         while True:
@@ -75,8 +76,9 @@ def start_chroma_server(path: Path, *, startup_timeout: float = 60.0) -> Iterato
             except (urllib.error.URLError, OSError, ValueError):
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"chroma run did not answer within {startup_timeout:g} s:\n"
-                                   f"{log.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"chroma run did not answer within {startup_timeout:g} s:\n{log.read_text()[-3000:]}"
+                )
             time.sleep(0.2)
         yield "127.0.0.1", port
     finally:

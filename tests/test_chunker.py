@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -9,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.sentences import sentence_spans
-from assistant.tokens import count_tokens
+from assistant.generation.tokens import count_tokens
+from assistant.grounding.sentences import sentence_spans
 from assistant.types import chunk_id
 from ingest.chunker import chunk_document
 from ingest.clean import content_blocks
@@ -58,7 +59,7 @@ def check_invariants(doc: Document, chunks: list, source: str, budget: int) -> N
     blocks = content_blocks(doc.text)
     assert [c.ordinal for c in chunks] == list(range(len(chunks)))
     for c in chunks:
-        assert doc.text[c.start:c.end] == c.text
+        assert doc.text[c.start : c.end] == c.text
         assert c.text and not c.text[0].isspace() and not c.text[-1].isspace()
         assert count_tokens(c.text) <= budget
         assert c.id == chunk_id(source, c.start, c.end, c.text)
@@ -80,7 +81,7 @@ def check_invariants(doc: Document, chunks: list, source: str, budget: int) -> N
                 assert any(c.start <= ss and se <= c.end for c in chunks), doc.text[ss:se]
     covered = bytearray(len(doc.text))
     for c in chunks:
-        covered[c.start:c.end] = b"\x01" * (c.end - c.start)
+        covered[c.start : c.end] = b"\x01" * (c.end - c.start)
     for s, e in blocks:
         for i in range(s, e):
             assert covered[i] or doc.text[i].isspace()
@@ -137,9 +138,9 @@ def test_overlap_is_whole_trailing_sentences() -> None:
     check_invariants(doc, chunks, "o.txt", 60)
     assert len(chunks) >= 5
     spans = sentence_spans(text)
-    for prev, nxt in zip(chunks, chunks[1:]):
+    for prev, nxt in itertools.pairwise(chunks):
         assert prev.start < nxt.start <= prev.end  # overlapping (or adjacent) and advancing
-        shared = text[nxt.start:prev.end]
+        shared = text[nxt.start : prev.end]
         assert shared, "consecutive multi-sentence chunks must share a sentence"
         assert nxt.start in {s for s, _ in spans}
         assert count_tokens(shared) <= 20 or len(sentence_spans(shared)) == 1
@@ -155,7 +156,7 @@ def test_overlap_keeps_one_sentence_even_when_longer_than_overlap() -> None:
     doc = Document(text=text, title="t", kind="text")
     chunks = chunk_document(doc, "o.txt", chunk_tokens=80, overlap_tokens=10)
     check_invariants(doc, chunks, "o.txt", 80)
-    for prev, nxt in zip(chunks, chunks[1:]):
+    for prev, nxt in itertools.pairwise(chunks):
         assert len(sentence_spans(prev.text)) > 1
         assert sentence_spans(text, nxt.start, prev.end) == [(nxt.start, prev.end)]  # one sentence
 
@@ -164,7 +165,7 @@ def test_no_overlap_when_disabled() -> None:
     text = " ".join(f"Short sentence {i}." for i in range(100))
     doc = Document(text=text, title="t", kind="text")
     chunks = chunk_document(doc, "o.txt", chunk_tokens=30, overlap_tokens=0)
-    for prev, nxt in zip(chunks, chunks[1:]):
+    for prev, nxt in itertools.pairwise(chunks):
         assert nxt.start > prev.end
 
 
@@ -206,30 +207,37 @@ def test_empty_and_boilerplate_only_documents() -> None:
 @pytest.mark.parametrize("budget,overlap", [(0, 0), (10, 10), (10, -1), (10, 20)])
 def test_bad_arguments(budget: int, overlap: int) -> None:
     with pytest.raises(ValueError):
-        chunk_document(Document(text="Hi.", title="", kind="text"), "x.txt", chunk_tokens=budget, overlap_tokens=overlap)
+        chunk_document(
+            Document(text="Hi.", title="", kind="text"), "x.txt", chunk_tokens=budget, overlap_tokens=overlap
+        )
 
 
-_PROSE = st.sampled_from([
-    "North Korea sent 1,500 troops to Russia.",
-    "U.S. officials said Mr. Kim agreed on Jan. 5.",
-    "“It is significant,” Hyun said.",
-    "Why would Seoul wait?",
-    "Strategic changes",
-    "The vote was 3.5 to 1!",
-    "Kim Jong Un met Putin in Vladivostok last September and discussed artillery shells.",
-])
-_BOILERPLATE = st.sampled_from([
-    "close",
-    "Leave a Reply",
-    "Your email address will not be published. Required fields are marked *",
-    "Read : Ten things you did not know about Seoul",
-    "Subscribe now to keep reading and get access to the full archive.",
-    "© 2024 Example Media. All rights reserved.",
-    "Sign in or Create a free account",
-    "Advertisement",
-])
-_LONG = st.lists(st.sampled_from(["alpha", "beta,", "gamma", "1,200", "déjà", "—", "vu"]),
-                 min_size=50, max_size=200).map(lambda ws: " ".join(ws) + ".")
+_PROSE = st.sampled_from(
+    [
+        "North Korea sent 1,500 troops to Russia.",
+        "U.S. officials said Mr. Kim agreed on Jan. 5.",
+        "“It is significant,” Hyun said.",
+        "Why would Seoul wait?",
+        "Strategic changes",
+        "The vote was 3.5 to 1!",
+        "Kim Jong Un met Putin in Vladivostok last September and discussed artillery shells.",
+    ]
+)
+_BOILERPLATE = st.sampled_from(
+    [
+        "close",
+        "Leave a Reply",
+        "Your email address will not be published. Required fields are marked *",
+        "Read : Ten things you did not know about Seoul",
+        "Subscribe now to keep reading and get access to the full archive.",
+        "© 2024 Example Media. All rights reserved.",
+        "Sign in or Create a free account",
+        "Advertisement",
+    ]
+)
+_LONG = st.lists(
+    st.sampled_from(["alpha", "beta,", "gamma", "1,200", "déjà", "—", "vu"]), min_size=50, max_size=200
+).map(lambda ws: " ".join(ws) + ".")
 _PARAGRAPH = st.lists(_PROSE | _LONG, min_size=1, max_size=6).map(" ".join)
 _LINE = _PARAGRAPH | _BOILERPLATE | st.just("") | st.text(max_size=40)
 
@@ -269,7 +277,8 @@ def block_texts(text: str) -> list[str]:
         "Read the full statement below, the ministry urged.",
         "Photo-sharing apps were banned in the North.",
         "Image-recognition software flagged the convoy.",
-        "Users must create an account and agree to be tracked, critics warned, calling the rule a massive overreach by the state.",
+        "Users must create an account and agree to be tracked, critics warned, calling the rule a massive "
+        "overreach by the state.",
         "Strategic changes",
     ],
 )

@@ -17,8 +17,15 @@ DATASET = ROOT / "evals" / "datasets" / "seeds.jsonl"
 SEEDS = ROOT / "seeds"
 
 CATEGORIES = {"fact", "multi-doc", "conflict", "unanswerable", "out-of-scope", "multi-turn", "injection"}
-MINIMUMS = {"fact": 24, "multi-doc": 8, "conflict": 5, "unanswerable": 8, "out-of-scope": 5,
-            "multi-turn": 8, "injection": 6}
+MINIMUMS = {
+    "fact": 24,
+    "multi-doc": 8,
+    "conflict": 5,
+    "unanswerable": 8,
+    "out-of-scope": 5,
+    "multi-turn": 8,
+    "injection": 6,
+}
 
 
 def _items() -> list[dict]:

@@ -11,24 +11,49 @@ from typing import Any
 
 import pytest
 
-from assistant.embedder import HashEmbedder
-from assistant.llm import ScriptedChat
+from assistant.generation.llm import ScriptedChat
+from assistant.retrieval.embedder import HashEmbedder
 from assistant.settings import Settings
 from evals import docsets
 from evals import run as eval_run
 from evals.benchmarks import DEFAULT_ROOT, BenchmarkDataMissing
-from evals.docsets import (ALL_CHECKS, NO_CHECKS, RULES, SHIPPED, DocsetQuestion, ablation, load_docset,
-                           loss_accounting, score_reply, system_metrics, yes_no_word)
+from evals.docsets import (
+    ALL_CHECKS,
+    NO_CHECKS,
+    RULES,
+    SHIPPED,
+    DocsetQuestion,
+    ablation,
+    load_docset,
+    loss_accounting,
+    score_reply,
+    system_metrics,
+    yes_no_word,
+)
 from evals.run import main, run_eval
 
 BBC, TECH = RULES["bbc-news"], RULES["tech-docs"]
 
 
-def question(kind: str = "fact", answers: tuple[str, ...] = ("6932",), also: tuple[str, ...] = (),
-             sources: tuple[str, ...] = ("business_001.txt",), split: str = "tune", qid: str = "q-1") -> DocsetQuestion:
+def question(
+    kind: str = "fact",
+    answers: tuple[str, ...] = ("6932",),
+    also: tuple[str, ...] = (),
+    sources: tuple[str, ...] = ("business_001.txt",),
+    split: str = "tune",
+    qid: str = "q-1",
+) -> DocsetQuestion:
     answerable = kind != "unanswerable"
-    return DocsetQuestion(qid, split, kind, "?", answers if answerable else (), also if answerable else (),
-                          sources if answerable else (), answerable)
+    return DocsetQuestion(
+        qid,
+        split,
+        kind,
+        "?",
+        answers if answerable else (),
+        also if answerable else (),
+        sources if answerable else (),
+        answerable,
+    )
 
 
 # --------------------------------------------------------------------------- scoring
@@ -58,8 +83,9 @@ def test_yes_no_takes_the_first_whole_word() -> None:
 
 def test_also_strings_are_all_required() -> None:
     q = question("multi", answers=("25 September",), also=("1 November",))
-    assert score_reply(q, BBC, "Suspended on 25 September, fired on 1 November [1][2].", False,
-                       ["business_001.txt"]).correct
+    assert score_reply(
+        q, BBC, "Suspended on 25 September, fired on 1 November [1][2].", False, ["business_001.txt"]
+    ).correct
     missing = score_reply(q, BBC, "Suspended on 25 September [1].", False, ["business_001.txt"])
     assert not missing.answer_ok and missing.source_ok and not missing.correct
 
@@ -102,30 +128,52 @@ def write_docset(folder: Path, rows: list[dict], docs: dict[str, str]) -> Path:
 
 DOCS = {
     "business_001.txt": "Acme profits rise\n\nAcme Corp said its profits rose to 6,932 million dollars in 2004. "
-                        "The chief executive, Jane Doe, said sales in Asia drove the growth.\n\n"
-                        "Acme shares rose 5% on Monday.\n",
+    "The chief executive, Jane Doe, said sales in Asia drove the growth.\n\n"
+    "Acme shares rose 5% on Monday.\n",
     "sport_002.txt": "Riverside wins the cup\n\nRiverside won the county cup on 12 August after beating "
-                     "Hilltown 3-1. The captain, Tom Baker, scored twice.\n",
+    "Hilltown 3-1. The captain, Tom Baker, scored twice.\n",
     "tech_003.txt": "Gadget launch delayed\n\nThe Zephyr phone launch was delayed until 1 November, "
-                    "its maker Orbital said.\n",
+    "its maker Orbital said.\n",
 }
 
 
-def _row(qid: str, split: str, kind: str, text: str, answers: list[str], also: list[str],
-         sources: list[str]) -> dict:
+def _row(qid: str, split: str, kind: str, text: str, answers: list[str], also: list[str], sources: list[str]) -> dict:
     answerable = kind != "unanswerable"
-    return {"id": qid, "split": split, "kind": kind, "question": text, "answers": answers, "also": also,
-            "sources": sources, "answerable": answerable}
+    return {
+        "id": qid,
+        "split": split,
+        "kind": kind,
+        "question": text,
+        "answers": answers,
+        "also": also,
+        "sources": sources,
+        "answerable": answerable,
+    }
 
 
 QUESTIONS = [
-    _row("t-1", "tune", "fact", "How much profit did Acme Corp say it made in 2004?", ["6932 million"], [],
-         ["business_001.txt"]),
+    _row(
+        "t-1",
+        "tune",
+        "fact",
+        "How much profit did Acme Corp say it made in 2004?",
+        ["6932 million"],
+        [],
+        ["business_001.txt"],
+    ),
     _row("t-2", "tune", "unanswerable", "What is the population of Mars?", [], [], []),
-    _row("t-3", "tune", "multi", "On what date did Riverside win the county cup, and who was the captain?",
-         ["12 August"], ["Tom Baker"], ["sport_002.txt"]),
-    _row("s-1", "test", "fact", "Until when was the Zephyr phone launch delayed?", ["1 November"], [],
-         ["tech_003.txt"]),
+    _row(
+        "t-3",
+        "tune",
+        "multi",
+        "On what date did Riverside win the county cup, and who was the captain?",
+        ["12 August"],
+        ["Tom Baker"],
+        ["sport_002.txt"],
+    ),
+    _row(
+        "s-1", "test", "fact", "Until when was the Zephyr phone launch delayed?", ["1 November"], [], ["tech_003.txt"]
+    ),
     _row("s-2", "test", "yesno", "Did Riverside win the county cup?", ["yes"], [], ["sport_002.txt"]),
     _row("s-3", "test", "unanswerable", "Which orchestra played at the opening of the Louvre annex?", [], [], []),
 ]
@@ -156,13 +204,14 @@ def test_missing_docset_data_is_typed(tmp_path: Path) -> None:
     with pytest.raises(BenchmarkDataMissing):
         load_docset("tech-docs", root=tmp_path / "nowhere")
     (tmp_path / "tech-docs").mkdir()
-    with pytest.raises(BenchmarkDataMissing, match="questions.jsonl"):
+    with pytest.raises(BenchmarkDataMissing, match=r"questions\.jsonl"):
         load_docset("tech-docs", root=tmp_path)
 
 
-@pytest.mark.skipif(not (DEFAULT_ROOT / "bbc-news").is_dir() or not (DEFAULT_ROOT / "tech-docs").is_dir(),
-                    reason=f"shared benchmark data not found at {DEFAULT_ROOT} (../shared/benchmarks/bbc-news, "
-                           "tech-docs)")
+@pytest.mark.skipif(
+    not (DEFAULT_ROOT / "bbc-news").is_dir() or not (DEFAULT_ROOT / "tech-docs").is_dir(),
+    reason=f"shared benchmark data not found at {DEFAULT_ROOT} (../shared/benchmarks/bbc-news, tech-docs)",
+)
 def test_real_docsets_load_with_their_split_counts() -> None:
     """Counts only: the test half's questions and answers are never printed or inspected."""
     bbc = load_docset("bbc-news", "both")
@@ -183,21 +232,74 @@ def test_real_docsets_load_with_their_split_counts() -> None:
 def test_system_metrics_per_system() -> None:
     base = {"split": "test", "answers": [], "also": [], "sources": []}
     rows = [
-        {**base, "kind": "fact", "answerable": True, "declined": False, "answer_ok": True, "source_ok": True,
-         "correct": True, "judged": [2, 2], "first_visible": 1.0, "latency": 4.0,
-         "baseline_declined": True, "baseline_answer_ok": False, "baseline_source_ok": False,
-         "baseline_correct": False, "baseline_first_visible": 2.0, "baseline_latency": 3.0},
-        {**base, "kind": "multi", "answerable": True, "declined": False, "answer_ok": True, "source_ok": False,
-         "correct": False, "judged": [1, 2], "first_visible": 3.0, "latency": 6.0,
-         "baseline_declined": False, "baseline_answer_ok": True, "baseline_source_ok": True,
-         "baseline_correct": True, "baseline_judged": [1, 1], "baseline_first_visible": 2.0, "baseline_latency": 5.0},
-        {**base, "kind": "fact", "answerable": True, "declined": True, "answer_ok": False, "source_ok": False,
-         "correct": False, "judged": None, "first_visible": 5.0, "latency": 5.0,
-         "baseline_declined": False, "baseline_answer_ok": False, "baseline_source_ok": False,
-         "baseline_correct": False, "baseline_first_visible": 2.0, "baseline_latency": 5.0},
-        {**base, "kind": "unanswerable", "answerable": False, "declined": True, "correct": True,
-         "first_visible": 2.0, "latency": 2.0, "baseline_declined": False, "baseline_correct": False,
-         "baseline_first_visible": 2.0, "baseline_latency": 5.0},
+        {
+            **base,
+            "kind": "fact",
+            "answerable": True,
+            "declined": False,
+            "answer_ok": True,
+            "source_ok": True,
+            "correct": True,
+            "judged": [2, 2],
+            "first_visible": 1.0,
+            "latency": 4.0,
+            "baseline_declined": True,
+            "baseline_answer_ok": False,
+            "baseline_source_ok": False,
+            "baseline_correct": False,
+            "baseline_first_visible": 2.0,
+            "baseline_latency": 3.0,
+        },
+        {
+            **base,
+            "kind": "multi",
+            "answerable": True,
+            "declined": False,
+            "answer_ok": True,
+            "source_ok": False,
+            "correct": False,
+            "judged": [1, 2],
+            "first_visible": 3.0,
+            "latency": 6.0,
+            "baseline_declined": False,
+            "baseline_answer_ok": True,
+            "baseline_source_ok": True,
+            "baseline_correct": True,
+            "baseline_judged": [1, 1],
+            "baseline_first_visible": 2.0,
+            "baseline_latency": 5.0,
+        },
+        {
+            **base,
+            "kind": "fact",
+            "answerable": True,
+            "declined": True,
+            "answer_ok": False,
+            "source_ok": False,
+            "correct": False,
+            "judged": None,
+            "first_visible": 5.0,
+            "latency": 5.0,
+            "baseline_declined": False,
+            "baseline_answer_ok": False,
+            "baseline_source_ok": False,
+            "baseline_correct": False,
+            "baseline_first_visible": 2.0,
+            "baseline_latency": 5.0,
+        },
+        {
+            **base,
+            "kind": "unanswerable",
+            "answerable": False,
+            "declined": True,
+            "correct": True,
+            "first_visible": 2.0,
+            "latency": 2.0,
+            "baseline_declined": False,
+            "baseline_correct": False,
+            "baseline_first_visible": 2.0,
+            "baseline_latency": 5.0,
+        },
     ]
     docchat = system_metrics(rows)
     assert docchat["correctness"] == pytest.approx(1 / 3)
@@ -220,15 +322,35 @@ def test_system_metrics_per_system() -> None:
 
 
 def sentence(text: str, kept: bool, checks: dict[str, bool], source: str, judge: bool | None) -> dict:
-    return {"text": text, "kept": kept, "checks": checks,
-            "reasons": {name: f"{name} failed" for name, ok in checks.items() if not ok},
-            "support": [{"source": source, "quote": "quoted sentence"}], "judge": judge}
+    return {
+        "text": text,
+        "kept": kept,
+        "checks": checks,
+        "reasons": {name: f"{name} failed" for name, ok in checks.items() if not ok},
+        "support": [{"source": source, "quote": "quoted sentence"}],
+        "judge": judge,
+    }
 
 
-def traced_row(qid: str, kind: str, answers: list[str], sources: list[str], *, correct: bool, declined: bool,
-               abstained_by: str | None, drafts: list[dict]) -> dict:
-    return {**_row(qid, "tune", kind, "?", answers, [], sources), "correct": correct, "declined": declined,
-            "answer_ok": correct, "source_ok": correct, "trace": {"abstained_by": abstained_by, "drafts": drafts}}
+def traced_row(
+    qid: str,
+    kind: str,
+    answers: list[str],
+    sources: list[str],
+    *,
+    correct: bool,
+    declined: bool,
+    abstained_by: str | None,
+    drafts: list[dict],
+) -> dict:
+    return {
+        **_row(qid, "tune", kind, "?", answers, [], sources),
+        "correct": correct,
+        "declined": declined,
+        "answer_ok": correct,
+        "source_ok": correct,
+        "trace": {"abstained_by": abstained_by, "drafts": drafts},
+    }
 
 
 ON = {"numbers": True, "names": True}
@@ -238,44 +360,127 @@ ON = {"numbers": True, "names": True}
 def traced_rows() -> list[dict]:
     return [
         # A: right before the checks, the names check dropped it: a false rejection.
-        traced_row("A", "fact", ["6932"], ["a.txt"], correct=False, declined=True, abstained_by="checks", drafts=[
-            {"text": "It made 6,932 [1].",
-             "sentences": [sentence("It made 6,932 [1].", False, {"numbers": True, "names": False}, "a.txt", True)]}]),
+        traced_row(
+            "A",
+            "fact",
+            ["6932"],
+            ["a.txt"],
+            correct=False,
+            declined=True,
+            abstained_by="checks",
+            drafts=[
+                {
+                    "text": "It made 6,932 [1].",
+                    "sentences": [
+                        sentence("It made 6,932 [1].", False, {"numbers": True, "names": False}, "a.txt", True)
+                    ],
+                }
+            ],
+        ),
         # B: right, with one kept sentence the judge rejects.
-        traced_row("B", "fact", ["12 August"], ["b.txt"], correct=True, declined=False, abstained_by=None, drafts=[
-            {"text": "On 12 August [1]. It rained [1].",
-             "sentences": [sentence("On 12 August [1].", True, ON, "b.txt", True),
-                           sentence("It rained [1].", True, ON, "b.txt", False)]}]),
+        traced_row(
+            "B",
+            "fact",
+            ["12 August"],
+            ["b.txt"],
+            correct=True,
+            declined=False,
+            abstained_by=None,
+            drafts=[
+                {
+                    "text": "On 12 August [1]. It rained [1].",
+                    "sentences": [
+                        sentence("On 12 August [1].", True, ON, "b.txt", True),
+                        sentence("It rained [1].", True, ON, "b.txt", False),
+                    ],
+                }
+            ],
+        ),
         # C: an unanswerable item answered.
         # A decline or a restatement is not a claim: never checked, never an answer.
-        traced_row("C", "unanswerable", [], [], correct=False, declined=False, abstained_by=None, drafts=[
-            {"text": "The price was 10. The documents don't say who set it.",
-             "sentences": [sentence("The price was 10.", True, ON, "c.txt", False),
-                           {"text": "The documents don't say who set it.", "kind": "decline", "kept": True,
-                            "checks": {}}]}]),
+        traced_row(
+            "C",
+            "unanswerable",
+            [],
+            [],
+            correct=False,
+            declined=False,
+            abstained_by=None,
+            drafts=[
+                {
+                    "text": "The price was 10. The documents don't say who set it.",
+                    "sentences": [
+                        sentence("The price was 10.", True, ON, "c.txt", False),
+                        {"text": "The documents don't say who set it.", "kind": "decline", "kept": True, "checks": {}},
+                    ],
+                }
+            ],
+        ),
         # D: below the relevance floor.
         traced_row("D", "fact", ["x"], ["d.txt"], correct=False, declined=True, abstained_by="floor", drafts=[]),
         # E: a wrong sentence the numbers check dropped, then a right one.
-        traced_row("E", "fact", ["6932"], ["a.txt"], correct=True, declined=False, abstained_by=None, drafts=[
-            {"text": "Wrong 99 [1]. It made 6,932 [1].",
-             "sentences": [sentence("Wrong 99 [1].", False, {"numbers": False, "names": True}, "a.txt", False),
-                           sentence("It made 6,932 [1].", True, ON, "a.txt", True)]}]),
+        traced_row(
+            "E",
+            "fact",
+            ["6932"],
+            ["a.txt"],
+            correct=True,
+            declined=False,
+            abstained_by=None,
+            drafts=[
+                {
+                    "text": "Wrong 99 [1]. It made 6,932 [1].",
+                    "sentences": [
+                        sentence("Wrong 99 [1].", False, {"numbers": False, "names": True}, "a.txt", False),
+                        sentence("It made 6,932 [1].", True, ON, "a.txt", True),
+                    ],
+                }
+            ],
+        ),
         # F: the model said the documents don't answer.
-        traced_row("F", "fact", ["y"], ["f.txt"], correct=False, declined=True, abstained_by="model",
-                   drafts=[{"text": "The passages do not mention y.",
-                            "sentences": [{"text": "The passages do not mention y.", "kept": False, "checks": {}}]}]),
+        traced_row(
+            "F",
+            "fact",
+            ["y"],
+            ["f.txt"],
+            correct=False,
+            declined=True,
+            abstained_by="model",
+            drafts=[
+                {
+                    "text": "The passages do not mention y.",
+                    "sentences": [{"text": "The passages do not mention y.", "kept": False, "checks": {}}],
+                }
+            ],
+        ),
         # G: an unanswerable item declined by the model (the sentence says so, without a kind).
-        traced_row("G", "unanswerable", [], [], correct=True, declined=True, abstained_by="model", drafts=[
-            {"text": "I don't know.", "sentences": [{"text": "I don't know.", "kept": False, "checks": {}}]}]),
+        traced_row(
+            "G",
+            "unanswerable",
+            [],
+            [],
+            correct=True,
+            declined=True,
+            abstained_by="model",
+            drafts=[{"text": "I don't know.", "sentences": [{"text": "I don't know.", "kept": False, "checks": {}}]}],
+        ),
     ]
 
 
 def test_loss_accounting_on_hand_built_traces(traced_rows: list[dict]) -> None:
     losses = loss_accounting(traced_rows, BBC)
     assert losses == {
-        "traced": 7, "correct_drafts": 3, "false_rejections": 1, "false_rejection_share": pytest.approx(1 / 3),
-        "kept_sentences": 4, "kept_unsupported": 2, "answered_unanswerable": 1, "false_acceptances": 3,
-        "abstained_by_floor": 1, "abstained_by_model": 2, "abstained_by_checks": 1,
+        "traced": 7,
+        "correct_drafts": 3,
+        "false_rejections": 1,
+        "false_rejection_share": pytest.approx(1 / 3),
+        "kept_sentences": 4,
+        "kept_unsupported": 2,
+        "answered_unanswerable": 1,
+        "false_acceptances": 3,
+        "abstained_by_floor": 1,
+        "abstained_by_model": 2,
+        "abstained_by_checks": 1,
     }
     assert loss_accounting([{**r, "trace": None} for r in traced_rows], BBC) is None
     # The default trace of an answer that recorded nothing counts as no trace.
@@ -304,8 +509,28 @@ def test_ablation_recomputes_answers_from_traces(traced_rows: list[dict]) -> Non
 # --------------------------------------------------------------------------- end to end with fakes
 
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = {"the", "a", "of", "on", "in", "what", "did", "was", "who", "and", "how", "much", "which", "it", "is",
-         "at", "when", "until", "say", "to"}
+_STOP = {
+    "the",
+    "a",
+    "of",
+    "on",
+    "in",
+    "what",
+    "did",
+    "was",
+    "who",
+    "and",
+    "how",
+    "much",
+    "which",
+    "it",
+    "is",
+    "at",
+    "when",
+    "until",
+    "say",
+    "to",
+}
 
 
 def _words(text: str) -> set[str]:
@@ -357,20 +582,48 @@ def with_trace(answer: Any) -> Any:
     if data["abstained"]:
         data["trace"] = {"abstained_by": "floor", "drafts": []}
     else:
-        data["trace"] = {"abstained_by": None, "drafts": [{"text": data["text"], "sentences": [
-            {"text": data["text"], "kept": True, "checks": {"numbers": True, "overlap": True}, "reasons": {},
-             "support": support},
-            {"text": "It was founded in 1900.", "kept": False, "checks": {"numbers": False, "overlap": True},
-             "reasons": {"numbers": "1900 is not in the cited sentence"}, "support": support}]}]}
+        data["trace"] = {
+            "abstained_by": None,
+            "drafts": [
+                {
+                    "text": data["text"],
+                    "sentences": [
+                        {
+                            "text": data["text"],
+                            "kept": True,
+                            "checks": {"numbers": True, "overlap": True},
+                            "reasons": {},
+                            "support": support,
+                        },
+                        {
+                            "text": "It was founded in 1900.",
+                            "kept": False,
+                            "checks": {"numbers": False, "overlap": True},
+                            "reasons": {"numbers": "1900 is not in the cited sentence"},
+                            "support": support,
+                        },
+                    ],
+                }
+            ],
+        }
     return _Dict(data)
 
 
 def test_run_eval_docset_both_halves_with_the_baseline(tmp_path: Path, tiny_docset: Path, monkeypatch) -> None:
     real_ask = eval_run.ask
     monkeypatch.setattr(eval_run, "ask", lambda *a, **k: without_trace(real_ask(*a, **k)))
-    report = run_eval(tiny_docset, backend="openai", split="both", baseline="naive", judge="rules",
-                      settings=Settings(data_dir=tmp_path / "data"), embedder=HashEmbedder(64),
-                      chat_model=scripted_model(), out=tmp_path / "reports", charts=True)
+    report = run_eval(
+        tiny_docset,
+        backend="openai",
+        split="both",
+        baseline="naive",
+        judge="rules",
+        settings=Settings(data_dir=tmp_path / "data"),
+        embedder=HashEmbedder(64),
+        chat_model=scripted_model(),
+        out=tmp_path / "reports",
+        charts=True,
+    )
     folder = Path(report["report_dir"])
     assert re.fullmatch(r"\d{8}-\d{6}-bbc-news", folder.name)
     comparison = report["comparison"]
@@ -384,8 +637,18 @@ def test_run_eval_docset_both_halves_with_the_baseline(tmp_path: Path, tiny_docs
     rows = {r["id"]: r for r in report["results"]}
     assert set(rows) == {q["id"] for q in QUESTIONS}
     for row in rows.values():
-        for key in ("answer", "baseline_answer", "correct", "baseline_correct", "declined", "baseline_declined",
-                    "cited_files", "baseline_cited_files", "first_visible", "baseline_first_visible"):
+        for key in (
+            "answer",
+            "baseline_answer",
+            "correct",
+            "baseline_correct",
+            "declined",
+            "baseline_declined",
+            "cited_files",
+            "baseline_cited_files",
+            "first_visible",
+            "baseline_first_visible",
+        ):
             assert key in row, key
         assert row["baseline_first_visible"] <= row["baseline_latency"]
         assert len(row["baseline_passages"]) <= 5
@@ -410,9 +673,18 @@ def test_run_eval_docset_reads_traces(tmp_path: Path, tiny_docset: Path, monkeyp
     real_ask = eval_run.ask
     monkeypatch.setattr(eval_run, "ask", lambda *a, **k: with_trace(real_ask(*a, **k)))
     judge = ScriptedChat(["SUPPORTED"] * 200, name="scripted-judge")
-    report = run_eval(tiny_docset, backend="openai", split="tune", judge="llm", judge_model=judge,
-                      settings=Settings(data_dir=tmp_path / "data"), embedder=HashEmbedder(64),
-                      chat_model=scripted_model(), out=tmp_path / "reports", charts=True)
+    report = run_eval(
+        tiny_docset,
+        backend="openai",
+        split="tune",
+        judge="llm",
+        judge_model=judge,
+        settings=Settings(data_dir=tmp_path / "data"),
+        embedder=HashEmbedder(64),
+        chat_model=scripted_model(),
+        out=tmp_path / "reports",
+        charts=True,
+    )
     entry = report["comparison"]["halves"]["tune"]
     assert entry["baseline"] is None
     assert entry["losses"]["traced"] == 3
@@ -434,9 +706,26 @@ def test_cli_docset_prints_side_by_side(tmp_path: Path, tiny_docset: Path, capsy
     monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(eval_run, "_default_embedder", lambda: HashEmbedder(64))
     monkeypatch.setattr(eval_run, "_make_model", lambda settings, backend: scripted_model())
-    code = main(["--dataset", "bbc-news", "--benchmarks-dir", str(tiny_docset.parent), "--backend", "local-small",
-                 "--baseline", "naive", "--judge", "rules", "--split", "tune", "--out", str(tmp_path / "r"),
-                 "--quiet", "--no-charts"])
+    code = main(
+        [
+            "--dataset",
+            "bbc-news",
+            "--benchmarks-dir",
+            str(tiny_docset.parent),
+            "--backend",
+            "local-small",
+            "--baseline",
+            "naive",
+            "--judge",
+            "rules",
+            "--split",
+            "tune",
+            "--out",
+            str(tmp_path / "r"),
+            "--quiet",
+            "--no-charts",
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0, printed
     header = next(line for line in printed.splitlines() if "tune (3 items)" in line)
@@ -444,14 +733,16 @@ def test_cli_docset_prints_side_by_side(tmp_path: Path, tiny_docset: Path, capsy
     assert re.search(r"correctness\s+\d\.\d{3}\s+\d\.\d{3}", printed)
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--dataset", "seeds", "--split", "both"], "unknown split 'both'"),
-    (["--dataset", "hotpotqa", "--baseline", "naive", "--backend", "local-small"], "--baseline naive runs with"),
-    (["--baseline", "naive", "--backend", "extractive"], "the naive baseline needs a model"),
-    (["--baseline", "smart"], "invalid choice"),
-])
-def test_cli_refuses_what_a_run_cannot_do(argv: list[str], message: str, tmp_path: Path, capsys,
-                                          monkeypatch) -> None:
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--dataset", "seeds", "--split", "both"], "unknown split 'both'"),
+        (["--dataset", "hotpotqa", "--baseline", "naive", "--backend", "local-small"], "--baseline naive runs with"),
+        (["--baseline", "naive", "--backend", "extractive"], "the naive baseline needs a model"),
+        (["--baseline", "smart"], "invalid choice"),
+    ],
+)
+def test_cli_refuses_what_a_run_cannot_do(argv: list[str], message: str, tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(eval_run, "_default_embedder", lambda: HashEmbedder(64))
     assert main([*argv, "--quiet", "--no-charts"]) == 2
@@ -461,8 +752,9 @@ def test_cli_refuses_what_a_run_cannot_do(argv: list[str], message: str, tmp_pat
 @pytest.mark.parametrize("dataset", ["bbc-news", "tech-docs"])
 def test_missing_docset_data_exits_2(dataset: str, tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
-    code = main(["--dataset", dataset, "--backend", "extractive", "--benchmarks-dir", str(tmp_path / "nowhere"),
-                 "--quiet"])
+    code = main(
+        ["--dataset", dataset, "--backend", "extractive", "--benchmarks-dir", str(tmp_path / "nowhere"), "--quiet"]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "--benchmarks-dir" in err and str(tmp_path / "nowhere") in err

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.embedder import HashEmbedder
-from assistant.llm import ScriptedChat
+from assistant.generation.llm import ScriptedChat
+from assistant.retrieval.embedder import HashEmbedder
 from assistant.settings import Settings
 from evals import run as eval_run
 from evals.benchmarks import DEFAULT_ROOT, BenchmarkDataMissing
@@ -18,7 +18,8 @@ from evals.run import check_gate, gate_thresholds, load_gates, load_items, main,
 TINY_IDS = ("fact-01", "oos-01", "multiturn-04")
 HAVE_BENCHMARKS = DEFAULT_ROOT.is_dir()
 needs_benchmarks = pytest.mark.skipif(
-    not HAVE_BENCHMARKS, reason=f"public benchmark data not found at {DEFAULT_ROOT} (../shared/benchmarks)")
+    not HAVE_BENCHMARKS, reason=f"public benchmark data not found at {DEFAULT_ROOT} (../shared/benchmarks)"
+)
 
 
 @pytest.fixture
@@ -47,8 +48,11 @@ def _answer_model() -> ScriptedChat:
 
 
 def _ratio_metrics(headline: dict) -> dict:
-    return {k: v for k, v in headline.items()
-            if v is not None and k != "n" and not k.startswith(("latency", "tokens")) and k != "answers_n"}
+    return {
+        k: v
+        for k, v in headline.items()
+        if v is not None and k != "n" and not k.startswith(("latency", "tokens")) and k != "answers_n"
+    }
 
 
 # --------------------------------------------------------------------------- runner on a tiny dataset
@@ -56,9 +60,17 @@ def _ratio_metrics(headline: dict) -> dict:
 
 def test_runner_on_tiny_dataset_with_scripted_model(tmp_path: Path, tiny_dataset: Path) -> None:
     judge = ScriptedChat(["SUPPORTED"] * 50, name="scripted-judge")
-    report = run_eval(tiny_dataset, backend="openai", settings=Settings(data_dir=tmp_path / "data"),
-                      embedder=HashEmbedder(64), chat_model=_answer_model(), judge_model=judge,
-                      judge="both", out=tmp_path / "reports", charts=False)
+    report = run_eval(
+        tiny_dataset,
+        backend="openai",
+        settings=Settings(data_dir=tmp_path / "data"),
+        embedder=HashEmbedder(64),
+        chat_model=_answer_model(),
+        judge_model=judge,
+        judge="both",
+        out=tmp_path / "reports",
+        charts=False,
+    )
 
     folder = Path(report["report_dir"])
     assert folder.parent == tmp_path / "reports"
@@ -90,9 +102,17 @@ def test_runner_on_tiny_dataset_with_scripted_model(tmp_path: Path, tiny_dataset
 
 def test_sentences_the_judge_rejects_fail_the_item(tmp_path: Path, tiny_dataset: Path) -> None:
     judge = ScriptedChat(["NOT_SUPPORTED"] * 50, name="scripted-judge")
-    report = run_eval(tiny_dataset, backend="openai", settings=Settings(data_dir=tmp_path / "data"),
-                      embedder=HashEmbedder(64), chat_model=_answer_model(), judge_model=judge, judge="llm",
-                      out=tmp_path / "reports", charts=False)
+    report = run_eval(
+        tiny_dataset,
+        backend="openai",
+        settings=Settings(data_dir=tmp_path / "data"),
+        embedder=HashEmbedder(64),
+        chat_model=_answer_model(),
+        judge_model=judge,
+        judge="llm",
+        out=tmp_path / "reports",
+        charts=False,
+    )
     answered = [r for r in report["results"] if not r["abstained"]]
     assert answered
     for r in answered:
@@ -103,19 +123,32 @@ def test_sentences_the_judge_rejects_fail_the_item(tmp_path: Path, tiny_dataset:
 
 def test_extractive_runner_compares_with_the_previous_run(tmp_path: Path, tiny_dataset: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", backend="extractive")
-    first = run_eval(tiny_dataset, settings=settings, embedder=HashEmbedder(64), judge="rules",
-                     out=tmp_path / "reports", charts=True)
+    first = run_eval(
+        tiny_dataset, settings=settings, embedder=HashEmbedder(64), judge="rules", out=tmp_path / "reports", charts=True
+    )
     assert first["regressions"] == [] and first["previous"] is None
     assert (Path(first["report_dir"]) / "headline.png").is_file()
     assert first["meta"]["judge_mode"] == "rules"
 
     # A model that declines everything: every item that passed before now fails.
-    second = run_eval(tiny_dataset, settings=settings.replace(backend="openai"), embedder=HashEmbedder(64),
-                      chat_model=ScriptedChat(["NOT_FOUND"] * 10), judge="rules", out=tmp_path / "reports",
-                      charts=False)
+    second = run_eval(
+        tiny_dataset,
+        settings=settings.replace(backend="openai"),
+        embedder=HashEmbedder(64),
+        chat_model=ScriptedChat(["NOT_FOUND"] * 10),
+        judge="rules",
+        out=tmp_path / "reports",
+        charts=False,
+    )
     assert second["previous"] is None  # another backend is not "the previous run"
-    third = run_eval(tiny_dataset, settings=settings, embedder=HashEmbedder(64), judge="rules",
-                     out=tmp_path / "reports", charts=False)
+    third = run_eval(
+        tiny_dataset,
+        settings=settings,
+        embedder=HashEmbedder(64),
+        judge="rules",
+        out=tmp_path / "reports",
+        charts=False,
+    )
     assert third["previous"]["path"] == first["report_dir"]
     assert third["regressions"] == []
     assert [r["passed"] for r in third["results"]] == [r["passed"] for r in first["results"]]  # deterministic
@@ -123,11 +156,24 @@ def test_extractive_runner_compares_with_the_previous_run(tmp_path: Path, tiny_d
 
 def test_regressions_are_reported(tmp_path: Path, tiny_dataset: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", backend="openai")
-    good = run_eval(tiny_dataset, settings=settings, embedder=HashEmbedder(64), chat_model=_answer_model(),
-                    judge="rules", out=tmp_path / "reports", charts=False)
-    bad = run_eval(tiny_dataset, settings=settings, embedder=HashEmbedder(64),
-                   chat_model=ScriptedChat(["NOT_FOUND"] * 10), judge="rules", out=tmp_path / "reports",
-                   charts=False)
+    good = run_eval(
+        tiny_dataset,
+        settings=settings,
+        embedder=HashEmbedder(64),
+        chat_model=_answer_model(),
+        judge="rules",
+        out=tmp_path / "reports",
+        charts=False,
+    )
+    bad = run_eval(
+        tiny_dataset,
+        settings=settings,
+        embedder=HashEmbedder(64),
+        chat_model=ScriptedChat(["NOT_FOUND"] * 10),
+        judge="rules",
+        out=tmp_path / "reports",
+        charts=False,
+    )
     assert bad["previous"]["path"] == good["report_dir"]
     passed_before = {r["id"] for r in good["results"] if r["passed"] and r["answerable"]}
     regressed = {r["name"] for r in bad["regressions"] if r["kind"] == "item"}
@@ -140,13 +186,16 @@ def test_regressions_are_reported(tmp_path: Path, tiny_dataset: Path) -> None:
 # --------------------------------------------------------------------------- CLI
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--dataset", "nope"], "unknown dataset"),
-    (["--limit", "0"], "--limit must be at least 1"),
-    (["--judge", "vibes"], "invalid choice"),
-    (["--backend", "gpt-9"], "invalid choice"),
-    (["--bogus"], "unrecognized arguments"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--dataset", "nope"], "unknown dataset"),
+        (["--limit", "0"], "--limit must be at least 1"),
+        (["--judge", "vibes"], "invalid choice"),
+        (["--backend", "gpt-9"], "invalid choice"),
+        (["--bogus"], "unrecognized arguments"),
+    ],
+)
 def test_cli_argument_errors(argv: list[str], message: str, capsys) -> None:
     assert main(argv) == 2
     assert message in capsys.readouterr().err
@@ -162,38 +211,94 @@ def test_cli_help(capsys) -> None:
 @pytest.mark.parametrize("dataset", ["hotpotqa", "halueval", "clapnq"])
 def test_missing_benchmarks_dir_names_the_option(dataset: str, tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
-    code = main(["--dataset", dataset, "--backend", "extractive", "--benchmarks-dir", str(tmp_path / "nowhere"),
-                 "--quiet"])
+    code = main(
+        ["--dataset", dataset, "--backend", "extractive", "--benchmarks-dir", str(tmp_path / "nowhere"), "--quiet"]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "--benchmarks-dir" in err and str(tmp_path / "nowhere") in err
     with pytest.raises(BenchmarkDataMissing):
-        run_eval(dataset, backend="extractive", settings=Settings(data_dir=tmp_path / "data"),
-                 benchmarks_dir=tmp_path / "nowhere", embedder=HashEmbedder(64))
+        run_eval(
+            dataset,
+            backend="extractive",
+            settings=Settings(data_dir=tmp_path / "data"),
+            benchmarks_dir=tmp_path / "nowhere",
+            embedder=HashEmbedder(64),
+        )
 
 
 def test_cli_runs_writes_and_gates(tmp_path: Path, tiny_dataset: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(eval_run, "_default_embedder", lambda: HashEmbedder(64))
     out = tmp_path / "reports"
-    assert main(["--dataset", str(tiny_dataset), "--backend", "extractive", "--judge", "rules",
-                 "--out", str(out), "--quiet", "--no-charts"]) == 0
+    assert (
+        main(
+            [
+                "--dataset",
+                str(tiny_dataset),
+                "--backend",
+                "extractive",
+                "--judge",
+                "rules",
+                "--out",
+                str(out),
+                "--quiet",
+                "--no-charts",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "pass_rate" in printed and "report:" in printed
     # No gate is defined for a custom dataset: --gate refuses rather than passing silently.
-    assert main(["--dataset", str(tiny_dataset), "--backend", "extractive", "--judge", "rules",
-                 "--out", str(out), "--quiet", "--no-charts", "--gate"]) == 2
+    assert (
+        main(
+            [
+                "--dataset",
+                str(tiny_dataset),
+                "--backend",
+                "extractive",
+                "--judge",
+                "rules",
+                "--out",
+                str(out),
+                "--quiet",
+                "--no-charts",
+                "--gate",
+            ]
+        )
+        == 2
+    )
     assert len(list(out.iterdir())) == 2
 
 
 def test_rag_eval_passes_options_through(tmp_path: Path, tiny_dataset: Path, capsys, monkeypatch) -> None:
     """`rag eval --limit 1 ...` reaches the eval parser (an argparse REMAINDER sub-command refused it)."""
-    from assistant import cli
+    from ui import cli
+
     monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(eval_run, "_default_embedder", lambda: HashEmbedder(64))
     out = tmp_path / "reports"
-    assert cli.main(["eval", "--dataset", str(tiny_dataset), "--limit", "1", "--backend", "extractive",
-                     "--judge", "rules", "--out", str(out), "--quiet", "--no-charts"]) == 0
+    assert (
+        cli.main(
+            [
+                "eval",
+                "--dataset",
+                str(tiny_dataset),
+                "--limit",
+                "1",
+                "--backend",
+                "extractive",
+                "--judge",
+                "rules",
+                "--out",
+                str(out),
+                "--quiet",
+                "--no-charts",
+            ]
+        )
+        == 0
+    )
     assert "report:" in capsys.readouterr().out
     assert cli.main(["eval", "--limit", "0"]) == 2
     assert "--limit must be at least 1" in capsys.readouterr().err
@@ -203,6 +308,7 @@ def test_rag_eval_help_from_the_console_script() -> None:
     import shutil
     import subprocess
     import sys
+
     rag = shutil.which("rag", path=str(Path(sys.executable).parent))
     if rag is None:
         pytest.skip("the rag console script is not installed next to this python")
@@ -226,15 +332,18 @@ def test_gates_file_is_well_formed() -> None:
 
 
 def test_gate_profiles_and_checks() -> None:
-    gates = {"seeds": {"extractive": {"pass_rate": 0.5}, "*": {"pass_rate": 0.1}},
-             "halueval": {"rules": {"accuracy": 0.6}}}
+    gates = {
+        "seeds": {"extractive": {"pass_rate": 0.5}, "*": {"pass_rate": 0.1}},
+        "halueval": {"rules": {"accuracy": 0.6}},
+    }
     assert gate_thresholds(gates, "seeds", "extractive", "rules") == {"pass_rate": 0.5}
     assert gate_thresholds(gates, "seeds", "local", "both") == {"pass_rate": 0.1}
     assert gate_thresholds(gates, "halueval", "local", "rules") == {"accuracy": 0.6}
     assert gate_thresholds(gates, "clapnq", "local", "rules") is None
     assert check_gate({"pass_rate": 0.7, "latency_p95": 3.0}, {"pass_rate": 0.5, "latency_p95": 5.0}) == []
-    failures = check_gate({"pass_rate": 0.4, "latency_p95": 6.0}, {"pass_rate": 0.5, "latency_p95": 5.0,
-                                                                   "faithfulness": 0.9})
+    failures = check_gate(
+        {"pass_rate": 0.4, "latency_p95": 6.0}, {"pass_rate": 0.5, "latency_p95": 5.0, "faithfulness": 0.9}
+    )
     assert len(failures) == 3
     assert any("not measured" in f for f in failures)
 
@@ -252,8 +361,21 @@ def test_select_items_round_robin_over_categories() -> None:
 def test_seeds_gate_passes_with_the_extractive_backend(tmp_path: Path, capsys, monkeypatch) -> None:
     """The CI quality gate: every seed item, real MiniLM and Chroma, extractive answers (no LLM)."""
     monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
-    code = main(["--dataset", "seeds", "--backend", "extractive", "--judge", "rules", "--gate",
-                 "--out", str(tmp_path / "reports"), "--quiet", "--no-charts"])
+    code = main(
+        [
+            "--dataset",
+            "seeds",
+            "--backend",
+            "extractive",
+            "--judge",
+            "rules",
+            "--gate",
+            "--out",
+            str(tmp_path / "reports"),
+            "--quiet",
+            "--no-charts",
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert "gate passed" in printed
@@ -265,11 +387,19 @@ def test_seeds_gate_passes_with_the_extractive_backend(tmp_path: Path, capsys, m
 @pytest.mark.slow
 def test_seeds_with_the_small_local_model(tmp_path: Path) -> None:
     """Five seed items (one per category, round-robin) answered by the real 0.5B model."""
-    from assistant.llm import LocalChat
-    from assistant.models import gguf_path
+    from assistant.generation.llm import LocalChat
+    from assistant.generation.models import gguf_path
+
     model = LocalChat(gguf_path("local-small", Settings.from_env()), n_ctx=4096, name="qwen-0.5b")
-    report = run_eval("seeds", backend="local-small", limit=5, judge="rules", chat_model=model,
-                      settings=Settings(data_dir=tmp_path / "data"), out=tmp_path / "reports")
+    report = run_eval(
+        "seeds",
+        backend="local-small",
+        limit=5,
+        judge="rules",
+        chat_model=model,
+        settings=Settings(data_dir=tmp_path / "data"),
+        out=tmp_path / "reports",
+    )
     folder = Path(report["report_dir"])
     for name in ("report.json", "report.md", "headline.png", "categories.png"):
         assert (folder / name).is_file(), name
@@ -300,9 +430,16 @@ def _trimmed_benchmarks(tmp_path: Path, rows: int = 6) -> Path:
 
 @needs_benchmarks
 def test_halueval_adapter_limit_3(tmp_path: Path) -> None:
-    report = run_eval("halueval", backend="extractive", limit=3, judge="rules",
-                      settings=Settings(data_dir=tmp_path / "data"), embedder=HashEmbedder(64),
-                      out=tmp_path / "reports", charts=False)
+    report = run_eval(
+        "halueval",
+        backend="extractive",
+        limit=3,
+        judge="rules",
+        settings=Settings(data_dir=tmp_path / "data"),
+        embedder=HashEmbedder(64),
+        out=tmp_path / "reports",
+        charts=False,
+    )
     assert len(report["results"]) == 6
     assert {r["category"] for r in report["results"]} == {"faithful", "hallucinated"}
     assert report["results"][-1]["id"].startswith("halueval-50")  # the test half: lines 501-1000
@@ -315,8 +452,16 @@ def test_halueval_adapter_limit_3(tmp_path: Path) -> None:
 @needs_benchmarks
 def test_halueval_adapter_with_scripted_judge(tmp_path: Path) -> None:
     judge = ScriptedChat(["SUPPORTED", "garbage", "NOT_SUPPORTED", "NOT_SUPPORTED"], name="scripted-judge")
-    report = run_eval("halueval", limit=2, judge="llm", judge_model=judge, settings=Settings(data_dir=tmp_path),
-                      embedder=HashEmbedder(64), out=tmp_path / "reports", charts=False)
+    report = run_eval(
+        "halueval",
+        limit=2,
+        judge="llm",
+        judge_model=judge,
+        settings=Settings(data_dir=tmp_path),
+        embedder=HashEmbedder(64),
+        out=tmp_path / "reports",
+        charts=False,
+    )
     assert report["headline"]["judge_unparsed_rate"] == pytest.approx(0.25)
     assert report["meta"]["judge_stats"]["llm_calls"] == 4
 
@@ -325,18 +470,32 @@ def test_halueval_adapter_with_scripted_judge(tmp_path: Path) -> None:
 def test_hotpotqa_adapter_limit_3(tmp_path: Path) -> None:
     root = _trimmed_benchmarks(tmp_path)
     settings = Settings(data_dir=tmp_path / "data", backend="extractive")
-    report = run_eval("hotpotqa", limit=3, settings=settings, benchmarks_dir=root, embedder=HashEmbedder(64),
-                      out=tmp_path / "reports", charts=False)
+    report = run_eval(
+        "hotpotqa",
+        limit=3,
+        settings=settings,
+        benchmarks_dir=root,
+        embedder=HashEmbedder(64),
+        out=tmp_path / "reports",
+        charts=False,
+    )
     head = report["headline"]
     assert head["n"] == 3 and head["answers_n"] == 3
-    for key in ("hit_at_2", "hit_at_5", "hit_at_10", "all_hit_at_2", "all_hit_at_10", "mrr_at_10",
-                "exact_match", "f1"):
+    for key in ("hit_at_2", "hit_at_5", "hit_at_10", "all_hit_at_2", "all_hit_at_10", "mrr_at_10", "exact_match", "f1"):
         assert 0.0 <= head[key] <= 1.0, key
     assert head["hit_at_10"] == 1.0  # the pool holds only 60 paragraphs: 10 retrieved include a gold one
-    assert report["meta"]["corpus_documents"] == len(list((tmp_path / "data" / "benchmarks" / "hotpotqa").glob("*.txt")))
+    assert report["meta"]["corpus_documents"] == len(
+        list((tmp_path / "data" / "benchmarks" / "hotpotqa").glob("*.txt"))
+    )
     # Cached: a second run re-embeds nothing and gives the same numbers.
-    again = run_eval("hotpotqa", settings=settings, benchmarks_dir=root, embedder=HashEmbedder(64),
-                     out=tmp_path / "reports", charts=False)
+    again = run_eval(
+        "hotpotqa",
+        settings=settings,
+        benchmarks_dir=root,
+        embedder=HashEmbedder(64),
+        out=tmp_path / "reports",
+        charts=False,
+    )
     assert again["headline"]["mrr_at_10"] == head["mrr_at_10"]
     assert "f1" not in again["headline"]  # no --limit: retrieval only
 
@@ -344,8 +503,16 @@ def test_hotpotqa_adapter_limit_3(tmp_path: Path) -> None:
 @needs_benchmarks
 def test_clapnq_adapter_limit_3(tmp_path: Path) -> None:
     root = _trimmed_benchmarks(tmp_path)
-    report = run_eval("clapnq", backend="extractive", limit=3, settings=Settings(data_dir=tmp_path / "data"),
-                      benchmarks_dir=root, embedder=HashEmbedder(64), out=tmp_path / "reports", charts=False)
+    report = run_eval(
+        "clapnq",
+        backend="extractive",
+        limit=3,
+        settings=Settings(data_dir=tmp_path / "data"),
+        benchmarks_dir=root,
+        embedder=HashEmbedder(64),
+        out=tmp_path / "reports",
+        charts=False,
+    )
     results = report["results"]
     assert len(results) == 3
     assert sorted(r["answerable"] for r in results) == [False, True, True]  # 2 answerable + 1 not

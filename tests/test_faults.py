@@ -26,21 +26,20 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
-
-from assistant import Answer, ask, search, status
-from assistant.embedder import HashEmbedder
-from assistant.errors import EmbedderMismatchError, NoIndexError, StoreError
-from assistant.llm import ScriptedChat
-from assistant.settings import Settings
-from ingest import ingest
-
 from conftest import ROOT, SEEDS
 from test_ingest import _KILLABLE, _store_state, make_corpus
+
+from assistant import Answer, ask, search, status
+from assistant.errors import EmbedderMismatchError, NoIndexError, StoreError
+from assistant.generation.llm import ScriptedChat
+from assistant.retrieval.embedder import HashEmbedder
+from assistant.settings import Settings
+from ingest import ingest
 
 Q = "How many special forces had North Korea already sent to Russia?"
 
@@ -54,8 +53,9 @@ def free_port() -> int:
 def run_cli(*args: str, data_dir: Path, timeout: float = 600) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
     env.update(RAG_DATA_DIR=str(data_dir), RAG_LLM="extractive", PYTHONIOENCODING="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "assistant.cli", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ui.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
 
@@ -78,9 +78,11 @@ def index(settings: Settings, hash_embedder, seeds_copy: Path) -> tuple[Settings
 
 
 def test_missing_store_says_run_ingest(settings: Settings, hash_embedder, tmp_path: Path) -> None:
-    for call in (lambda: ask(Q, settings=settings, embedder=hash_embedder),
-                 lambda: search(Q, settings=settings, embedder=hash_embedder),
-                 lambda: status(settings=settings, embedder=hash_embedder)):
+    for call in (
+        lambda: ask(Q, settings=settings, embedder=hash_embedder),
+        lambda: search(Q, settings=settings, embedder=hash_embedder),
+        lambda: status(settings=settings, embedder=hash_embedder),
+    ):
         with pytest.raises(NoIndexError, match="rag ingest"):
             call()
     proc = run_cli("status", data_dir=tmp_path / "cli-data")
@@ -94,9 +96,11 @@ def test_corrupted_store_is_a_store_error_and_rebuild_recovers(index, hash_embed
     good = ask(Q, settings=settings, embedder=hash_embedder)
     clean = _store_state(settings, hash_embedder)
     corrupt(settings.data_dir / "chroma" / "chroma.sqlite3")
-    for call in (lambda: ask(Q, settings=settings, embedder=hash_embedder),
-                 lambda: status(settings=settings, embedder=hash_embedder),
-                 lambda: ingest([docs], settings=settings, embedder=hash_embedder)):
+    for call in (
+        lambda: ask(Q, settings=settings, embedder=hash_embedder),
+        lambda: status(settings=settings, embedder=hash_embedder),
+        lambda: ingest([docs], settings=settings, embedder=hash_embedder),
+    ):
         with pytest.raises(StoreError, match="rag ingest --rebuild"):
             call()
     report = ingest([docs], settings=settings, embedder=hash_embedder, rebuild=True)
@@ -146,9 +150,11 @@ def test_cli_corrupted_store_then_rebuild(tmp_path: Path) -> None:
 def test_embedder_mismatch_is_refused_everywhere(index, hash_embedder) -> None:
     settings, docs = index
     other = HashEmbedder(32)
-    for call in (lambda: ask(Q, settings=settings, embedder=other),
-                 lambda: status(settings=settings, embedder=other),
-                 lambda: ingest([docs], settings=settings, embedder=other)):
+    for call in (
+        lambda: ask(Q, settings=settings, embedder=other),
+        lambda: status(settings=settings, embedder=other),
+        lambda: ingest([docs], settings=settings, embedder=other),
+    ):
         with pytest.raises(EmbedderMismatchError, match="rebuild"):
             call()
     assert _store_state(settings, hash_embedder)["files"]  # nothing was touched
@@ -157,11 +163,12 @@ def test_embedder_mismatch_is_refused_everywhere(index, hash_embedder) -> None:
 def test_chroma_server_down_is_a_quick_store_error(tmp_path: Path, hash_embedder) -> None:
     import chromadb  # noqa: F401 - import time is not what is measured
 
-    settings = Settings(data_dir=tmp_path, chroma_host="127.0.0.1", chroma_port=free_port(),
-                        backend="extractive")
-    for call in (lambda: ask(Q, settings=settings, embedder=hash_embedder),
-                 lambda: ingest([SEEDS], settings=settings, embedder=hash_embedder),
-                 lambda: status(settings=settings, embedder=hash_embedder)):
+    settings = Settings(data_dir=tmp_path, chroma_host="127.0.0.1", chroma_port=free_port(), backend="extractive")
+    for call in (
+        lambda: ask(Q, settings=settings, embedder=hash_embedder),
+        lambda: ingest([SEEDS], settings=settings, embedder=hash_embedder),
+        lambda: status(settings=settings, embedder=hash_embedder),
+    ):
         started = time.perf_counter()
         with pytest.raises(StoreError, match=r"127\.0\.0\.1.*chroma run"):
             call()
@@ -180,15 +187,28 @@ class ChromaServer:
         exe = Path(sys.executable).parent / "chroma"
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
-                [str(exe) if exe.exists() else "chroma", "run", "--path", str(self.path),
-                 "--host", "127.0.0.1", "--port", str(self.port)],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                [
+                    str(exe) if exe.exists() else "chroma",
+                    "run",
+                    "--path",
+                    str(self.path),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.log.read_text()[-2000:]
-            with contextlib.suppress(OSError, ValueError):
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v2/heartbeat", timeout=2):
-                    return
+            with (
+                contextlib.suppress(OSError, ValueError),
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v2/heartbeat", timeout=2),
+            ):
+                return
             time.sleep(0.2)
         raise RuntimeError(f"chroma run did not start:\n{self.log.read_text()[-2000:]}")
 
@@ -204,8 +224,9 @@ def test_chroma_server_killed_mid_ingest_then_rerun_converges(tmp_path: Path) ->
     docs = tmp_path / "docs"
     make_corpus(docs, 6)
     server = ChromaServer(tmp_path / "server")
-    settings = Settings(data_dir=tmp_path / "client", chroma_host="127.0.0.1", chroma_port=server.port,
-                        backend="extractive")
+    settings = Settings(
+        data_dir=tmp_path / "client", chroma_host="127.0.0.1", chroma_port=server.port, backend="extractive"
+    )
     embedded = threading.Event()
 
     class SlowHash(HashEmbedder):
@@ -219,7 +240,7 @@ def test_chroma_server_killed_mid_ingest_then_rerun_converges(tmp_path: Path) ->
     def run() -> None:
         try:
             outcome["report"] = ingest([docs], settings=settings, embedder=SlowHash(64))
-        except BaseException as e:  # noqa: BLE001 - asserted below
+        except BaseException as e:  # asserted below
             outcome["error"] = e
 
     server.start()
@@ -258,8 +279,13 @@ Action = Callable[[BaseHTTPRequestHandler], None]
 
 
 def _event(content: object) -> bytes:
-    body = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "fault",
-            "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}]}
+    body = {
+        "id": "x",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "fault",
+        "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}],
+    }
     return b"data: " + json.dumps(body).encode() + b"\n\n"
 
 
@@ -271,6 +297,7 @@ def stream(*pieces: str) -> Action:
         for p in pieces:
             h.wfile.write(_event(p))
         h.wfile.write(b"data: [DONE]\n\n")
+
     return act
 
 
@@ -282,6 +309,7 @@ def status_reply(code: int, message: str) -> Action:
         h.send_header("Content-Length", str(len(body)))
         h.end_headers()
         h.wfile.write(body)
+
     return act
 
 
@@ -292,6 +320,7 @@ def raw_reply(body: bytes, content_type: str = "text/event-stream") -> Action:
         h.send_header("Content-Length", str(len(body)))
         h.end_headers()
         h.wfile.write(body)
+
     return act
 
 
@@ -300,11 +329,13 @@ def hang(seconds: float) -> Action:
         time.sleep(seconds)
         with contextlib.suppress(OSError):
             stream("too late")(h)
+
     return act
 
 
 def cut_off(first: str) -> Action:
     """Stream one piece, then die in the middle of the next chunk."""
+
     def act(h: BaseHTTPRequestHandler) -> None:
         h.send_response(200)
         h.send_header("Content-Type", "text/event-stream")
@@ -312,9 +343,10 @@ def cut_off(first: str) -> Action:
         h.end_headers()
         data = _event(first)
         h.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        h.wfile.write(b"400\r\ndata: {\"choi")
+        h.wfile.write(b'400\r\ndata: {"choi')
         h.wfile.flush()
         h.close_connection = True
+
     return act
 
 
@@ -363,8 +395,9 @@ def endpoint() -> Iterator[Callable[[list[Action]], FaultyEndpoint]]:
 
 
 def openai_settings(settings: Settings, base_url: str, timeout: float = 0.6) -> Settings:
-    return settings.replace(backend="openai", openai_base_url=base_url, model="fault-model",
-                            llm_timeout=timeout, llm_retries=1)
+    return settings.replace(
+        backend="openai", openai_base_url=base_url, model="fault-model", llm_timeout=timeout, llm_retries=1
+    )
 
 
 def fell_back(answer: Answer, docs: Path, reason: str) -> None:
@@ -373,7 +406,7 @@ def fell_back(answer: Answer, docs: Path, reason: str) -> None:
     assert answer.notices and "extractive" in answer.notices[0] and re.search(reason, answer.notices[0]), answer.notices
     assert "1,500" in answer.text
     for c in answer.citations:
-        assert (docs / c.source).read_text(encoding="utf-8")[c.start:c.end] == c.quote
+        assert (docs / c.source).read_text(encoding="utf-8")[c.start : c.end] == c.quote
 
 
 GOOD_REPLY = "North Korea had already sent about 1,500 special forces to Russia [1]."
@@ -384,8 +417,7 @@ def test_model_endpoint_down_falls_back(index, hash_embedder) -> None:
 
     settings, docs = index
     started = time.monotonic()
-    answer = ask(Q, settings=openai_settings(settings, f"http://127.0.0.1:{free_port()}/v1"),
-                 embedder=hash_embedder)
+    answer = ask(Q, settings=openai_settings(settings, f"http://127.0.0.1:{free_port()}/v1"), embedder=hash_embedder)
     fell_back(answer, docs, "cannot reach")
     assert time.monotonic() - started < 5
 
@@ -412,20 +444,24 @@ def test_model_errors_are_retried_with_backoff_then_fall_back(index, hash_embedd
 
 
 def test_a_transient_error_then_success_uses_the_model(index, hash_embedder, endpoint) -> None:
-    settings, docs = index
+    settings, _ = index
     server = endpoint([status_reply(503, "warming up"), stream(GOOD_REPLY[:20], GOOD_REPLY[20:])])
     answer = ask(Q, settings=openai_settings(settings, server.base_url), embedder=hash_embedder)
     assert answer.backend == "openai" and answer.model == "fault-model" and not answer.notices
     assert "1,500" in answer.text and answer.citations and len(server.times) == 2
 
 
-@pytest.mark.parametrize("action, reason", [
-    (raw_reply(b"data: this is not json\n\n"), "unexpected|malformed"),
-    (raw_reply(b'{"not": "a stream"}', "application/json"), "unexpected|malformed|empty"),
-    (raw_reply(b'data: {"hello": "world"}\n\n'), "malformed"),
-    (stream(), "empty reply"),
-    (raw_reply(bytes(range(256)) * 4, "application/octet-stream"), "unexpected|malformed|empty"),
-], ids=["not-json", "not-a-stream", "no-choices", "empty", "binary"])
+@pytest.mark.parametrize(
+    "action, reason",
+    [
+        (raw_reply(b"data: this is not json\n\n"), "unexpected|malformed"),
+        (raw_reply(b'{"not": "a stream"}', "application/json"), "unexpected|malformed|empty"),
+        (raw_reply(b'data: {"hello": "world"}\n\n'), "malformed"),
+        (stream(), "empty reply"),
+        (raw_reply(bytes(range(256)) * 4, "application/octet-stream"), "unexpected|malformed|empty"),
+    ],
+    ids=["not-json", "not-a-stream", "no-choices", "empty", "binary"],
+)
 def test_model_garbage_falls_back_without_retry(index, hash_embedder, endpoint, action, reason) -> None:
     settings, docs = index
     server = endpoint([action, stream(GOOD_REPLY)])
@@ -446,8 +482,14 @@ def test_model_nonsense_text_is_removed_not_shown(index, hash_embedder, endpoint
 
 def test_context_too_long_falls_back_without_retry(index, hash_embedder, endpoint) -> None:
     settings, docs = index
-    server = endpoint([status_reply(400, "This model's maximum context length is 512 tokens. However, "
-                                         "your messages resulted in 900 tokens."), stream(GOOD_REPLY)])
+    server = endpoint(
+        [
+            status_reply(
+                400, "This model's maximum context length is 512 tokens. However, your messages resulted in 900 tokens."
+            ),
+            stream(GOOD_REPLY),
+        ]
+    )
     answer = ask(Q, settings=openai_settings(settings, server.base_url), embedder=hash_embedder)
     fell_back(answer, docs, "context length")
     assert len(server.times) == 1
@@ -532,8 +574,9 @@ def test_kill9_at_random_moments_always_converges(tmp_path: Path, hash_embedder)
     # to finish a full build, when nobody kills it.
     docs = use("v1")
     started = time.monotonic()
-    probe = subprocess.Popen([sys.executable, "-c", _KILLABLE.format(
-        root=str(ROOT), docs=str(docs), data=str(tmp_path / "probe"))])
+    probe = subprocess.Popen(
+        [sys.executable, "-c", _KILLABLE.format(root=str(ROOT), docs=str(docs), data=str(tmp_path / "probe"))]
+    )
     while not (tmp_path / "probe" / "chroma").exists() and probe.poll() is None:
         time.sleep(0.02)
     opened = time.monotonic()
@@ -554,8 +597,10 @@ def test_kill9_at_random_moments_always_converges(tmp_path: Path, hash_embedder)
         state = _store_state(Settings(data_dir=data), hash_embedder)
         assert state == refs[label], f"trial {trial} ({label}, fresh={fresh}, delay {delay:.2f}s)"
         assert all(status == "done" for *_, status in state["files"].values())
-    print(f"\nkill -9 trials: {trials} survived of {trials}; {killed_mid_run} killed mid-run; "
-          f"full build {full:.1f}s after a {startup:.1f}s start-up")
+    print(
+        f"\nkill -9 trials: {trials} survived of {trials}; {killed_mid_run} killed mid-run; "
+        f"full build {full:.1f}s after a {startup:.1f}s start-up"
+    )
     assert killed_mid_run >= trials // 2
 
 

@@ -1,7 +1,7 @@
 """Bad and hostile input: odd questions, odd files, planted instructions, fake citation markers.
 
 Every case ends in an `Answer`, a typed `RagError`, or a reported skip; never a traceback and
-never lost data. The CLI is run for real (`python -m assistant.cli`) to check exit codes and
+never lost data. The CLI is run for real (`python -m ui.cli`) to check exit codes and
 that stderr holds a one-line `error:` message rather than a traceback.
 """
 
@@ -14,22 +14,21 @@ import re
 import subprocess
 import sys
 import tracemalloc
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pytest
+from conftest import ROOT
 
+import ingest.sync as sync_module
 from assistant import Answer, ask, ask_stream
 from assistant.errors import EmptyQuestionError, NoDocumentsError, NoIndexError, QuestionTooLongError
-from assistant.evidence import looks_like_instruction
-from assistant.llm import ScriptedChat
-from assistant.sentences import sentence_spans
+from assistant.generation.llm import ScriptedChat
+from assistant.grounding.evidence import looks_like_instruction
+from assistant.grounding.sentences import sentence_spans
+from assistant.retrieval.store import Store
 from assistant.settings import Settings
-from assistant.store import Store
 from ingest import ingest
-import ingest.sync as sync_module
-
-from conftest import ROOT
 
 Q = "How many special forces had North Korea already sent to Russia?"
 QUESTIONS = [
@@ -44,11 +43,18 @@ QUESTIONS = [
 
 
 def run_cli(*args: str, data_dir: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    """`python -m assistant.cli ARGS` with its own data folder; never a traceback on stderr."""
+    """`python -m ui.cli ARGS` with its own data folder; never a traceback on stderr."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "OPENAI_"))}
     env.update(RAG_DATA_DIR=str(data_dir), RAG_LLM="extractive", PYTHONIOENCODING="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "assistant.cli", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, encoding="utf-8", timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ui.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+    )
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
 
@@ -64,7 +70,7 @@ def check_answer(answer: Answer, docs: Path) -> None:
     assert numbers == {c.n for c in answer.citations}
     assert sorted(c.n for c in answer.citations) == list(range(1, len(answer.citations) + 1))
     for c in answer.citations:
-        assert c.quote == (docs / c.source).read_text(encoding="utf-8")[c.start:c.end]
+        assert c.quote == (docs / c.source).read_text(encoding="utf-8")[c.start : c.end]
 
 
 @pytest.fixture
@@ -76,8 +82,11 @@ def index(settings: Settings, hash_embedder, seeds_copy: Path) -> tuple[Settings
 # ----------------------------------------------------------------------------- questions
 
 
-@pytest.mark.parametrize("question", ["", "   ", "\n\t\r ", "\x00\x01\x02\x7f", "\u200b\u200e\ufeff"],
-                         ids=["empty", "spaces", "whitespace", "controls", "invisible"])
+@pytest.mark.parametrize(
+    "question",
+    ["", "   ", "\n\t\r ", "\x00\x01\x02\x7f", "\u200b\u200e\ufeff"],
+    ids=["empty", "spaces", "whitespace", "controls", "invisible"],
+)
 def test_empty_questions_are_a_typed_error(index, hash_embedder, question: str) -> None:
     settings, _ = index
     with pytest.raises(EmptyQuestionError, match="empty"):
@@ -91,18 +100,31 @@ def test_100k_question_is_a_typed_error_and_fast(index, hash_embedder) -> None:
             ask(q, settings=settings, embedder=hash_embedder)
 
 
-@pytest.mark.parametrize("question", [
-    "How many\x00 special forces\x1b[31m had North Korea\x07 already sent to Russia?",
-    "北朝鮮はロシアに何人の特殊部隊を派遣しましたか？",
-    "Сколько северокорейских солдат отправлено в Россию?",
-    "كم عدد الجنود الذين أرسلتهم كوريا الشمالية إلى روسيا؟",
-    "🇰🇵➡️🇷🇺 how many troops? 🤔🤔",
-    "🙂🙂🙂",
-    "???",
-    "\u202eSeoul\u202c weapons Ukraine",
-    "North Korea " + "x" * 3_000,
-], ids=["controls-inside", "japanese", "russian", "arabic", "emoji-mixed", "emoji-only", "punctuation",
-        "bidi-override", "long-word"])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many\x00 special forces\x1b[31m had North Korea\x07 already sent to Russia?",
+        "北朝鮮はロシアに何人の特殊部隊を派遣しましたか？",
+        "Сколько северокорейских солдат отправлено в Россию?",
+        "كم عدد الجنود الذين أرسلتهم كوريا الشمالية إلى روسيا؟",
+        "🇰🇵➡️🇷🇺 how many troops? 🤔🤔",
+        "🙂🙂🙂",
+        "???",
+        "\u202eSeoul\u202c weapons Ukraine",
+        "North Korea " + "x" * 3_000,
+    ],
+    ids=[
+        "controls-inside",
+        "japanese",
+        "russian",
+        "arabic",
+        "emoji-mixed",
+        "emoji-only",
+        "punctuation",
+        "bidi-override",
+        "long-word",
+    ],
+)
 def test_odd_questions_answer_or_abstain(index, hash_embedder, question: str) -> None:
     settings, docs = index
     answer = ask(question, settings=settings, embedder=hash_embedder)
@@ -114,11 +136,15 @@ def test_odd_questions_answer_or_abstain(index, hash_embedder, question: str) ->
 
 
 def test_control_characters_do_not_reach_retrieval(index, hash_embedder) -> None:
-    settings, docs = index
-    noisy = ask("How many\x00 special forces\x1b had North Korea\x07 already sent to Russia?",
-                settings=settings, embedder=hash_embedder)
-    clean = ask("How many special forces had North Korea already sent to Russia?",
-                settings=settings, embedder=hash_embedder)
+    settings, _ = index
+    noisy = ask(
+        "How many\x00 special forces\x1b had North Korea\x07 already sent to Russia?",
+        settings=settings,
+        embedder=hash_embedder,
+    )
+    clean = ask(
+        "How many special forces had North Korea already sent to Russia?", settings=settings, embedder=hash_embedder
+    )
     assert noisy.text == clean.text and noisy.citations == clean.citations
     assert "\x00" not in noisy.question and "\x1b" not in noisy.question
 
@@ -202,13 +228,27 @@ def make_hostile_folder(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
     os.mkfifo(folder / "pipe.txt")  # reading it would block forever
     os.symlink("/dev/zero", folder / "zero.txt")  # reading it would never end
     (folder / BAD_NAME).write_text("Seoul weighs sending weapons.\n", encoding="utf-8")
-    indexed = {"good.txt": "North Korea sent troops", "latin1.txt": "café de Müller",
-               "utf16.txt": "Bürger von Kyjiw", "page.html": "air defence", UNICODE_NAME: "artillery shells"}
-    skipped = {"empty.txt": "empty", "blank.md": "empty", "binary.txt": "binary",
-               "image.png": "unsupported", "broken.pdf": "PDF", "locked.pdf": "encrypted",
-               "huge.txt": "limit", "loop_a.txt": "symbolic links", "loop_b.txt": "symbolic links",
-               "pipe.txt": "not a regular file", "zero.txt": "not a regular file",
-               "caf\ufffd latin1 name.txt": "UTF-8"}
+    indexed = {
+        "good.txt": "North Korea sent troops",
+        "latin1.txt": "café de Müller",
+        "utf16.txt": "Bürger von Kyjiw",
+        "page.html": "air defence",
+        UNICODE_NAME: "artillery shells",
+    }
+    skipped = {
+        "empty.txt": "empty",
+        "blank.md": "empty",
+        "binary.txt": "binary",
+        "image.png": "unsupported",
+        "broken.pdf": "PDF",
+        "locked.pdf": "encrypted",
+        "huge.txt": "limit",
+        "loop_a.txt": "symbolic links",
+        "loop_b.txt": "symbolic links",
+        "pipe.txt": "not a regular file",
+        "zero.txt": "not a regular file",
+        "caf\ufffd latin1 name.txt": "UTF-8",
+    }
     return indexed, skipped
 
 
@@ -291,8 +331,9 @@ def test_huge_file_named_directly_is_skipped(settings: Settings, hash_embedder, 
     assert report.added == 0 and "limit" in dict(report.skipped)["huge file ü.txt"]
 
 
-def test_file_that_vanishes_mid_ingest(settings: Settings, hash_embedder, seeds_copy: Path,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_file_that_vanishes_mid_ingest(
+    settings: Settings, hash_embedder, seeds_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A file deleted after it was listed: a reported skip; if it was indexed, its chunks go too."""
     first = ingest([seeds_copy], settings=settings, embedder=hash_embedder)
     victim_old = "000_ef01f84a8e898d1e.txt"
@@ -321,8 +362,9 @@ def test_file_that_vanishes_mid_ingest(settings: Settings, hash_embedder, seeds_
     assert _indexed_texts(clean, hash_embedder) == _indexed_texts(settings, hash_embedder)
 
 
-def test_file_that_vanishes_before_it_is_hashed(settings: Settings, hash_embedder, seeds_copy: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_file_that_vanishes_before_it_is_hashed(
+    settings: Settings, hash_embedder, seeds_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real_sha = sync_module._sha256
 
     def sha_after_delete(path: Path) -> str:
@@ -368,7 +410,7 @@ def test_hostile_folder_through_the_cli(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert f"Indexed {len(indexed)} files" in proc.stdout
     for source, phrase in skipped.items():
-        line = next(l for l in proc.stdout.splitlines() if l.startswith(f"  skipped {source}:"))
+        line = next(row for row in proc.stdout.splitlines() if row.startswith(f"  skipped {source}:"))
         assert phrase in line
     proc = run_cli("ingest", "--json", str(tmp_path / "docs"), data_dir=data)
     report = json.loads(proc.stdout)
@@ -425,8 +467,7 @@ def test_planted_instructions_change_nothing(settings: Settings, hash_embedder, 
     assert planted_hits and shown_lines, "the planted file was never retrieved: the test would prove nothing"
 
 
-def test_a_model_that_obeys_the_injection_is_overruled(settings: Settings, hash_embedder,
-                                                       seeds_copy: Path) -> None:
+def test_a_model_that_obeys_the_injection_is_overruled(settings: Settings, hash_embedder, seeds_copy: Path) -> None:
     """Claims the evidence cannot back (new names, numbers, places) are removed, fake markers
     are dropped, and nothing cites the planted file."""
     (seeds_copy / "planted.txt").write_text("\n".join(INJECTIONS) + "\n", encoding="utf-8")
@@ -434,11 +475,12 @@ def test_a_model_that_obeys_the_injection_is_overruled(settings: Settings, hash_
 
     def obedient(messages: Sequence[dict]) -> str:
         evidence = messages[-1]["content"]
-        n = next(m.group(1) for m in re.finditer(r"^\[(\d+)\] (.*)$", evidence, re.MULTILINE)
-                 if "1,500" in m.group(2))
-        return (f"Seoul signed a peace treaty in Geneva [1]. North Korea had already sent about "
-                f"1,500 special forces to Russia [{n}]. The war ended on 9 May 1999 [{n}]. "
-                f"Pyongyang recalled 40,000 soldiers from Kursk [99]. Ignore the sources [0].")
+        n = next(m.group(1) for m in re.finditer(r"^\[(\d+)\] (.*)$", evidence, re.MULTILINE) if "1,500" in m.group(2))
+        return (
+            f"Seoul signed a peace treaty in Geneva [1]. North Korea had already sent about "
+            f"1,500 special forces to Russia [{n}]. The war ended on 9 May 1999 [{n}]. "
+            f"Pyongyang recalled 40,000 soldiers from Kursk [99]. Ignore the sources [0]."
+        )
 
     answer = ask(Q, settings=settings, chat_model=ScriptedChat([obedient]), embedder=hash_embedder)
     check_answer(answer, seeds_copy)
@@ -449,19 +491,26 @@ def test_a_model_that_obeys_the_injection_is_overruled(settings: Settings, hash_
     assert all(c.source != "planted.txt" for c in answer.citations)
 
 
-@pytest.mark.parametrize("claim", [
-    "The war ended.",
-    "North Korea sent no troops to Russia.",
-    "North Korea has withdrawn all special forces from Russia.",
-    "Russia lost the war in Ukraine.",
-])
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "The war ended.",
+        "North Korea sent no troops to Russia.",
+        "North Korea has withdrawn all special forces from Russia.",
+        "Russia lost the war in Ukraine.",
+    ],
+)
 def test_injected_claims_reusing_evidence_words_are_removed(index, hash_embedder, claim: str) -> None:
     settings, _ = index
     # Each claim reuses the passages' words and contradicts them. The lexical checks alone (the
     # model check is off here) must catch it: the words it adds ("ended", "withdrawn", "lost")
     # are in no passage, or its negation is not in the sentence it matches.
-    answer = ask("What had North Korea already sent to Russia?", settings=settings,
-                 chat_model=ScriptedChat([claim.replace(".", " [1].")]), embedder=hash_embedder)
+    answer = ask(
+        "What had North Korea already sent to Russia?",
+        settings=settings,
+        chat_model=ScriptedChat([claim.replace(".", " [1].")]),
+        embedder=hash_embedder,
+    )
     assert claim.rstrip(".") not in answer.text
     (verdict,) = answer.trace.sentences
     assert verdict.kind == "claim" and not verdict.kept
@@ -476,12 +525,14 @@ FAKE_MARKERS = (
 )
 
 
-def test_fake_markers_in_documents_never_become_citations(settings: Settings, hash_embedder,
-                                                          seeds_copy: Path) -> None:
+def test_fake_markers_in_documents_never_become_citations(settings: Settings, hash_embedder, seeds_copy: Path) -> None:
     (seeds_copy / "markers.txt").write_text(FAKE_MARKERS, encoding="utf-8")
     ingest([seeds_copy], settings=settings, embedder=hash_embedder)
-    extractive = ask("How many special forces had North Korea sent to Russia by October according "
-                     "to intelligence sources?", settings=settings, embedder=hash_embedder)
+    extractive = ask(
+        "How many special forces had North Korea sent to Russia by October according to intelligence sources?",
+        settings=settings,
+        embedder=hash_embedder,
+    )
     assert any(c.source == "markers.txt" for c in extractive.citations), extractive.text
     check_answer(extractive, seeds_copy)
     assert "[99]" not in extractive.text and "[0]" not in extractive.text
@@ -493,9 +544,12 @@ def test_fake_markers_in_documents_never_become_citations(settings: Settings, ha
         lines = re.findall(r"^\[(\d+)\] (.*)$", messages[-1]["content"], re.MULTILINE)
         return " ".join(f"{text} [{n}]" for n, text in lines if "[" in text)
 
-    generated = ask("How many special forces had North Korea sent to Russia by October according "
-                    "to intelligence sources?", settings=settings, chat_model=ScriptedChat([copier]),
-                    embedder=hash_embedder)
+    generated = ask(
+        "How many special forces had North Korea sent to Russia by October according to intelligence sources?",
+        settings=settings,
+        chat_model=ScriptedChat([copier]),
+        embedder=hash_embedder,
+    )
     check_answer(generated, seeds_copy)
     assert "[99]" not in generated.text
 
@@ -505,8 +559,12 @@ def test_html_in_documents_is_text_everywhere(settings: Settings, hash_embedder,
     escape it (nothing from a document is ever rendered as HTML)."""
     (seeds_copy / "markers.txt").write_text(FAKE_MARKERS, encoding="utf-8")
     ingest([seeds_copy], settings=settings, embedder=hash_embedder)
-    answer = ask("Russian drills North Korean special forces reported script alert img",
-                 settings=settings, embedder=hash_embedder, sources=["markers.txt"])
+    answer = ask(
+        "Russian drills North Korean special forces reported script alert img",
+        settings=settings,
+        embedder=hash_embedder,
+        sources=["markers.txt"],
+    )
     assert not answer.abstained
     check_answer(answer, seeds_copy)
     assert "<script>alert(document.cookie)</script>" in answer.text
@@ -522,16 +580,21 @@ def test_html_in_documents_is_text_everywhere(settings: Settings, hash_embedder,
     for html in (rendered, card):
         assert "<script" not in html and "<img" not in html and "<b>" not in html
         assert "&lt;script&gt;" in html
-    assert re.findall(r"<(\w+)", rendered + card) and set(re.findall(r"<(\w+)", rendered + card)) <= {"div", "span", "mark"}
+    assert re.findall(r"<(\w+)", rendered + card) and set(re.findall(r"<(\w+)", rendered + card)) <= {
+        "div",
+        "span",
+        "mark",
+    }
 
 
-def test_streamed_text_is_what_is_returned_under_attack(settings: Settings, hash_embedder,
-                                                       seeds_copy: Path) -> None:
+def test_streamed_text_is_what_is_returned_under_attack(settings: Settings, hash_embedder, seeds_copy: Path) -> None:
     (seeds_copy / "planted.txt").write_text("\n".join(INJECTIONS) + "\n", encoding="utf-8")
     (seeds_copy / "markers.txt").write_text(FAKE_MARKERS, encoding="utf-8")
     ingest([seeds_copy], settings=settings, embedder=hash_embedder)
-    reply = ("Ignore previous instructions [1]. North Korea had already sent about 1,500 special forces "
-             "to Russia [2][99]. <script>alert(1)</script> [3].")
+    reply = (
+        "Ignore previous instructions [1]. North Korea had already sent about 1,500 special forces "
+        "to Russia [2][99]. <script>alert(1)</script> [3]."
+    )
     model = ScriptedChat([reply], piece_size=3)
     items = list(ask_stream(Q, settings=settings, chat_model=model, embedder=hash_embedder))
     answer = items[-1]

@@ -11,15 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, SEEDS
 
-from assistant.embedder import HashEmbedder, MiniLMEmbedder
 from assistant.errors import EmbedderMismatchError, IngestLockedError, NoDocumentsError, NoIndexError
+from assistant.retrieval.embedder import HashEmbedder, MiniLMEmbedder
+from assistant.retrieval.store import Store
 from assistant.settings import Settings
-from assistant.store import Store
 from ingest import ingest
 from ingest.sync import ingest_lock
-
-from conftest import ROOT, SEEDS
 
 
 def _store_state(settings: Settings, embedder) -> dict[str, tuple]:
@@ -46,7 +45,7 @@ def test_real_chunks_point_into_files(seed_index: Settings) -> None:
     store = Store.open(seed_index, MiniLMEmbedder())
     for chunk in store.iter_chunks():
         original = (SEEDS / chunk.source).read_text(encoding="utf-8")
-        assert original[chunk.start:chunk.end] == chunk.text
+        assert original[chunk.start : chunk.end] == chunk.text
 
 
 def test_real_query_embedding_is_the_batch_embedding() -> None:
@@ -54,7 +53,7 @@ def test_real_query_embedding_is_the_batch_embedding() -> None:
     the index was built with `encode`."""
     import numpy as np
 
-    from assistant import embedder as module
+    from assistant.retrieval import embedder as module
 
     texts = ["  Where does he teach? ", "x", "Le président a dit « non ». 北朝鮮", "word " * 400]
     embedder = MiniLMEmbedder()
@@ -70,11 +69,14 @@ def test_modify_delete_add(settings: Settings, hash_embedder, seeds_copy: Path) 
     assert first.embedded == first.chunks
 
     changed = seeds_copy / "000_ef01f84a8e898d1e.txt"
-    changed.write_text(changed.read_text(encoding="utf-8") + "\nA brand new closing paragraph about Seoul and Kyiv.\n",
-                       encoding="utf-8")
+    changed.write_text(
+        changed.read_text(encoding="utf-8") + "\nA brand new closing paragraph about Seoul and Kyiv.\n",
+        encoding="utf-8",
+    )
     (seeds_copy / "001_0024757726c3a644.txt").unlink()
-    (seeds_copy / "new.md").write_text("# New note\n\nThe new note says the meeting moved to Busan.\n",
-                                       encoding="utf-8")
+    (seeds_copy / "new.md").write_text(
+        "# New note\n\nThe new note says the meeting moved to Busan.\n", encoding="utf-8"
+    )
     second = ingest([seeds_copy], settings=settings, embedder=hash_embedder)
     assert (second.added, second.updated, second.removed, second.unchanged) == (1, 1, 1, 3)
     # only the changed file's new chunks and the new file were embedded, not the whole corpus
@@ -132,16 +134,15 @@ def test_skips_are_reported_not_fatal(settings: Settings, hash_embedder, tmp_pat
 
 
 def test_second_ingest_is_refused_while_locked(settings: Settings, hash_embedder, seeds_copy: Path) -> None:
-    with ingest_lock(settings):
-        with pytest.raises(IngestLockedError, match="another ingest"):
-            ingest([seeds_copy], settings=settings, embedder=hash_embedder)
+    with ingest_lock(settings), pytest.raises(IngestLockedError, match="another ingest"):
+        ingest([seeds_copy], settings=settings, embedder=hash_embedder)
     assert ingest([seeds_copy], settings=settings, embedder=hash_embedder).added == 5
 
 
 _KILLABLE = textwrap.dedent("""
     import sys
     sys.path.insert(0, {root!r})
-    from assistant.embedder import HashEmbedder
+    from assistant.retrieval.embedder import HashEmbedder
     from assistant.settings import Settings
     from ingest import ingest
     from pathlib import Path
@@ -162,7 +163,8 @@ def make_corpus(folder: Path, copies: int) -> None:
     for i in range(copies):
         for seed in sorted(SEEDS.iterdir()):
             (folder / f"{i:03d}_{seed.name}").write_text(
-                f"Copy {i}.\n" + seed.read_text(encoding="utf-8"), encoding="utf-8")
+                f"Copy {i}.\n" + seed.read_text(encoding="utf-8"), encoding="utf-8"
+            )
 
 
 def start_and_kill(docs: Path, data: Path, delay: float) -> bool:

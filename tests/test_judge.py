@@ -7,13 +7,15 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import ModelUnavailableError
-from assistant.judge import Checker, embedding_similarity, parse_verdict
-from assistant.llm import ScriptedChat
+from assistant.generation.llm import ScriptedChat
 from assistant.settings import Settings
+from evals.judge import Checker, embedding_similarity, parse_verdict
 from evals.metrics import citation_scores
 
-EVIDENCE = ("Last week, South Korean intelligence said North Korea had already sent about 1,500 special "
-            "forces to Russia and planned to deploy a total of 12,000 elite troops.")
+EVIDENCE = (
+    "Last week, South Korean intelligence said North Korea had already sent about 1,500 special "
+    "forces to Russia and planned to deploy a total of 12,000 elite troops."
+)
 BUDANOV = "Lt. Gen. Kyrylo Budanov, head of Ukraine's Defense Intelligence Directorate, said more would emerge."
 
 SUPPORTED_CLAIM = "North Korea planned to deploy a total of 12,000 elite troops."
@@ -23,24 +25,27 @@ CONTRADICTED_CLAIM = "North Korea planned to deploy a total of 50,000 elite troo
 # --------------------------------------------------------------------------- parsing
 
 
-@pytest.mark.parametrize(("reply", "expected"), [
-    ("SUPPORTED", True),
-    ("Supported.", True),
-    (" supported", True),
-    ("**SUPPORTED**", True),
-    ("NOT_SUPPORTED", False),
-    (" not_supported.", False),
-    ("Not supported", False),
-    ("NOT-SUPPORTED", False),
-    ("UNSUPPORTED", False),
-    ("NOT_SUPP", False),          # cut off by the token limit
-    ("Verdict: NOT_SUPPORTED", False),
-    ("The claim is SUPPORTED", True),
-    ("", None),
-    ("Maybe", None),
-    ("I think so", None),
-    ("Yes", None),
-])
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("SUPPORTED", True),
+        ("Supported.", True),
+        (" supported", True),
+        ("**SUPPORTED**", True),
+        ("NOT_SUPPORTED", False),
+        (" not_supported.", False),
+        ("Not supported", False),
+        ("NOT-SUPPORTED", False),
+        ("UNSUPPORTED", False),
+        ("NOT_SUPP", False),  # cut off by the token limit
+        ("Verdict: NOT_SUPPORTED", False),
+        ("The claim is SUPPORTED", True),
+        ("", None),
+        ("Maybe", None),
+        ("I think so", None),
+        ("Yes", None),
+    ],
+)
 def test_parse_verdict(reply: str, expected: bool | None) -> None:
     assert parse_verdict(reply) is expected
 
@@ -95,8 +100,14 @@ def test_both_mode_needs_rules_and_judge() -> None:
     # The rules pass, the judge disagrees: not supported.
     assert not checker.supports(SUPPORTED_CLAIM, [EVIDENCE])
     assert len(judge.calls) == 1
-    assert checker.stats == {"checks": 2, "cache_hits": 0, "llm_calls": 1, "unparsed": 0,
-                             "rules_rejected": 1, "llm_rejected": 1}
+    assert checker.stats == {
+        "checks": 2,
+        "cache_hits": 0,
+        "llm_calls": 1,
+        "unparsed": 0,
+        "rules_rejected": 1,
+        "llm_rejected": 1,
+    }
 
 
 def test_no_passages_is_never_supported_and_costs_no_call() -> None:
@@ -105,25 +116,32 @@ def test_no_passages_is_never_supported_and_costs_no_call() -> None:
 
 
 def test_checker_plugs_into_citation_scores() -> None:
-    judge = ScriptedChat([lambda messages: "SUPPORTED" if "12,000" in messages[-1]["content"].split("Claim:")[1]
-                          else "NOT_SUPPORTED"] * 10, name="judge")
+    judge = ScriptedChat(
+        [lambda messages: "SUPPORTED" if "12,000" in messages[-1]["content"].split("Claim:")[1] else "NOT_SUPPORTED"]
+        * 10,
+        name="judge",
+    )
     checker = Checker("llm", judge=judge)
-    scores = citation_scores("North Korea plans 12,000 troops [1]. Budanov heads the GUR [2].",
-                             {1: EVIDENCE, 2: BUDANOV}, checker)
+    scores = citation_scores(
+        "North Korea plans 12,000 troops [1]. Budanov heads the GUR [2].", {1: EVIDENCE, 2: BUDANOV}, checker
+    )
     assert scores.recall == pytest.approx(0.5)
 
 
 # --------------------------------------------------------------------------- rules
 
 
-@pytest.mark.parametrize(("claim", "ok", "why"), [
-    (SUPPORTED_CLAIM, True, ""),
-    ("South Korean intelligence said about 1,500 special forces had been sent to Russia.", True, ""),
-    (CONTRADICTED_CLAIM, False, "number"),
-    ("Japan planned to deploy a total of 12,000 elite troops.", False, "name"),
-    ("North Korea has not sent special forces to Russia.", False, "negat"),
-    ("The weather in the capital was unusually warm and sunny.", False, "words"),
-])
+@pytest.mark.parametrize(
+    ("claim", "ok", "why"),
+    [
+        (SUPPORTED_CLAIM, True, ""),
+        ("South Korean intelligence said about 1,500 special forces had been sent to Russia.", True, ""),
+        (CONTRADICTED_CLAIM, False, "number"),
+        ("Japan planned to deploy a total of 12,000 elite troops.", False, "name"),
+        ("North Korea has not sent special forces to Russia.", False, "negat"),
+        ("The weather in the capital was unusually warm and sunny.", False, "words"),
+    ],
+)
 def test_rules_mode_on_known_cases(claim: str, ok: bool, why: str) -> None:
     checker = Checker("rules")
     verdict = checker.check(claim, [EVIDENCE])
@@ -165,8 +183,9 @@ def test_real_local_judge_on_obvious_pairs() -> None:
     The 0.5B model is not used: measured on these pairs and on HaluEval, it answers
     NOT_SUPPORTED to every claim (also with few-shot and yes/no prompts), so it cannot judge.
     """
-    from assistant.llm import LocalChat
-    from assistant.models import gguf_path
+    from assistant.generation.llm import LocalChat
+    from assistant.generation.models import gguf_path
+
     try:
         path = gguf_path("local", Settings.from_env())
     except ModelUnavailableError as e:

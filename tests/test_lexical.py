@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import lexical
-from assistant.lexical import LexicalIndex, refresh_lexical_index
+from assistant.retrieval import lexical
+from assistant.retrieval.lexical import LexicalIndex, refresh_lexical_index
+from assistant.retrieval.store import Store, local_state_dir
 from assistant.settings import Settings
-from assistant.store import Store, local_state_dir
 from assistant.types import Chunk, chunk_id
 from ingest import ingest
 
@@ -29,8 +29,17 @@ QUERIES = [
 
 
 def make_chunk(source: str, text: str, *, title: str = "") -> Chunk:
-    return Chunk(id=chunk_id(source, 0, len(text), text), source=source, text=text, start=0, end=len(text),
-                 line_start=1, line_end=1, ordinal=0, title=title)
+    return Chunk(
+        id=chunk_id(source, 0, len(text), text),
+        source=source,
+        text=text,
+        start=0,
+        end=len(text),
+        line_start=1,
+        line_end=1,
+        ordinal=0,
+        title=title,
+    )
 
 
 def full_build(store: Store) -> LexicalIndex:
@@ -110,11 +119,12 @@ def sync(store: Store, folder: Path) -> LexicalIndex:
 
 # ---- updates equal full builds ---------------------------------------------------------------
 
-def test_adding_files_fetches_and_tokenizes_only_their_chunks(synced: Store, seeds_copy: Path,
-                                                               spy: Spy) -> None:
+
+def test_adding_files_fetches_and_tokenizes_only_their_chunks(synced: Store, seeds_copy: Path, spy: Spy) -> None:
     before = refresh_lexical_index(synced)
     (seeds_copy / "bread.txt").write_text(
-        "Sourdough\n\nSourdough bread is made by fermenting dough with wild yeast and lactobacilli.\n")
+        "Sourdough\n\nSourdough bread is made by fermenting dough with wild yeast and lactobacilli.\n"
+    )
     (seeds_copy / "depot.txt").write_text("Depot\n\nThe depot in town stores 70 crates of rice.\n")
     index = sync(synced, seeds_copy)
     new_ids = synced.chunk_ids("bread.txt") | synced.chunk_ids("depot.txt")
@@ -160,10 +170,11 @@ def test_the_title_table_is_recomputed(settings: Settings, hash_embedder, spy: S
         store.upsert_chunks(list(chunks), hash_embedder.embed([c.text for c in chunks]))
         store.bump_version()
 
-    bakes = [make_chunk(f"bake{i}.txt", f"Sourdough\nLoaf {i} rose overnight.", title="Sourdough")
-             for i in range(3)]
-    notes = [make_chunk(f"note{i}.txt", f"Note {i}\nThe depot stores {i} crates of rice.", title=f"Note {i}")
-             for i in range(6)]
+    bakes = [make_chunk(f"bake{i}.txt", f"Sourdough\nLoaf {i} rose overnight.", title="Sourdough") for i in range(3)]
+    notes = [
+        make_chunk(f"note{i}.txt", f"Note {i}\nThe depot stores {i} crates of rice.", title=f"Note {i}")
+        for i in range(6)
+    ]
     write(*bakes, *notes)
     lexical._cache.clear()
     index = refresh_lexical_index(store)
@@ -189,8 +200,10 @@ def test_the_title_table_is_recomputed(settings: Settings, hash_embedder, spy: S
 def test_the_saved_index_of_another_version_is_updated(synced: Store, spy: Spy, monkeypatch) -> None:
     """A new process (nothing in memory) updates the saved index; no chunk is read but the new ones."""
     refresh_lexical_index(synced)
-    added = [make_chunk("extra.txt", "Pyongyang shipped artillery shells by rail.", title="Shells"),
-             make_chunk("extra2.txt", "Seoul weighed sending howitzers to Kyiv.", title="Howitzers")]
+    added = [
+        make_chunk("extra.txt", "Pyongyang shipped artillery shells by rail.", title="Shells"),
+        make_chunk("extra2.txt", "Seoul weighed sending howitzers to Kyiv.", title="Howitzers"),
+    ]
     synced.upsert_chunks(added, synced.embedder.embed([c.text for c in added]))
     synced.bump_version()
     lexical._cache.clear()
@@ -210,6 +223,7 @@ def test_the_saved_index_of_another_version_is_updated(synced: Store, spy: Spy, 
 
 
 # ---- full builds when an update cannot help ------------------------------------------------------
+
 
 @pytest.mark.parametrize("damage", ["missing", "garbage", "older format", "not an index"])
 def test_no_usable_saved_index_means_a_full_build(synced: Store, spy: Spy, damage: str) -> None:
@@ -246,10 +260,11 @@ def test_changing_most_chunks_means_a_full_build(synced: Store, spy: Spy) -> Non
 
 # ---- the canonical order -------------------------------------------------------------------
 
+
 def test_a_build_does_not_depend_on_the_order_of_its_chunks(synced: Store) -> None:
     chunks = list(synced.iter_chunks())
     forward, backward = LexicalIndex.build(chunks, "v"), LexicalIndex.build(chunks[::-1], "v")
     assert_same_index(backward, forward)
     duplicate = make_chunk("zz.txt", chunks[0].text, title=chunks[0].title)  # ties with chunks[0]
-    with_tie = LexicalIndex.build([duplicate] + chunks, "v")
+    with_tie = LexicalIndex.build([duplicate, *chunks], "v")
     assert_same_index(forward.updated(np.ones(len(chunks), dtype=bool), [duplicate], "v"), with_tie)

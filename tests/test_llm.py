@@ -11,15 +11,15 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
-from assistant import models
 from assistant.errors import ModelError, ModelTimeoutError, ModelUnavailableError
-from assistant.llm import (
+from assistant.generation import models
+from assistant.generation.llm import (
     ContextOverflowError,
     Interrupted,
     LocalChat,
@@ -28,7 +28,7 @@ from assistant.llm import (
     complete,
     make_chat_model,
 )
-from assistant.models import ModelSpec, gguf_path, sidecar_path
+from assistant.generation.models import ModelSpec, gguf_path, sidecar_path
 from assistant.protocols import ChatModel
 from assistant.settings import Settings
 
@@ -93,8 +93,9 @@ def test_make_chat_model_backends(tmp_path: Path) -> None:
     assert make_chat_model(settings, "extractive") is None
     with pytest.raises(ModelUnavailableError, match="OPENAI_BASE_URL"):
         make_chat_model(settings, "openai")
-    chat = make_chat_model(settings.replace(openai_base_url="http://127.0.0.1:9/v1", model="m",
-                                            llm_timeout=3.0, llm_retries=2), "openai")
+    chat = make_chat_model(
+        settings.replace(openai_base_url="http://127.0.0.1:9/v1", model="m", llm_timeout=3.0, llm_retries=2), "openai"
+    )
     assert isinstance(chat, OpenAIChat)
     assert (chat.name, chat.timeout, chat.retries, chat.api_key) == ("m", 3.0, 2, "not-needed")
     with pytest.raises(ValueError, match="unknown backend"):
@@ -136,8 +137,15 @@ def fake_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, by
     _fake_parts(tmp_path / "site", prefix, contents)
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     whole = b"".join(contents)
-    spec = ModelSpec(name="fake", module_prefix=prefix, parts=3, size=len(whole), file_name="fake-q4",
-                     sha256=hashlib.sha256(whole).hexdigest(), extra="model-fake")
+    spec = ModelSpec(
+        name="fake",
+        module_prefix=prefix,
+        parts=3,
+        size=len(whole),
+        file_name="fake-q4",
+        sha256=hashlib.sha256(whole).hexdigest(),
+        extra="model-fake",
+    )
     monkeypatch.setitem(models.MODELS, "fake", spec)
     return "fake", whole, Settings(data_dir=tmp_path / "data")
 
@@ -174,7 +182,7 @@ def test_gguf_path_concurrent_callers_get_one_whole_file(fake_model: tuple[str, 
     def call() -> None:
         try:
             results.append(gguf_path(backend, settings))
-        except BaseException as e:  # noqa: BLE001 - collected and asserted below
+        except BaseException as e:  # collected and asserted below
             results.append(e)
 
     threads = [threading.Thread(target=call) for _ in range(8)]
@@ -186,8 +194,9 @@ def test_gguf_path_concurrent_callers_get_one_whole_file(fake_model: tuple[str, 
     assert results[0].read_bytes() == whole
 
 
-def test_gguf_path_missing_part_names_the_extra(fake_model: tuple[str, bytes, Settings],
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gguf_path_missing_part_names_the_extra(
+    fake_model: tuple[str, bytes, Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
     backend, _, settings = fake_model
     spec = models.MODELS[backend]
     monkeypatch.setitem(models.MODELS, backend, ModelSpec(**{**spec.__dict__, "parts": 4}))
@@ -195,8 +204,9 @@ def test_gguf_path_missing_part_names_the_extra(fake_model: tuple[str, bytes, Se
         gguf_path(backend, settings)
 
 
-def test_gguf_path_checks_size_and_hash(fake_model: tuple[str, bytes, Settings],
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gguf_path_checks_size_and_hash(
+    fake_model: tuple[str, bytes, Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
     backend, whole, settings = fake_model
     spec = models.MODELS[backend]
     monkeypatch.setitem(models.MODELS, backend, ModelSpec(**{**spec.__dict__, "size": len(whole) + 1}))
@@ -238,8 +248,13 @@ def test_openai_chat_nothing_listening_is_unavailable_quickly() -> None:
 
 
 def _chunk(content: object) -> bytes:
-    body = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "stub",
-            "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}]}
+    body = {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "stub",
+        "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}],
+    }
     return b"data: " + json.dumps(body).encode() + b"\n\n"
 
 
@@ -248,6 +263,7 @@ Action = Callable[[BaseHTTPRequestHandler], None]
 
 def sse(*pieces: object) -> Action:
     """Answer with a well-formed event stream of `pieces`."""
+
     def act(h: BaseHTTPRequestHandler) -> None:
         h.send_response(200)
         h.send_header("Content-Type", "text/event-stream")
@@ -256,6 +272,7 @@ def sse(*pieces: object) -> Action:
             h.wfile.write(_chunk(p))
             h.wfile.flush()
         h.wfile.write(b"data: [DONE]\n\n")
+
     return act
 
 
@@ -266,6 +283,7 @@ def raw(status: int, body: bytes, content_type: str = "application/json") -> Act
         h.send_header("Content-Length", str(len(body)))
         h.end_headers()
         h.wfile.write(body)
+
     return act
 
 
@@ -274,6 +292,7 @@ def sleep(seconds: float) -> Action:
         time.sleep(seconds)
         with __import__("contextlib").suppress(OSError):
             sse("late")(h)
+
     return act
 
 
@@ -285,7 +304,7 @@ def cut_after_first_piece(h: BaseHTTPRequestHandler) -> None:
     h.end_headers()
     first = _chunk("Zorbla")
     h.wfile.write(f"{len(first):x}\r\n".encode() + first + b"\r\n")
-    h.wfile.write(b"400\r\ndata: {\"choi")
+    h.wfile.write(b'400\r\ndata: {"choi')
     h.wfile.flush()
     h.close_connection = True
 
@@ -307,8 +326,12 @@ class Stub:
                 pass
 
             def do_GET(self) -> None:
-                body = json.dumps({"object": "list", "data": [
-                    {"id": i, "object": "model", "created": 0, "owned_by": "me"} for i in stub.model_ids]})
+                body = json.dumps(
+                    {
+                        "object": "list",
+                        "data": [{"id": i, "object": "model", "created": 0, "owned_by": "me"} for i in stub.model_ids],
+                    }
+                )
                 raw(200, body.encode())(self)
 
             def do_POST(self) -> None:
@@ -322,10 +345,9 @@ class Stub:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
-    def __enter__(self) -> "Stub":
+    def __enter__(self) -> Stub:
         self.thread.start()
         return self
 
@@ -371,8 +393,7 @@ def test_openai_chat_discovers_the_model(stub: Callable[..., Stub]) -> None:
 
 
 def test_openai_chat_retries_5xx_and_429_then_succeeds(stub: Callable[..., Stub]) -> None:
-    server = stub([raw(500, b'{"error": {"message": "boom"}}'), raw(429, b'{"error": "slow down"}'),
-                   sse("Zorbla")])
+    server = stub([raw(500, b'{"error": {"message": "boom"}}'), raw(429, b'{"error": "slow down"}'), sse("Zorbla")])
     chat = OpenAIChat(server.base_url, model="m", timeout=5, retries=2, backoff=0.05)
     assert complete(chat, QUESTION) == "Zorbla"
     assert len(server.requests) == 3
@@ -391,19 +412,23 @@ def test_openai_chat_timeout(stub: Callable[..., Stub]) -> None:
     chat = OpenAIChat(server.base_url, model="m", timeout=0.3, retries=1, backoff=0.05)
     chat._get_client()
     started = time.monotonic()
-    with pytest.raises(ModelTimeoutError, match="0.3 s"):
+    with pytest.raises(ModelTimeoutError, match=r"0\.3 s"):
         complete(chat, QUESTION)
     assert time.monotonic() - started < 3.0  # two 0.3 s waits, not two 2 s replies
     assert len(server.requests) == 2
 
 
-@pytest.mark.parametrize("action", [
-    raw(200, b'{"hello": "world"}'),                                   # JSON, not an event stream
-    raw(200, b'data: {"hello": "world"}\n\n', "text/event-stream"),     # event without choices
-    sse(123),                                                           # non-text content
-    raw(200, b"data: not json\n\n", "text/event-stream"),               # not JSON at all
-    sse(),                                                              # no content: empty reply
-], ids=["plain-json", "no-choices", "non-text", "not-json", "empty"])
+@pytest.mark.parametrize(
+    "action",
+    [
+        raw(200, b'{"hello": "world"}'),  # JSON, not an event stream
+        raw(200, b'data: {"hello": "world"}\n\n', "text/event-stream"),  # event without choices
+        sse(123),  # non-text content
+        raw(200, b"data: not json\n\n", "text/event-stream"),  # not JSON at all
+        sse(),  # no content: empty reply
+    ],
+    ids=["plain-json", "no-choices", "non-text", "not-json", "empty"],
+)
 def test_openai_chat_garbage_is_a_model_error_and_not_retried(stub: Callable[..., Stub], action: Action) -> None:
     server = stub([action, sse("never")])
     chat = OpenAIChat(server.base_url, model="m", timeout=5, retries=1, backoff=0.05)
@@ -414,8 +439,12 @@ def test_openai_chat_garbage_is_a_model_error_and_not_retried(stub: Callable[...
 
 
 def test_openai_chat_client_errors_are_not_retried(stub: Callable[..., Stub]) -> None:
-    server = stub([raw(400, b'{"error": {"message": "Requested tokens (5000) exceed context window of 2048"}}'),
-                   raw(404, b'{"error": {"message": "no such model"}}')])
+    server = stub(
+        [
+            raw(400, b'{"error": {"message": "Requested tokens (5000) exceed context window of 2048"}}'),
+            raw(404, b'{"error": {"message": "no such model"}}'),
+        ]
+    )
     chat = OpenAIChat(server.base_url, model="m", timeout=5, retries=3, backoff=0.05)
     with pytest.raises(ContextOverflowError, match="exceed context window"):
         complete(chat, QUESTION)
@@ -440,7 +469,7 @@ def test_yes_probability_reads_top_logprobs_or_falls_back_to_the_text() -> None:
     import math
     from types import SimpleNamespace as NS
 
-    from assistant.llm import _first_token_yes_share, yes_probability
+    from assistant.generation.llm import _first_token_yes_share, yes_probability
 
     def reply(text: str, alternatives: list[tuple[str, float]] | None) -> NS:
         top = [NS(token=t, logprob=math.log(p)) for t, p in alternatives or []]
@@ -448,8 +477,9 @@ def test_yes_probability_reads_top_logprobs_or_falls_back_to_the_text() -> None:
         return NS(choices=[NS(message=NS(content=text), logprobs=logprobs)])
 
     # "Yes" and " yes" count together against "No"; other tokens are left out of the share.
-    assert _first_token_yes_share(reply("Yes", [("Yes", 0.5), (" yes", 0.1), ("No", 0.2), ("The", 0.2)])) == \
-        pytest.approx(0.75)
+    assert _first_token_yes_share(
+        reply("Yes", [("Yes", 0.5), (" yes", 0.1), ("No", 0.2), ("The", 0.2)])
+    ) == pytest.approx(0.75)
     assert _first_token_yes_share(reply("no", None)) == 0.0  # no logprobs sent: the text decides
     assert _first_token_yes_share(reply("yes", [])) == 1.0
     with pytest.raises(ModelError):

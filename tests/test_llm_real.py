@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from assistant.errors import ModelError, ModelUnavailableError
-from assistant.llm import ContextOverflowError, LocalChat, OpenAIChat, complete, make_chat_model
-from assistant.models import MODELS, file_sha256, gguf_path, sidecar_path
+from assistant.generation.llm import ContextOverflowError, LocalChat, OpenAIChat, complete, make_chat_model
+from assistant.generation.models import MODELS, file_sha256, gguf_path, sidecar_path
 from assistant.settings import Settings
 
 try:
@@ -26,8 +26,10 @@ pytestmark = pytest.mark.slow
 
 GROUNDED = [
     {"role": "system", "content": "Answer the question using only the context. Be brief."},
-    {"role": "user", "content": "Context: The capital of Freedonia is Zorbla.\n"
-                                "Question: What is the capital of Freedonia?"},
+    {
+        "role": "user",
+        "content": "Context: The capital of Freedonia is Zorbla.\nQuestion: What is the capital of Freedonia?",
+    },
 ]
 
 
@@ -92,7 +94,8 @@ def test_local_chat_serialises_concurrent_callers(small_chat: LocalChat) -> None
 
 def test_local_chat_reuses_a_shared_prompt_prefix(small_chat: LocalChat, monkeypatch: pytest.MonkeyPatch) -> None:
     system = "You answer questions about the following notes.\n" + " ".join(
-        f"Note {i}: the item number {i} is stored in shelf {i * 7 % 13}." for i in range(20))
+        f"Note {i}: the item number {i} is stored in shelf {i * 7 % 13}." for i in range(20)
+    )
     llama = small_chat._loaded().llama
     evaluated: list[int] = []
     real_eval = llama.eval
@@ -146,12 +149,18 @@ def test_openai_backend_against_a_real_server(server: str, tmp_path: Path) -> No
 
 
 def _grounded_question(claim: str) -> list[dict]:
-    return [{"role": "user", "content": "Context: The capital of Freedonia is Zorbla. Its mayor is Ana Ruiz.\n"
-                                        f"Is it stated in the context that {claim}? Reply with one word: yes or no."}]
+    return [
+        {
+            "role": "user",
+            "content": "Context: The capital of Freedonia is Zorbla. Its mayor is Ana Ruiz.\n"
+            f"Is it stated in the context that {claim}? Reply with one word: yes or no.",
+        }
+    ]
 
 
 def test_yes_probability_in_process_and_through_the_server_agree(small_chat: LocalChat, server: str) -> None:
-    from assistant.llm import yes_probability
+    from assistant.generation.llm import yes_probability
+
     chat = OpenAIChat(server, timeout=60)
     for claim, stated in [("the capital of Freedonia is Zorbla", True), ("the capital of Freedonia is Paris", False)]:
         local = yes_probability(small_chat, _grounded_question(claim))

@@ -25,11 +25,7 @@ def make_pdf(pages: list[list[str]]) -> bytes:
     font_id = 3 + 2 * n
     objects: list[bytes] = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
-        (
-            "<< /Type /Pages /Kids ["
-            + " ".join(f"{3 + 2 * i} 0 R" for i in range(n))
-            + f"] /Count {n} >>"
-        ).encode(),
+        ("<< /Type /Pages /Kids [" + " ".join(f"{3 + 2 * i} 0 R" for i in range(n)) + f"] /Count {n} >>").encode(),
     ]
     for i, lines in enumerate(pages):
         ops = ["BT", "/F1 12 Tf", "72 720 Td", "14 TL"]
@@ -174,7 +170,7 @@ def test_binary_without_nul_bytes(tmp_path: Path) -> None:
 
 
 def test_control_characters_mean_binary(tmp_path: Path) -> None:
-    data = (b"ab\x01\x02\x03\x04cd\x05\x06" * 200)
+    data = b"ab\x01\x02\x03\x04cd\x05\x06" * 200
     assert "binary" in skip_reason(write(tmp_path, "ctl.txt", data))
 
 
@@ -253,8 +249,19 @@ def test_html_visible_text_only(tmp_path: Path) -> None:
     doc = load_document(write(tmp_path, "page.html", HTML), max_bytes=LIMIT)
     assert doc.kind == "html"
     assert doc.title == "Seoul & Kyiv — talks"
-    for hidden in ["SCRIPT_TEXT", "leaked", "color: red", "NAV_TEXT", "HIDDEN_TEXT",
-                   "NOSCRIPT_TEXT", "FORM_TEXT", "ASIDE_TEXT", "FOOTER_TEXT", "<", "&"]:
+    for hidden in [
+        "SCRIPT_TEXT",
+        "leaked",
+        "color: red",
+        "NAV_TEXT",
+        "HIDDEN_TEXT",
+        "NOSCRIPT_TEXT",
+        "FORM_TEXT",
+        "ASIDE_TEXT",
+        "FOOTER_TEXT",
+        "<",
+        "&",
+    ]:
         assert hidden not in doc.text, hidden
     lines = doc.text.split("\n")
     assert "South Korea weighs arms" in lines
@@ -288,15 +295,21 @@ def test_html_with_only_script_is_skipped(tmp_path: Path) -> None:
 
 
 def test_pdf_pages_and_offsets(tmp_path: Path) -> None:
-    path = write(tmp_path, "two pages.pdf", make_pdf([
-        ["Page one title", "North Korea sent troops."],
-        ["Second page text.", "More on page two."],
-    ]))
+    path = write(
+        tmp_path,
+        "two pages.pdf",
+        make_pdf(
+            [
+                ["Page one title", "North Korea sent troops."],
+                ["Second page text.", "More on page two."],
+            ]
+        ),
+    )
     doc = load_document(path, max_bytes=LIMIT)
     assert doc.kind == "pdf"
     assert doc.title == "Page one title"
     assert len(doc.pages) == 2 and doc.pages[0] == 0
-    first, second = doc.text[: doc.pages[1]], doc.text[doc.pages[1]:]
+    first, second = doc.text[: doc.pages[1]], doc.text[doc.pages[1] :]
     assert "North Korea sent troops." in first and "Second page" not in first
     assert second.startswith("Second page text.")
     assert first.endswith("\n\n")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from evals.metrics import (
     abstention_scores,
@@ -27,7 +28,7 @@ from evals.metrics import (
 
 PASSAGES = {
     1: "Last week, South Korean intelligence said North Korea had already sent about 1,500 special "
-       "forces to Russia and planned to deploy a total of 12,000 elite troops.",
+    "forces to Russia and planned to deploy a total of 12,000 elite troops.",
     2: "Lt. Gen. Kyrylo Budanov, head of the GUR, suggested that more information would emerge.",
     3: "According to the Pentagon, Russia has suffered approximately 600,000 casualties.",
 }
@@ -198,11 +199,11 @@ def test_source_accuracy_compares_path_tails() -> None:
 
 def test_abstention_scores() -> None:
     pairs = [
-        (False, True),   # correct abstention (tp)
-        (True, True),    # wrong abstention on an answerable question (fp)
+        (False, True),  # correct abstention (tp)
+        (True, True),  # wrong abstention on an answerable question (fp)
         (False, False),  # answered what it should have declined (fn)
-        (True, False),   # answered an answerable question (tn)
-        (False, True),   # another correct abstention (tp)
+        (True, False),  # answered an answerable question (tn)
+        (False, True),  # another correct abstention (tp)
     ]
     s = abstention_scores(pairs)
     assert (s.tp, s.fp, s.fn, s.tn) == (2, 1, 1, 1)
@@ -214,28 +215,44 @@ def test_abstention_scores() -> None:
 
 
 def test_score_answer_correct_and_wrong_abstention() -> None:
-    unanswerable = {"id": "u", "category": "unanswerable", "question": "Who leads it?",
-                    "expected": [], "sources": [], "answerable": False}
+    unanswerable = {
+        "id": "u",
+        "category": "unanswerable",
+        "question": "Who leads it?",
+        "expected": [],
+        "sources": [],
+        "answerable": False,
+    }
     declined = score_answer(unanswerable, {"text": "The documents do not say.", "abstained": True})
     assert declined.abstention_ok and declined.passed and declined.correctness is None
 
-    answerable = {"id": "f", "category": "fact", "question": "Who heads the GUR?",
-                  "expected": [["Kyrylo Budanov", "Budanov"]], "sources": ["003_e947e4c43ee9cbf7.txt"],
-                  "answerable": True}
+    answerable = {
+        "id": "f",
+        "category": "fact",
+        "question": "Who heads the GUR?",
+        "expected": [["Kyrylo Budanov", "Budanov"]],
+        "sources": ["003_e947e4c43ee9cbf7.txt"],
+        "answerable": True,
+    }
     wrong = score_answer(answerable, {"text": "I cannot answer that.", "abstained": True})
     assert not wrong.abstention_ok and not wrong.passed and wrong.correctness == 0.0
     assert wrong.missing == ["Kyrylo Budanov"]
 
 
 def test_score_answer_with_citations_and_judge() -> None:
-    item = {"id": "f", "category": "fact", "question": "Who heads the GUR?",
-            "expected": [["Kyrylo Budanov", "Budanov"]], "sources": ["003_e947e4c43ee9cbf7.txt"],
-            "answerable": True, "forbidden": ["5 million"]}
+    item = {
+        "id": "f",
+        "category": "fact",
+        "question": "Who heads the GUR?",
+        "expected": [["Kyrylo Budanov", "Budanov"]],
+        "sources": ["003_e947e4c43ee9cbf7.txt"],
+        "answerable": True,
+        "forbidden": ["5 million"],
+    }
     answer = {
         "text": "Kyrylo Budanov heads the GUR [1].",
         "abstained": False,
-        "citations": [{"n": 1, "source": "seeds/003_e947e4c43ee9cbf7.txt", "quote": PASSAGES[2],
-                       "chunk_id": "c2"}],
+        "citations": [{"n": 1, "source": "seeds/003_e947e4c43ee9cbf7.txt", "quote": PASSAGES[2], "chunk_id": "c2"}],
         "hits": [{"chunk_id": "c2", "text": PASSAGES[2], "source": "seeds/003_e947e4c43ee9cbf7.txt"}],
         "timings": {"total": 1.5},
     }
@@ -251,10 +268,26 @@ def test_score_answer_with_citations_and_judge() -> None:
 
 def test_summarize_headline() -> None:
     rows = [
-        {"id": "a", "answerable": True, "abstained": False, "correctness": 1.0, "source_ok": True,
-         "passed": True, "latency": 1.0, "citation_recall": 1.0},
-        {"id": "b", "answerable": True, "abstained": False, "correctness": 0.5, "source_ok": False,
-         "passed": False, "latency": 3.0, "citation_recall": 0.0},
+        {
+            "id": "a",
+            "answerable": True,
+            "abstained": False,
+            "correctness": 1.0,
+            "source_ok": True,
+            "passed": True,
+            "latency": 1.0,
+            "citation_recall": 1.0,
+        },
+        {
+            "id": "b",
+            "answerable": True,
+            "abstained": False,
+            "correctness": 0.5,
+            "source_ok": False,
+            "passed": False,
+            "latency": 3.0,
+            "citation_recall": 0.0,
+        },
         {"id": "c", "answerable": False, "abstained": True, "correctness": None, "passed": True, "latency": 2.0},
     ]
     head = summarize(rows)

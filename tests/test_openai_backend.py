@@ -6,14 +6,14 @@ real Chroma folder (the session's `seed_index`). Nothing here is faked.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from assistant import Answer, ask, ask_stream
 from assistant.errors import ModelUnavailableError
-from assistant.models import gguf_path
+from assistant.generation.models import gguf_path
 from assistant.settings import Settings
 
 try:
@@ -53,15 +53,16 @@ def test_ask_streams_a_cited_answer_from_a_real_server(seed_index: Settings, ser
     original = (Path(__file__).resolve().parents[1] / "seeds" / SOURCE).read_text(encoding="utf-8")
     for c in answer.citations:
         if c.source == SOURCE:
-            assert original[c.start:c.end] == c.quote
+            assert original[c.start : c.end] == c.quote
     assert answer.timings["first_token"] <= answer.timings["total"]
     assert answer.tokens["prompt"] > 0 and answer.tokens["completion"] > 0
 
 
 def test_ask_reports_an_unreachable_endpoint_as_a_fallback(seed_index: Settings) -> None:
     """A dead endpoint is not an exception for the user: the answer falls back, with a notice."""
-    settings = seed_index.replace(backend="openai", openai_base_url=f"http://127.0.0.1:{free_port()}/v1",
-                                  llm_timeout=5.0)
+    settings = seed_index.replace(
+        backend="openai", openai_base_url=f"http://127.0.0.1:{free_port()}/v1", llm_timeout=5.0
+    )
     answer = ask(QUESTION, settings=settings)
     assert answer.backend == "extractive" and any("extractive" in n for n in answer.notices)
     assert answer.citations and answer.citations[0].source == SOURCE

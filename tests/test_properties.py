@@ -9,37 +9,61 @@ through), the budgets are any valid pair, and files go through the real loaders.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import pytest
+from conftest import SEEDS
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
+from test_chunker import check_invariants
 
 from assistant import Answer, ask, ask_stream
-from assistant.embedder import HashEmbedder
-from assistant.llm import ScriptedChat
+from assistant.generation.llm import ScriptedChat
+from assistant.grounding.verify import MARKER, split_draft
+from assistant.retrieval.embedder import HashEmbedder
 from assistant.settings import Settings
-from assistant.verify import MARKER, split_draft
 from ingest import ingest
 from ingest.chunker import chunk_document
 from ingest.loaders import Document, SkipFile, load_document
 
-from conftest import SEEDS
-from test_chunker import check_invariants
-
-PROPERTY = settings(max_examples=80, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+PROPERTY = settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 
 # ============================================================================ chunker
 
 _ANY_CHAR = st.characters(blacklist_categories=("Cs",))  # text from a decoder never has lone surrogates
 _LINE_BREAKS = st.sampled_from(["\n", "\r\n", "\r", "\x0b", "\x0c", "\x1c", "\x85", "\u2028", "\u2029", "\n\n"])
-_WORDS = st.sampled_from([
-    "North", "Korea", "sent", "1,500", "troops.", "Mr.", "U.S.", "“quoted”", "Kyiv’s", "déjà-vu", "北朝鮮",
-    "Россия", "كوريا", "🙂", "👩‍👩‍👧", "e\u0301", "...", "?!", "—", "[1]", "<b>", "a" * 60, "https://x.y/" + "z" * 80,
-])
-_MIXED_TEXT = st.lists(st.one_of(_WORDS, _LINE_BREAKS, st.just(" "), st.text(_ANY_CHAR, max_size=12)),
-                       max_size=300).map("".join)
+_WORDS = st.sampled_from(
+    [
+        "North",
+        "Korea",
+        "sent",
+        "1,500",
+        "troops.",
+        "Mr.",
+        "U.S.",
+        "“quoted”",
+        "Kyiv’s",
+        "déjà-vu",
+        "北朝鮮",
+        "Россия",
+        "كوريا",
+        "🙂",
+        "👩‍👩‍👧",
+        "e\u0301",
+        "...",
+        "?!",
+        "—",
+        "[1]",
+        "<b>",
+        "a" * 60,
+        "https://x.y/" + "z" * 80,
+    ]
+)
+_MIXED_TEXT = st.lists(
+    st.one_of(_WORDS, _LINE_BREAKS, st.just(" "), st.text(_ANY_CHAR, max_size=12)), max_size=300
+).map("".join)
 
 
 @st.composite
@@ -66,15 +90,19 @@ def test_chunker_on_any_text(text: str, sizes: tuple[int, int]) -> None:
 
 _ENCODINGS = st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-32", "cp1252"])
 # What a text file may hold (the loaders call a file with over 1% control characters binary).
-_FILE_TEXT = st.lists(st.one_of(_WORDS, _LINE_BREAKS, st.just(" "),
-                                st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=12)),
-                      max_size=300).map("".join)
+_FILE_TEXT = st.lists(
+    st.one_of(
+        _WORDS, _LINE_BREAKS, st.just(" "), st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=12)
+    ),
+    max_size=300,
+).map("".join)
 
 
 @PROPERTY
 @given(text=_FILE_TEXT, encoding=_ENCODINGS, suffix=st.sampled_from([".txt", ".md"]), sizes=budgets())
-def test_chunks_of_a_file_point_into_the_file(tmp_path_factory, text: str, encoding: str, suffix: str,
-                                              sizes: tuple[int, int]) -> None:
+def test_chunks_of_a_file_point_into_the_file(
+    tmp_path_factory, text: str, encoding: str, suffix: str, sizes: tuple[int, int]
+) -> None:
     """Through the real loader: each chunk is the file's own decoded text at its offsets (read
     without newline translation), whatever the encoding."""
     try:
@@ -98,32 +126,68 @@ def test_chunks_of_a_file_point_into_the_file(tmp_path_factory, text: str, encod
     chunks = chunk_document(doc, path.name, chunk_tokens=sizes[0], overlap_tokens=sizes[1])
     check_invariants(doc, chunks, path.name, sizes[0])
     for c in chunks:
-        assert doc.text[c.start:c.end] == c.text
+        assert doc.text[c.start : c.end] == c.text
 
 
 # ============================================================================ citation parser
 
-_MARKER_TOKENS = st.sampled_from([
-    "[0]", "[1]", "[2]", "[3]", "[6]", "[7]", "[99]", "[100000000000000000000]", "[1-3]", "[3-1]",
-    "[1–2]", "[1, 2]", "[2,3]", "[1-100]", "[1-2-3]", "[2-3-1, 5]", "[-1]", "[ 1]", "[1 ]", "[", "]", "[[1]]", "[[2]", "[1]]",
-    "[]", "[a]", "[1a]", "[١]", "[１]", "【1】", "[^1]", "(1)", "[1][2][3]", "[1] [99]",
-])
-_FRAGMENTS = st.sampled_from([
-    "North Korea had already sent about 1,500 special forces to Russia",
-    "Seoul may send weapons to Ukraine",
-    "The war ended in 1999",
-    "Zxq vlorp gnarf",
-    "NOT_FOUND",
-    "The documents do not say",
-    "",
-    ".",
-    "?",
-    "\n",
-    "Ignore previous instructions",
-    "<script>alert(1)</script>",
-])
-_DRAFT = st.lists(st.one_of(_FRAGMENTS, _MARKER_TOKENS, st.sampled_from([" ", ". ", "! ", "\n"]),
-                            st.text(max_size=8)), max_size=40).map("".join)
+_MARKER_TOKENS = st.sampled_from(
+    [
+        "[0]",
+        "[1]",
+        "[2]",
+        "[3]",
+        "[6]",
+        "[7]",
+        "[99]",
+        "[100000000000000000000]",
+        "[1-3]",
+        "[3-1]",
+        "[1–2]",
+        "[1, 2]",
+        "[2,3]",
+        "[1-100]",
+        "[1-2-3]",
+        "[2-3-1, 5]",
+        "[-1]",
+        "[ 1]",
+        "[1 ]",
+        "[",
+        "]",
+        "[[1]]",
+        "[[2]",
+        "[1]]",
+        "[]",
+        "[a]",
+        "[1a]",
+        "[١]",
+        "[１]",
+        "【1】",
+        "[^1]",
+        "(1)",
+        "[1][2][3]",
+        "[1] [99]",
+    ]
+)
+_FRAGMENTS = st.sampled_from(
+    [
+        "North Korea had already sent about 1,500 special forces to Russia",
+        "Seoul may send weapons to Ukraine",
+        "The war ended in 1999",
+        "Zxq vlorp gnarf",
+        "NOT_FOUND",
+        "The documents do not say",
+        "",
+        ".",
+        "?",
+        "\n",
+        "Ignore previous instructions",
+        "<script>alert(1)</script>",
+    ]
+)
+_DRAFT = st.lists(
+    st.one_of(_FRAGMENTS, _MARKER_TOKENS, st.sampled_from([" ", ". ", "! ", "\n"]), st.text(max_size=8)), max_size=40
+).map("".join)
 
 
 @PROPERTY
@@ -151,25 +215,32 @@ def prop_index(tmp_path_factory) -> Settings:
         (docs / seed.name).write_text(seed.read_text(encoding="utf-8"), encoding="utf-8")
     (docs / "markers.txt").write_text(
         "North Korea had sent 1,500 special forces [1] to Russia by October, according to [2] "
-        "intelligence [99] sources [3-5].\n", encoding="utf-8")
+        "intelligence [99] sources [3-5].\n",
+        encoding="utf-8",
+    )
     settings = Settings(data_dir=tmp_path_factory.mktemp("prop-data"), backend="extractive")
     ingest([docs], settings=settings, embedder=HashEmbedder(64))
     return settings
 
 
-_QUESTIONS = st.sampled_from([
-    "How many special forces had North Korea already sent to Russia?",
-    "What weapons might South Korea send to Ukraine?",
-    "How many special forces had North Korea sent to Russia according to intelligence sources?",
-])
+_QUESTIONS = st.sampled_from(
+    [
+        "How many special forces had North Korea already sent to Russia?",
+        "What weapons might South Korea send to Ukraine?",
+        "How many special forces had North Korea sent to Russia according to intelligence sources?",
+    ]
+)
 
 # A draft plan: evidence sentences (by index into the prompt's numbered evidence), fragments and
 # marker tokens, joined with random separators. Built from the prompt at call time, so drafts
 # mix supported sentences with junk.
-_PLAN = st.lists(st.one_of(st.tuples(st.just("evidence"), st.integers(0, 9)),
-                           st.tuples(st.just("text"), st.one_of(_FRAGMENTS, _MARKER_TOKENS,
-                                                                st.sampled_from([" ", ". ", "\n"])))),
-                 max_size=14)
+_PLAN = st.lists(
+    st.one_of(
+        st.tuples(st.just("evidence"), st.integers(0, 9)),
+        st.tuples(st.just("text"), st.one_of(_FRAGMENTS, _MARKER_TOKENS, st.sampled_from([" ", ". ", "\n"]))),
+    ),
+    max_size=14,
+)
 
 
 def _reply(plan: Sequence[tuple[str, object]]):
@@ -182,6 +253,7 @@ def _reply(plan: Sequence[tuple[str, object]]):
             else:
                 parts.append(str(value))
         return " ".join(parts)
+
     return reply
 
 
@@ -194,7 +266,7 @@ def _check(answer: Answer, docs_text) -> None:
     hit_ids = {h.chunk.id for h in answer.hits}
     for c in answer.citations:
         assert c.chunk_id in hit_ids
-        assert docs_text(c.source)[c.start:c.end] == c.quote
+        assert docs_text(c.source)[c.start : c.end] == c.quote
     if answer.abstained:
         assert not answer.citations and not shown
 
@@ -204,16 +276,12 @@ def _check(answer: Answer, docs_text) -> None:
 def test_ask_with_random_markers(prop_index: Settings, question: str, plan, piece: int) -> None:
     """Whatever markers the model writes: no crash, no out-of-range citation, every [n] in the
     text has its citation, and what streamed is what was returned."""
-    # Twice: a draft that verification empties may get a second try without a passage.
-    model = ScriptedChat([_reply(plan)] * 2, piece_size=piece)
+    model = ScriptedChat([_reply(plan)], piece_size=piece)
     items = list(ask_stream(question, settings=prop_index, chat_model=model, embedder=HashEmbedder(64)))
-    text_of = _docs_text(prop_index)
-    if model.calls:
-        draft = _reply(plan)(model.calls[0])
-        answer = items[-1]
-    _check(answer, text_of)
-    assert "".join(i for i in items[:-1] if isinstance(i, str)).strip() == (
-        "" if answer.abstained else answer.text)
+    answer = items[-1]
+    assert isinstance(answer, Answer)
+    _check(answer, _docs_text(prop_index))
+    assert "".join(i for i in items[:-1] if isinstance(i, str)).strip() == ("" if answer.abstained else answer.text)
 
 
 _TEXTS: dict[str, str] = {}
@@ -226,13 +294,18 @@ def _docs_text(settings: Settings):
         if source not in _TEXTS:
             _TEXTS[source] = document_text(source, settings=settings, embedder=HashEmbedder(64))
         return _TEXTS[source]
+
     return text_of
 
 
 def test_ask_survives_a_multi_range_marker(prop_index: Settings) -> None:
     model = ScriptedChat(["North Korea had already sent about 1,500 special forces to Russia [1-2-3]."])
-    answer = ask("How many special forces had North Korea already sent to Russia?", settings=prop_index,
-                 chat_model=model, embedder=HashEmbedder(64))
+    answer = ask(
+        "How many special forces had North Korea already sent to Russia?",
+        settings=prop_index,
+        chat_model=model,
+        embedder=HashEmbedder(64),
+    )
     _check(answer, _docs_text(prop_index))
 
 

@@ -15,21 +15,20 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
 
 import pytest
-
-from assistant import Answer, ask
-from assistant.embedder import HashEmbedder, MiniLMEmbedder
-from assistant.errors import IngestLockedError, RagError
-from assistant.llm import ScriptedChat
-from assistant.settings import Settings
-from ingest import ingest
-
 from conftest import ROOT, SEEDS
 from test_ingest import _store_state, make_corpus
+
+from assistant import Answer, ask
+from assistant.errors import IngestLockedError, RagError
+from assistant.generation.llm import ScriptedChat
+from assistant.retrieval.embedder import HashEmbedder, MiniLMEmbedder
+from assistant.settings import Settings
+from ingest import ingest
 
 QUESTIONS = [
     "How many special forces had North Korea already sent to Russia?",
@@ -52,9 +51,9 @@ def check_citations(answer: Answer, docs: Path) -> None:
     hits = {h.chunk.id: h.chunk for h in answer.hits}
     for c in answer.citations:
         text = (docs / c.source).read_text(encoding="utf-8")
-        assert text[c.start:c.end] == c.quote
+        assert text[c.start : c.end] == c.quote
         chunk = hits[c.chunk_id]
-        assert chunk.start <= c.start and c.end <= chunk.end and text[chunk.start:chunk.end] == chunk.text
+        assert chunk.start <= c.start and c.end <= chunk.end and text[chunk.start : chunk.end] == chunk.text
 
 
 def key(answer: Answer) -> tuple:
@@ -99,7 +98,7 @@ def test_two_ingests_at_once(settings: Settings, seeds_copy: Path, tmp_path: Pat
     def first() -> None:
         try:
             outcome["report"] = ingest([seeds_copy], settings=settings, embedder=first_embedder)
-        except BaseException as e:  # noqa: BLE001 - asserted below
+        except BaseException as e:  # asserted below
             outcome["error"] = e
 
     worker = threading.Thread(target=first)
@@ -112,8 +111,14 @@ def test_two_ingests_at_once(settings: Settings, seeds_copy: Path, tmp_path: Pat
         assert time.monotonic() - started < 5
         env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
         env["RAG_DATA_DIR"] = str(settings.data_dir)
-        proc = subprocess.run([sys.executable, "-m", "assistant.cli", "ingest", str(seeds_copy)], cwd=ROOT,
-                              env=env, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-m", "ui.cli", "ingest", str(seeds_copy)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr.startswith("error: another ingest is running") and "Traceback" not in proc.stderr
     finally:
@@ -141,7 +146,7 @@ def test_asking_while_ingesting(settings: Settings, hash_embedder, tmp_path: Pat
     def run_ingest() -> None:
         try:
             ingest([docs], settings=settings, embedder=writer)
-        except BaseException as e:  # noqa: BLE001 - asserted below
+        except BaseException as e:  # asserted below
             ingest_error.append(e)
         finally:
             done.set()
@@ -157,7 +162,7 @@ def test_asking_while_ingesting(settings: Settings, hash_embedder, tmp_path: Pat
                 answers.append(ask(QUESTIONS[(i + n) % len(QUESTIONS)], settings=settings, embedder=hash_embedder))
             except RagError as e:
                 typed.append(e)
-            except BaseException as e:  # noqa: BLE001 - asserted below
+            except BaseException as e:  # asserted below
                 untyped.append(e)
             n += 1
 
@@ -182,7 +187,7 @@ _ASKER = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     from pathlib import Path
     from assistant import ask
-    from assistant.embedder import HashEmbedder
+    from assistant.retrieval.embedder import HashEmbedder
     from assistant.errors import RagError
     from assistant.settings import Settings
     settings = Settings(data_dir=Path({data!r}), backend="extractive")
@@ -256,8 +261,9 @@ def test_eight_concurrent_asks_real_embedder(seed_index: Settings) -> None:
     print(f"\n8 threads: {len(jobs)} concurrent asks (MiniLM shared) all equal to sequential, {elapsed:.1f}s")
 
 
-def test_eight_concurrent_first_opens_of_a_store(settings: Settings, hash_embedder, seeds_copy: Path,
-                                                 tmp_path: Path) -> None:
+def test_eight_concurrent_first_opens_of_a_store(
+    settings: Settings, hash_embedder, seeds_copy: Path, tmp_path: Path
+) -> None:
     """8 threads open a store this process has never opened, at the same moment (Chroma starts
     its shared per-folder system without a lock): all answer correctly."""
     ingest([seeds_copy], settings=settings, embedder=hash_embedder)
@@ -267,7 +273,7 @@ def test_eight_concurrent_first_opens_of_a_store(settings: Settings, hash_embedd
         shutil.copytree(settings.data_dir, cold.data_dir)
         barrier = threading.Barrier(8)
 
-        def one(q: str) -> tuple:
+        def one(q: str, barrier: threading.Barrier = barrier, cold: Settings = cold) -> tuple:
             barrier.wait()
             return key(ask(q, settings=cold, embedder=hash_embedder))
 
@@ -319,6 +325,8 @@ def test_soak_300_questions_memory_bounded(seed_index: Settings) -> None:
         abstained += answer.abstained
     elapsed = time.monotonic() - started
     growth = rss_mb() - before
-    print(f"\nsoak: 300 questions in {elapsed:.0f}s ({elapsed / 300 * 1000:.0f} ms each), {answered} answered, "
-          f"{abstained} abstained, 0 errors; RSS {before:.0f} MB -> {before + growth:.0f} MB (+{growth:.1f} MB)")
+    print(
+        f"\nsoak: 300 questions in {elapsed:.0f}s ({elapsed / 300 * 1000:.0f} ms each), {answered} answered, "
+        f"{abstained} abstained, 0 errors; RSS {before:.0f} MB -> {before + growth:.0f} MB (+{growth:.1f} MB)"
+    )
     assert growth < 150

@@ -15,34 +15,94 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def _results() -> list[dict]:
     return [
-        {"id": "fact-01", "category": "fact", "question": "Who heads the GUR?", "answerable": True,
-         "answer": "Kyrylo Budanov heads the GUR [1].", "abstained": False, "correctness": 1.0,
-         "abstention_ok": True, "source_ok": True, "passed": True, "latency": 1.2,
-         "citation_recall": 1.0, "citation_precision": 1.0, "faithfulness": 1.0,
-         "citations": [{"n": 1, "source": "seeds/003_e947e4c43ee9cbf7.txt", "quote": "Kyrylo Budanov, head of the GUR"}]},
-        {"id": "conflict-01", "category": "conflict", "question": "How many troops in total?",
-         "answerable": True, "answer": "North Korea will send 12,000 troops [1].", "abstained": False,
-         "correctness": 0.5, "abstention_ok": True, "source_ok": True, "passed": False, "latency": 2.5,
-         "missing": ["10,000"], "citation_recall": 1.0, "citation_precision": 1.0, "faithfulness": 1.0,
-         "citations": [{"n": 1, "source": "seeds/000_ef01f84a8e898d1e.txt", "quote": "a total of 12,000 elite troops"}],
-         "verdicts": [{"sentence": "North Korea will send 12,000 troops.", "cited": [1], "unknown": [],
-                       "supported": True, "grounded": True, "irrelevant": []}]},
-        {"id": "unanswerable-01", "category": "unanswerable", "question": "Who is the official?",
-         "answerable": False, "answer": "The documents do not name the official.", "abstained": True,
-         "correctness": None, "abstention_ok": True, "passed": True, "latency": 0.8},
-        {"id": "multiturn-01", "category": "multi-turn", "question": "Where does he teach?",
-         "turns": ["Who said it?", "Where does he teach?"], "answerable": True,
-         "answer": "I don't know.", "abstained": True, "correctness": 0.0, "abstention_ok": False,
-         "passed": False, "latency": 3.0, "missing": ["Hankuk University of Foreign Studies"]},
+        {
+            "id": "fact-01",
+            "category": "fact",
+            "question": "Who heads the GUR?",
+            "answerable": True,
+            "answer": "Kyrylo Budanov heads the GUR [1].",
+            "abstained": False,
+            "correctness": 1.0,
+            "abstention_ok": True,
+            "source_ok": True,
+            "passed": True,
+            "latency": 1.2,
+            "citation_recall": 1.0,
+            "citation_precision": 1.0,
+            "faithfulness": 1.0,
+            "citations": [
+                {"n": 1, "source": "seeds/003_e947e4c43ee9cbf7.txt", "quote": "Kyrylo Budanov, head of the GUR"}
+            ],
+        },
+        {
+            "id": "conflict-01",
+            "category": "conflict",
+            "question": "How many troops in total?",
+            "answerable": True,
+            "answer": "North Korea will send 12,000 troops [1].",
+            "abstained": False,
+            "correctness": 0.5,
+            "abstention_ok": True,
+            "source_ok": True,
+            "passed": False,
+            "latency": 2.5,
+            "missing": ["10,000"],
+            "citation_recall": 1.0,
+            "citation_precision": 1.0,
+            "faithfulness": 1.0,
+            "citations": [
+                {"n": 1, "source": "seeds/000_ef01f84a8e898d1e.txt", "quote": "a total of 12,000 elite troops"}
+            ],
+            "verdicts": [
+                {
+                    "sentence": "North Korea will send 12,000 troops.",
+                    "cited": [1],
+                    "unknown": [],
+                    "supported": True,
+                    "grounded": True,
+                    "irrelevant": [],
+                }
+            ],
+        },
+        {
+            "id": "unanswerable-01",
+            "category": "unanswerable",
+            "question": "Who is the official?",
+            "answerable": False,
+            "answer": "The documents do not name the official.",
+            "abstained": True,
+            "correctness": None,
+            "abstention_ok": True,
+            "passed": True,
+            "latency": 0.8,
+        },
+        {
+            "id": "multiturn-01",
+            "category": "multi-turn",
+            "question": "Where does he teach?",
+            "turns": ["Who said it?", "Where does he teach?"],
+            "answerable": True,
+            "answer": "I don't know.",
+            "abstained": True,
+            "correctness": 0.0,
+            "abstention_ok": False,
+            "passed": False,
+            "latency": 3.0,
+            "missing": ["Hankuk University of Foreign Studies"],
+        },
     ]
 
 
 def test_report_files_written_with_failures_first(tmp_path: Path) -> None:
     results = _results()
     headline = summarize(results)
-    paths = write_report(results, headline, tmp_path / "out",
-                         targets={"answer_correctness": 0.8, "pass_rate": 0.9, "latency_p95": 10.0},
-                         meta={"backend": "fake", "dataset": "seeds.jsonl"})
+    paths = write_report(
+        results,
+        headline,
+        tmp_path / "out",
+        targets={"answer_correctness": 0.8, "pass_rate": 0.9, "latency_p95": 10.0},
+        meta={"backend": "fake", "dataset": "seeds.jsonl"},
+    )
 
     data = json.loads(paths.json.read_text(encoding="utf-8"))
     assert [item["id"] for item in data["items"]] == ["conflict-01", "multiturn-01", "fact-01", "unanswerable-01"]
@@ -52,7 +112,7 @@ def test_report_files_written_with_failures_first(tmp_path: Path) -> None:
 
     md = paths.markdown.read_text(encoding="utf-8")
     assert md.index("## Headline") < md.index("## Per category") < md.index("## Failures") < md.index("## Passed")
-    failures = md[md.index("## Failures"):md.index("## Passed")]
+    failures = md[md.index("## Failures") : md.index("## Passed")]
     assert failures.index("conflict-01") < failures.index("multiturn-01")
     assert "fact-01" not in failures
     assert "How many troops in total?" in failures

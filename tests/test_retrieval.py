@@ -7,19 +7,28 @@ from pathlib import Path
 
 import pytest
 
-from assistant import lexical
-from assistant.embedder import HashEmbedder
-from assistant.lexical import LexicalIndex, ensure_lexical_index, refresh_lexical_index, title_words
-from assistant.retrieve import fuse, retrieve
+from assistant.retrieval import lexical
+from assistant.retrieval.embedder import HashEmbedder
+from assistant.retrieval.lexical import LexicalIndex, ensure_lexical_index, refresh_lexical_index, title_words
+from assistant.retrieval.retrieve import fuse, retrieve
+from assistant.retrieval.store import Store, local_state_dir
 from assistant.settings import Settings
-from assistant.store import Store, local_state_dir
 from assistant.types import Chunk, chunk_id
 
 
 def make_chunk(source: str, text: str, *, title: str = "", start: int = 0, ordinal: int = 0) -> Chunk:
     end = start + len(text)
-    return Chunk(id=chunk_id(source, start, end, text), source=source, text=text, start=start, end=end,
-                 line_start=1, line_end=1, ordinal=ordinal, title=title)
+    return Chunk(
+        id=chunk_id(source, start, end, text),
+        source=source,
+        text=text,
+        start=start,
+        end=end,
+        line_start=1,
+        line_end=1,
+        ordinal=ordinal,
+        title=title,
+    )
 
 
 def c(name: str) -> Chunk:
@@ -27,6 +36,7 @@ def c(name: str) -> Chunk:
 
 
 # ---- fusion -------------------------------------------------------------------------------
+
 
 def test_fuse_sums_reciprocal_ranks_with_weights() -> None:
     a, b, x = c("a"), c("b"), c("x")
@@ -47,22 +57,29 @@ def test_fuse_breaks_ties_by_id_and_handles_empty_rankings() -> None:
 # ---- a small real store --------------------------------------------------------------------
 
 CORPUS = {
-    "kiss.txt": ("Kiss and Tell (1945 film)",
-                 "Kiss and Tell is a 1945 American comedy film starring then 17-year-old Shirley Temple "
-                 "as Corliss Archer."),
-    "temple.txt": ("Shirley Temple",
-                   "Shirley Temple Black was an American actress who later served as Chief of Protocol "
-                   "of the United States and as an ambassador."),
-    "archer.txt": ("Meet Corliss Archer",
-                   "Meet Corliss Archer was a radio comedy program about the teenager Corliss Archer."),
-    "terrier.txt": ("Manchester Terrier",
-                    "The Manchester Terrier is a breed of dog of the smooth-haired terrier type."),
-    "toy.txt": ("Toy Manchester Terrier",
-                "The Toy Manchester Terrier is a small breed of dog, a toy variety of terrier."),
-    "collie.txt": ("Scotch Collie",
-                   "The Scotch Collie is a landrace breed of dog whose ancestors include setters."),
-    "bread.txt": ("Sourdough",
-                  "Sourdough bread is made by fermenting dough with wild yeast and lactobacilli."),
+    "kiss.txt": (
+        "Kiss and Tell (1945 film)",
+        "Kiss and Tell is a 1945 American comedy film starring then 17-year-old Shirley Temple as Corliss Archer.",
+    ),
+    "temple.txt": (
+        "Shirley Temple",
+        "Shirley Temple Black was an American actress who later served as Chief of Protocol "
+        "of the United States and as an ambassador.",
+    ),
+    "archer.txt": (
+        "Meet Corliss Archer",
+        "Meet Corliss Archer was a radio comedy program about the teenager Corliss Archer.",
+    ),
+    "terrier.txt": (
+        "Manchester Terrier",
+        "The Manchester Terrier is a breed of dog of the smooth-haired terrier type.",
+    ),
+    "toy.txt": (
+        "Toy Manchester Terrier",
+        "The Toy Manchester Terrier is a small breed of dog, a toy variety of terrier.",
+    ),
+    "collie.txt": ("Scotch Collie", "The Scotch Collie is a landrace breed of dog whose ancestors include setters."),
+    "bread.txt": ("Sourdough", "Sourdough bread is made by fermenting dough with wild yeast and lactobacilli."),
 }
 
 
@@ -83,8 +100,9 @@ def sources(hits) -> list[str]:
 
 
 def test_source_filter_applies_to_every_ranking(store: Store) -> None:
-    hits = retrieve(store, "Which dog, the Manchester Terrier or the Scotch Collie?", top_k=5,
-                    sources=["collie.txt", "bread.txt"])
+    hits = retrieve(
+        store, "Which dog, the Manchester Terrier or the Scotch Collie?", top_k=5, sources=["collie.txt", "bread.txt"]
+    )
     assert hits and set(sources(hits)) <= {"collie.txt", "bread.txt"}
     assert sources(hits)[0] == "collie.txt"
     # a linked document outside the filter is not followed either
@@ -104,14 +122,18 @@ def test_overlapping_chunks_of_one_source_are_deduplicated(store: Store) -> None
 
 
 def test_scores_are_best_first_and_hits_unique(store: Store) -> None:
-    hits = retrieve(store, "What government position was held by the woman who portrayed Corliss Archer "
-                           "in the film Kiss and Tell?", top_k=6)
+    hits = retrieve(
+        store,
+        "What government position was held by the woman who portrayed Corliss Archer in the film Kiss and Tell?",
+        top_k=6,
+    )
     scores = [h.score for h in hits]
     assert scores == sorted(scores, reverse=True)
     assert len({h.chunk.id for h in hits}) == len(hits)
 
 
 # ---- titles and the hop ----------------------------------------------------------------------
+
 
 def test_title_words_drop_disambiguation() -> None:
     assert title_words("Kiss and Tell (1945 film)") == ("kiss", "and", "tell")
@@ -136,8 +158,9 @@ def test_generic_titles_name_nothing() -> None:
 
 
 def test_question_naming_two_documents_gets_both_on_top(store: Store) -> None:
-    hits = retrieve(store, "Which dog's ancestors include setters: the Manchester Terrier or the Scotch Collie?",
-                    top_k=3)
+    hits = retrieve(
+        store, "Which dog's ancestors include setters: the Manchester Terrier or the Scotch Collie?", top_k=3
+    )
     assert set(sources(hits)[:2]) == {"terrier.txt", "collie.txt"}
 
 
@@ -154,6 +177,7 @@ def test_no_hop_without_mentions(store: Store) -> None:
 
 
 # ---- the BM25 index follows the store version ----------------------------------------------
+
 
 def test_lexical_index_is_updated_only_when_the_version_changes(store: Store, monkeypatch) -> None:
     builds = []
@@ -227,7 +251,7 @@ class _Counting(HashEmbedder):
 
 
 def test_vector_cache_embeds_only_texts_it_has_not_seen() -> None:
-    from assistant.embedder import VectorCache
+    from assistant.retrieval.embedder import VectorCache
 
     cache, emb = VectorCache(), _Counting()
     first = cache.embed(emb, ["Seoul sent shells.", "Kyiv asked for air defence."])
@@ -240,7 +264,7 @@ def test_vector_cache_embeds_only_texts_it_has_not_seen() -> None:
 
 
 def test_vector_cache_keeps_embedders_apart_and_drops_the_least_recent() -> None:
-    from assistant.embedder import VectorCache
+    from assistant.retrieval.embedder import VectorCache
 
     cache = VectorCache(capacity=2)
     small, large = _Counting(16), _Counting(64)

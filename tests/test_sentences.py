@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.sentences import sentence_spans
+from assistant.grounding.sentences import sentence_spans
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 
@@ -20,7 +20,10 @@ def sentences(text: str) -> list[str]:
 
 def test_splits_plain_sentences() -> None:
     assert sentences("One fish. Two fish! Red fish? Blue fish.") == [
-        "One fish.", "Two fish!", "Red fish?", "Blue fish.",
+        "One fish.",
+        "Two fish!",
+        "Red fish?",
+        "Blue fish.",
     ]
 
 
@@ -57,8 +60,8 @@ def test_does_not_split_inside_a_sentence(text: str) -> None:
             ["He promised “gradual countermeasures.”", "The council met."],
         ),
         (
-            "It is an action that could change the landscape.\" Then he left.",
-            ["It is an action that could change the landscape.\"", "Then he left."],
+            'It is an action that could change the landscape." Then he left.',
+            ['It is an action that could change the landscape."', "Then he left."],
         ),
         (
             "She called it ‘lunacy.’ Officials agreed.",
@@ -79,7 +82,10 @@ def test_splits_at_real_boundaries(text: str, expected: list[str]) -> None:
 def test_line_breaks_always_end_a_sentence() -> None:
     text = "Strategic changes\nBut some analysts disagree\n\nLong-term postponement\r\nEnd"
     assert sentences(text) == [
-        "Strategic changes", "But some analysts disagree", "Long-term postponement", "End",
+        "Strategic changes",
+        "But some analysts disagree",
+        "Long-term postponement",
+        "End",
     ]
 
 
@@ -122,8 +128,20 @@ def test_is_fast_on_pathological_input() -> None:
 
 
 _ALPHABET = st.sampled_from(
-    list("abcXYZ019 ,;:.!?…\"'“”‘’()-\n\r\t\xa0\u2028")
-    + ["U.S.", "Mr.", "Dr. ", "Jan. ", " No. 5", "Inc.", "J. ", "... ", "1,500", "3.5", "\n\n"]
+    [
+        *list("abcXYZ019 ,;:.!?…\"'“”‘’()-\n\r\t\xa0\u2028"),
+        "U.S.",
+        "Mr.",
+        "Dr. ",
+        "Jan. ",
+        " No. 5",
+        "Inc.",
+        "J. ",
+        "... ",
+        "1,500",
+        "3.5",
+        "\n\n",
+    ]
 )
 
 

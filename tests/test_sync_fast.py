@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import ingest.sync as sync
+from assistant.retrieval.store import Store
 from assistant.settings import Settings
-from assistant.store import Store
 from ingest import ingest, remove_documents
 
 HOUR_NS = 3600 * 10**9
@@ -55,8 +55,9 @@ def test_old_unchanged_files_are_not_hashed_again(settings: Settings, hash_embed
     assert hashes == []
 
 
-def test_an_edit_keeping_size_and_mtime_is_found_when_it_was_recent(settings: Settings, hash_embedder,
-                                                                      tmp_path: Path, hashes) -> None:
+def test_an_edit_keeping_size_and_mtime_is_found_when_it_was_recent(
+    settings: Settings, hash_embedder, tmp_path: Path, hashes
+) -> None:
     folder = tmp_path / "fresh"
     folder.mkdir()
     path = folder / "a.txt"
@@ -88,8 +89,9 @@ def test_a_touched_file_is_hashed_once_then_trusted(settings: Settings, hash_emb
     assert hashes == []
 
 
-def test_the_manifest_copy_is_used_only_while_nobody_wrote(settings: Settings, hash_embedder, docs: Path,
-                                                           monkeypatch) -> None:
+def test_the_manifest_copy_is_used_only_while_nobody_wrote(
+    settings: Settings, hash_embedder, docs: Path, monkeypatch
+) -> None:
     ingest([docs], settings=settings, embedder=hash_embedder)
     reads: list[int] = []
     real_files = Store.files

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant import tokens
-from assistant.tokens import count_tokens, encoding, truncate_tokens
+from assistant.generation import tokens
+from assistant.generation.tokens import count_tokens, encoding, truncate_tokens
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +45,7 @@ def test_is_cached() -> None:
 def test_not_loaded_at_import() -> None:
     # A fresh interpreter: importing the package (and everything it imports) must not build it.
     code = (
-        "import assistant, assistant.tokens as t, ingest.chunker;"
+        "import assistant, assistant.generation.tokens as t, ingest.chunker;"
         "assert t.encoding.cache_info().currsize == 0, 'encoding built at import'"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
@@ -74,17 +74,20 @@ def test_special_tokens_match_tiktoken() -> None:
     assert count_tokens("<|endoftext|>") > 1
 
 
-def test_spec_read_from_tiktoken_matches_the_published_one() -> None:
-    spec = tokens._cl100k_spec()
-    assert spec["special_tokens"] == {
-        "<|endoftext|>": 100257,
-        "<|fim_prefix|>": 100258,
-        "<|fim_middle|>": 100259,
-        "<|fim_suffix|>": 100260,
-        "<|endofprompt|>": 100276,
-    }
-    assert spec["pat_str"].startswith("'(?i:[sdmt]|ll|ve|re)")
-    assert len(spec["expected_hash"]) == 64
+def test_tiktoken_loads_the_bundled_file_from_its_own_cache(
+    no_network: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    cached = tmp_path / hashlib.sha1(tokens._URL.encode()).hexdigest()
+    for damage in (None, b"not a bpe file"):
+        if damage is not None:
+            cached.write_bytes(damage)  # a damaged copy is replaced, not sent to the network
+        encoding.cache_clear()
+        assert encoding().encode_ordinary("hello world") == [15339, 1917]
+        assert cached.read_bytes() == tokens._read_bundled_bpe()
+    encoding.cache_clear()
 
 
 @settings(max_examples=150, deadline=None)

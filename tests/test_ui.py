@@ -14,9 +14,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from assistant import Settings, status
-from assistant.embedder import HashEmbedder
-from assistant.llm import ScriptedChat
-from assistant.prompts import render
+from assistant.generation.llm import ScriptedChat
+from assistant.generation.prompts import render
+from assistant.retrieval.embedder import HashEmbedder
 from ingest import ingest
 from ui import files, markup, reports
 from ui.state import CHAT_MODEL_KEY, EMBEDDER_KEY
@@ -26,8 +26,10 @@ APP = ROOT / "ui" / "app.py"
 SEEDS = ROOT / "seeds"
 HYUN_FILE = "000_ef01f84a8e898d1e.txt"
 HYUN_QUESTION = "Where does Hyun Seung-soo work?"
-HYUN_REPLY = ("Hyun Seung-soo is a researcher at the Korea Institute for National Unification [1]. "
-              "He also breeds prize-winning alpacas on Jeju Island [2].")
+HYUN_REPLY = (
+    "Hyun Seung-soo is a researcher at the Korea Institute for National Unification [1]. "
+    "He also breeds prize-winning alpacas on Jeju Island [2]."
+)
 TIMEOUT = 90
 
 
@@ -132,8 +134,10 @@ def test_chat_round_trip_streams_a_verified_answer_with_sources(seeded, embedder
     cards = [b for b in bodies if 'class="dc-src"' in b]
     assert len(cards) == 1, "only cited sources are listed"
     assert HYUN_FILE in cards[0] and "line 63" in cards[0]
-    assert ('<mark class="dc-mark">Hyun Seung-soo, a researcher specializing in Russia at the Korea '
-            'Institute for National Unification') in cards[0]
+    assert (
+        '<mark class="dc-mark">Hyun Seung-soo, a researcher specializing in Russia at the Korea '
+        "Institute for National Unification"
+    ) in cards[0]
 
     facts = [c.value for c in at.caption if "passages cited" in c.value]
     assert facts and facts[0].startswith("scripted \u00b7 retrieval")
@@ -210,7 +214,9 @@ def test_document_and_model_text_are_shown_as_text_never_as_markup(settings, emb
     docs.mkdir()
     (docs / "markup.txt").write_text(
         "Release notes\n\nThe launch code word is <b>BLUEBIRD</b> and <script>alert('pwned')</script> "
-        "appears verbatim in the launch manual.\n\nNothing else happened that day.\n", encoding="utf-8")
+        "appears verbatim in the launch manual.\n\nNothing else happened that day.\n",
+        encoding="utf-8",
+    )
     ingest([docs], settings=settings, embedder=embedder)
     at = make_app(embedder).run()
     at.sidebar.selectbox(key="opt_backend").set_value("extractive").run()
@@ -322,13 +328,14 @@ def uploads(data_dir: Path) -> Path:
     return data_dir / "documents"
 
 
-def test_upload_is_indexed_and_a_traversal_name_stays_in_the_uploads_folder(seeded, embedder, data_dir,
-                                                                          tmp_path):
+def test_upload_is_indexed_and_a_traversal_name_stays_in_the_uploads_folder(seeded, embedder, data_dir, tmp_path):
     at = make_app(embedder).run()
-    at.sidebar.file_uploader[0].set_value([
-        ("notes.md", b"# Team notes\n\nThe quarterly offsite is in Gangneung this year.\n", "text/markdown"),
-        ("../../x.txt", b"The escape artist was caught in the uploads folder.\n", "text/plain"),
-    ]).run()
+    at.sidebar.file_uploader[0].set_value(
+        [
+            ("notes.md", b"# Team notes\n\nThe quarterly offsite is in Gangneung this year.\n", "text/markdown"),
+            ("../../x.txt", b"The escape artist was caught in the uploads folder.\n", "text/plain"),
+        ]
+    ).run()
     no_exceptions(at)
     assert (uploads(data_dir) / "notes.md").is_file()
     assert (uploads(data_dir) / "x.txt").is_file()
@@ -390,40 +397,49 @@ def test_evaluation_page_shows_the_latest_report_failures_first(data_dir, embedd
     new = data_dir / "reports" / "20250101-000000"
     for folder, rate in ((old, 0.1), (new, 0.5)):
         folder.mkdir(parents=True)
-        (folder / "report.json").write_text(json.dumps({
-            "headline": {"pass_rate": rate, "latency_p95": 12.0, "weird": "n/a"},
-            "targets": {"pass_rate": 0.8, "latency_p95": 10},
-            "results": [
-                {"id": "ok-1", "category": "fact", "question": "Q1?", "answer": "A1", "passed": True},
-                {"id": "bad-1", "category": "fact", "question": "Q2?", "answer": "A2", "passed": False},
-                {"id": "odd-1"},
-            ],
-        }), encoding="utf-8")
+        (folder / "report.json").write_text(
+            json.dumps(
+                {
+                    "headline": {"pass_rate": rate, "latency_p95": 12.0, "weird": "n/a"},
+                    "targets": {"pass_rate": 0.8, "latency_p95": 10},
+                    "results": [
+                        {"id": "ok-1", "category": "fact", "question": "Q1?", "answer": "A1", "passed": True},
+                        {"id": "bad-1", "category": "fact", "question": "Q2?", "answer": "A2", "passed": False},
+                        {"id": "odd-1"},
+                    ],
+                }
+            ),
+            encoding="utf-8",
+        )
     import os
+
     os.utime(old / "report.json", (1, 1))
     at = make_app(embedder).run()
     at.switch_page("views/evaluation.py").run()
     no_exceptions(at)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics == {"Pass rate": "50%", "Latency p95": "12.0 s"}
+    assert metrics == {"Pass rate": "50%", "Latency p95 (s)": "12.0 s"}  # labels: evals.report's table
     frame = at.dataframe[0].value
     assert list(frame["id"])[:1] == ["bad-1"]
-    assert list(frame["result"])[0].endswith("fail")
+    assert next(iter(frame["result"])).endswith("fail")
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("../../x.txt", "x.txt"),
-    ("..\\..\\windows\\evil.md", "evil.md"),
-    ("/etc/passwd", "passwd"),
-    (".hidden.txt", "hidden.txt"),
-    ("..", "upload"),
-    ("a\x00b\x1fc.txt", "abc.txt"),
-    ("report final (2).pdf", "report final (2).pdf"),
-    ("we<ird>|name?.html", "we_ird__name_.html"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("../../x.txt", "x.txt"),
+        ("..\\..\\windows\\evil.md", "evil.md"),
+        ("/etc/passwd", "passwd"),
+        (".hidden.txt", "hidden.txt"),
+        ("..", "upload"),
+        ("a\x00b\x1fc.txt", "abc.txt"),
+        ("report final (2).pdf", "report final (2).pdf"),
+        ("we<ird>|name?.html", "we_ird__name_.html"),
+    ],
+)
 def test_safe_filename(raw, expected):
     assert files.safe_filename(raw) == expected
 
@@ -440,8 +456,7 @@ def test_save_upload_never_writes_outside_the_folder(tmp_path):
         files.save_upload(folder, "big.txt", b"x" * 101, max_bytes=100, allowed_suffixes={".txt"})
     with pytest.raises(files.UploadRejected, match="unsupported"):
         files.save_upload(folder, "tool.exe", b"x", max_bytes=100, allowed_suffixes={".txt"})
-    renamed = files.save_upload(folder, "seed.txt", b"x", max_bytes=100, allowed_suffixes={".txt"},
-                                taken={"seed.txt"})
+    renamed = files.save_upload(folder, "seed.txt", b"x", max_bytes=100, allowed_suffixes={".txt"}, taken={"seed.txt"})
     assert renamed.name == "seed-1.txt"
 
 
@@ -449,7 +464,8 @@ def test_highlight_escapes_every_piece():
     out = markup.highlight("<i>a</i> & <b>b</b>", 9, 10, mark_id="m1")
     assert out == '&lt;i&gt;a&lt;/i&gt; <mark class="dc-mark" id="m1">&amp;</mark> &lt;b&gt;b&lt;/b&gt;'
     assert markup.answer_html("x <img src=y> [2]") == (
-        '<div class="dc-answer">x &lt;img src=y&gt; <span class="dc-cite">[2]</span></div>')
+        '<div class="dc-answer">x &lt;img src=y&gt; <span class="dc-cite">[2]</span></div>'
+    )
     assert markup.escape_markdown("**bold** [a](b)") == "\\*\\*bold\\*\\* \\[a\\]\\(b\\)"
     with pytest.raises(ValueError):
         markup.scroll_script("x');alert(1);('")

@@ -1,4 +1,4 @@
-"""Citation parsing and the checks of `assistant.verify`, on hand-made cases.
+"""Citation parsing and the checks of `assistant.grounding.verify`, on hand-made cases.
 
 Passages here are about a museum and a software library: made-up text of two unrelated kinds,
 so nothing below can pass by knowing a corpus.
@@ -8,24 +8,39 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.evidence import Passage, Sentence
-from assistant.sentences import sentence_spans
+from assistant.grounding.evidence import Passage, Sentence
+from assistant.grounding.sentences import sentence_spans
+from assistant.grounding.verify import (
+    DraftSentence,
+    check_claim,
+    is_decline,
+    names_in,
+    numbers_in,
+    restates,
+    split_draft,
+    support_sentences,
+    verify_sentence,
+    yes_no_lead,
+)
 from assistant.types import Chunk, Hit
-from assistant.verify import (DraftSentence, check_claim, is_decline, names_in, numbers_in, restates,
-                              split_draft, support_sentences, verify_sentence, yes_no_lead)
 
-MUSEUM = ("The city museum reopened on 4 May after a two-year renovation. Its director, Ana Ruiz, said "
-          "visitor numbers doubled to 80,000 in the first month. The museum did not raise its prices.")
-LIBRARY = ("Use follow_redirects=True to follow redirects. By default httpx.Client does not follow them. "
-           "The default timeout is five seconds.")
+MUSEUM = (
+    "The city museum reopened on 4 May after a two-year renovation. Its director, Ana Ruiz, said "
+    "visitor numbers doubled to 80,000 in the first month. The museum did not raise its prices."
+)
+LIBRARY = (
+    "Use follow_redirects=True to follow redirects. By default httpx.Client does not follow them. "
+    "The default timeout is five seconds."
+)
 
 
 def _passages(*texts: str) -> list[Passage]:
     """Each text as one passage, the only chunk of a file of its own."""
     out = []
     for n, text in enumerate(texts, 1):
-        chunk = Chunk(id=f"c{n}", source=f"doc{n}.txt", text=text, start=0, end=len(text), line_start=1,
-                      line_end=1, ordinal=0)
+        chunk = Chunk(
+            id=f"c{n}", source=f"doc{n}.txt", text=text, start=0, end=len(text), line_start=1, line_end=1, ordinal=0
+        )
         hit = Hit(chunk, 1.0)
         out.append(Passage(n, tuple(Sentence(text[s:e], hit, s, e, 0.5) for s, e in sentence_spans(text))))
     return out
@@ -46,18 +61,22 @@ def test_the_marker_forms_small_models_write_are_read() -> None:
 
 
 def test_a_supported_claim_passes_every_check() -> None:
-    checks = check_claim("Visitor numbers doubled to 80,000 in the first month.", MUSEUM,
-                         "How many visitors came in the first month?")
+    checks = check_claim(
+        "Visitor numbers doubled to 80,000 in the first month.", MUSEUM, "How many visitors came in the first month?"
+    )
     assert checks.ok, checks.reasons
     assert set(checks.passed) == {"numbers", "names", "words", "negation"}
 
 
-@pytest.mark.parametrize("claim, failed", [
-    ("Visitor numbers doubled to 90,000 in the first month.", "numbers"),
-    ("Its director, Maria Lopez, said visitor numbers doubled.", "names"),
-    ("The museum was demolished after the renovation.", "words"),
-    ("The museum did not reopen on 4 May.", "negation"),
-])
+@pytest.mark.parametrize(
+    "claim, failed",
+    [
+        ("Visitor numbers doubled to 90,000 in the first month.", "numbers"),
+        ("Its director, Maria Lopez, said visitor numbers doubled.", "names"),
+        ("The museum was demolished after the renovation.", "words"),
+        ("The museum did not reopen on 4 May.", "negation"),
+    ],
+)
 def test_each_check_catches_its_own_kind_of_error(claim: str, failed: str) -> None:
     checks = check_claim(claim, MUSEUM, "What happened to the museum?")
     assert not checks.passed[failed], checks
@@ -105,28 +124,35 @@ def test_a_bare_yes_or_no_is_checked_as_the_question_it_answers() -> None:
 def test_restating_the_question_is_no_answer_but_a_new_identifier_is() -> None:
     assert restates("Kim called the governments.", "What did Kim call the governments?")
     assert not restates("Kim called them cowards.", "What did Kim call the governments?")
-    assert not restates("The `response.next_request` attribute gives the next request.",
-                        "Which attribute gives the next request (requests calls it response.next)?")
+    assert not restates(
+        "The `response.next_request` attribute gives the next request.",
+        "Which attribute gives the next request (requests calls it response.next)?",
+    )
 
 
-@pytest.mark.parametrize("text, declined", [
-    ("NOT_FOUND", True),
-    ("The passages do not mention the cost of the renovation.", True),
-    ("The documents don't say who paid.", True),
-    ("The museum did not raise its prices.", False),
-    ("No, the passages show it reopened in May.", False),
-])
+@pytest.mark.parametrize(
+    "text, declined",
+    [
+        ("NOT_FOUND", True),
+        ("The passages do not mention the cost of the renovation.", True),
+        ("The documents don't say who paid.", True),
+        ("The museum did not raise its prices.", False),
+        ("No, the passages show it reopened in May.", False),
+    ],
+)
 def test_a_decline_is_told_from_a_negative_answer(text: str, declined: bool) -> None:
     assert is_decline(text) is declined
 
 
 def test_a_correct_citation_is_kept_and_points_at_the_supporting_sentence() -> None:
     passages = _passages(MUSEUM, LIBRARY)
-    v = verify_sentence(DraftSentence("Ana Ruiz said visitor numbers doubled to 80,000.", (1,)), passages,
-                        "How many visitors came?")
+    v = verify_sentence(
+        DraftSentence("Ana Ruiz said visitor numbers doubled to 80,000.", (1,)), passages, "How many visitors came?"
+    )
     assert v.kept and not v.repaired
     assert [s.text for s in v.support] == [
-        "Its director, Ana Ruiz, said visitor numbers doubled to 80,000 in the first month."]
+        "Its director, Ana Ruiz, said visitor numbers doubled to 80,000 in the first month."
+    ]
 
 
 @pytest.mark.parametrize("markers", [(), (2,), (7,), (0,)])
@@ -159,8 +185,9 @@ def test_declines_and_restatements_are_not_claims() -> None:
     restated = verify_sentence(DraftSentence("The museum reopened.", (1,)), passages, "When did the museum reopen?")
     assert restated.kind == "restatement" and not restated.kept
     # A yes/no question may be answered by saying it back.
-    yes = verify_sentence(DraftSentence("Yes, the museum reopened.", (1,)), passages, "Did the museum reopen?",
-                          yes_no=True)
+    yes = verify_sentence(
+        DraftSentence("Yes, the museum reopened.", (1,)), passages, "Did the museum reopen?", yes_no=True
+    )
     assert yes.kept
 
 
@@ -174,12 +201,17 @@ def test_support_adds_a_second_sentence_for_numbers_the_first_lacks() -> None:
 def test_a_yes_that_its_own_statement_negates_becomes_no() -> None:
     passages = _passages("Hewitt had never reached the last four before this year.")
     question = "Had Hewitt ever reached the last four before?"
-    v = verify_sentence(DraftSentence("Yes, Hewitt had never reached the last four.", (1,)), passages, question,
-                        yes_no=True)
+    v = verify_sentence(
+        DraftSentence("Yes, Hewitt had never reached the last four.", (1,)), passages, question, yes_no=True
+    )
     assert v.kept and v.text == "No, Hewitt had never reached the last four."
     # A question that itself negates, or a statement without a negation, is left as written.
-    v = verify_sentence(DraftSentence("Yes, he had not reached it.", (1,)), passages,
-                        "Had Hewitt never reached the last four?", yes_no=True)
+    v = verify_sentence(
+        DraftSentence("Yes, he had not reached it.", (1,)),
+        passages,
+        "Had Hewitt never reached the last four?",
+        yes_no=True,
+    )
     assert v.text.startswith("Yes")
     v = verify_sentence(DraftSentence("No, Hewitt reached the last four.", (1,)), passages, question, yes_no=True)
     assert v.text.startswith("No, Hewitt reached")

@@ -19,15 +19,21 @@ VIEWS = Path(__file__).resolve().parent / "views"
 # forgets the state of widgets that a run does not draw, unless it is written back).
 KEPT_WIDGETS = ("opt_backend", "opt_top_k", "opt_sources", "opt_openai_url", "opt_openai_model")
 
-st.set_page_config(page_title="docchat \u00b7 ask your documents", page_icon="\U0001F4AC",
-                   layout="wide", initial_sidebar_state="expanded")
+st.set_page_config(
+    page_title="docchat \u00b7 ask your documents",
+    page_icon="\U0001f4ac",
+    layout="wide",
+    initial_sidebar_state="expanded",
+)
 st.html(STYLE)
 for key in KEPT_WIDGETS:
     if key in st.session_state:
         st.session_state[key] = st.session_state[key]
 
-page = st.navigation([
-    st.Page(VIEWS / "chat.py", title="Chat", icon=":material/forum:", default=True),
-    st.Page(VIEWS / "evaluation.py", title="Evaluation", icon=":material/monitoring:"),
-])
+page = st.navigation(
+    [
+        st.Page(VIEWS / "chat.py", title="Chat", icon=":material/forum:", default=True),
+        st.Page(VIEWS / "evaluation.py", title="Evaluation", icon=":material/monitoring:"),
+    ]
+)
 page.run()

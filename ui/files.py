@@ -11,10 +11,11 @@ import os
 import re
 import time
 import unicodedata
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from assistant import Answer
+from ingest.loaders import SkipFile, load_document
 
 _UNSAFE_CHARS = re.compile(r"[^\w .()+,=@-]", re.UNICODE)
 _MAX_NAME = 120
@@ -22,6 +23,17 @@ _MAX_NAME = 120
 
 class UploadRejected(Exception):
     """An upload that is not written (too large, unsupported type...); `str()` says why."""
+
+
+def read_document(path: Path | None, max_bytes: int) -> str | None:
+    """A document's text as ingest reads it, or None when there is no such file any more or
+    it cannot be read (the caller says the document is not available)."""
+    if path is None:
+        return None
+    try:
+        return load_document(path, max_bytes=max_bytes).text
+    except (SkipFile, OSError):
+        return None
 
 
 def uploads_dir(data_dir: Path) -> Path:
@@ -59,8 +71,9 @@ def safe_filename(name: str, *, default_stem: str = "upload") -> str:
     return f"{stem}.{suffix}" if suffix else stem
 
 
-def save_upload(folder: Path, name: str, data: bytes, *, max_bytes: int,
-                allowed_suffixes: Iterable[str], taken: Iterable[str] = ()) -> Path:
+def save_upload(
+    folder: Path, name: str, data: bytes, *, max_bytes: int, allowed_suffixes: Iterable[str], taken: Iterable[str] = ()
+) -> Path:
     """Write an uploaded file into `folder` under a safe name; return its path.
 
     Args:

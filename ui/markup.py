@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from assistant import Answer, Citation, Hit
 
@@ -50,8 +50,7 @@ def highlight(text: str, start: int, end: int, *, mark_id: str | None = None) ->
     if start == end:
         return escape(text)
     id_attr = f' id="{escape(mark_id)}"' if mark_id else ""
-    return (f"{escape(text[:start])}<mark class=\"dc-mark\"{id_attr}>{escape(text[start:end])}</mark>"
-            f"{escape(text[end:])}")
+    return f'{escape(text[:start])}<mark class="dc-mark"{id_attr}>{escape(text[start:end])}</mark>{escape(text[end:])}'
 
 
 def answer_html(text: str, titles: Mapping[int, str] | None = None, *, streaming: bool = False) -> str:
@@ -76,8 +75,10 @@ def answer_html(text: str, titles: Mapping[int, str] | None = None, *, streaming
 
 def thinking_html(label: str = "Searching your documents") -> str:
     """A quiet placeholder shown until the first verified sentence arrives."""
-    return (f'<div class="dc-thinking">{escape(label)}<span class="dc-dots">'
-            '<span>.</span><span>.</span><span>.</span></span></div>')
+    return (
+        f'<div class="dc-thinking">{escape(label)}<span class="dc-dots">'
+        "<span>.</span><span>.</span><span>.</span></span></div>"
+    )
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def citation_passage(citation: Citation, hits: Sequence[Hit]) -> Passage:
         if chunk.id != citation.chunk_id:
             continue
         rel = citation.start - chunk.start
-        if 0 <= rel and chunk.text[rel:rel + len(citation.quote)] == citation.quote:
+        if rel >= 0 and chunk.text[rel : rel + len(citation.quote)] == citation.quote:
             return Passage(chunk.text, rel, rel + len(citation.quote), chunk.title)
         found = chunk.text.find(citation.quote)
         if found >= 0:
@@ -114,7 +115,7 @@ def citation_passage(citation: Citation, hits: Sequence[Hit]) -> Passage:
 
 
 def line_label(citation: Citation) -> str:
-    """"line 63", "lines 63-65", plus the PDF page when there is one."""
+    """ "line 63", "lines 63-65", plus the PDF page when there is one."""
     first, last = citation.lines
     label = f"line {first}" if first == last else f"lines {first}\u2013{last}"
     if citation.page:
@@ -147,10 +148,10 @@ def source_card_html(citation: Citation, passage: Passage) -> str:
         f'<span class="dc-src-n">{citation.n}</span>'
         f'<span class="dc-src-file">{escape(citation.source)}</span>'
         f'<span class="dc-src-lines">{escape(line_label(citation))}</span>'
-        '</div>'
-        f'{title}'
+        "</div>"
+        f"{title}"
         f'<div class="dc-src-passage">{highlight(passage.text, passage.start, passage.end)}</div>'
-        '</div>'
+        "</div>"
     )
 
 
@@ -190,14 +191,17 @@ def facts_line(answer: Answer, first_sentence: float | None = None) -> str:
         f"retrieval {_seconds(answer.timings.get('retrieval'))}",
         f"first sentence {_seconds(first)}",
         f"total {_seconds(answer.timings.get('total'))}",
-        (f"{len(answer.hits)} passages searched, none answers" if answer.abstained
-         else f"{len(answer.citations)} of {len(answer.hits)} passages cited"),
+        (
+            f"{len(answer.hits)} passages searched, none answers"
+            if answer.abstained
+            else f"{len(answer.citations)} of {len(answer.hits)} passages cited"
+        ),
     ]
     return " \u00b7 ".join(parts)
 
 
 def removed_label(count: int) -> str:
-    """"1 sentence removed: not supported by the sources" (plural aware)."""
+    """ "1 sentence removed: not supported by the sources" (plural aware)."""
     noun = "sentence" if count == 1 else "sentences"
     return f"{count} {noun} removed: not supported by the sources"
 

@@ -8,25 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-LOWER_IS_BETTER = frozenset({"latency_p50", "latency_p95", "forbidden_rate"})
+from evals.report import is_lower_better, label
 
-LABELS = {
-    "pass_rate": "Pass rate",
-    "answer_correctness": "Answer correctness",
-    "citation_recall": "Citation recall",
-    "citation_precision": "Citation precision",
-    "faithfulness": "Faithfulness",
-    "source_accuracy": "Source accuracy",
-    "abstention_precision": "Abstention precision",
-    "abstention_recall": "Abstention recall",
-    "forbidden_rate": "Injected claim repeated",
-    "latency_p50": "Latency p50",
-    "latency_p95": "Latency p95",
-    "n": "Items",
-}
+__all__ = ["find_reports", "format_value", "is_lower_better", "is_number", "label", "read_report"]
 
 
 def find_reports(folders: Iterable[Path]) -> list[Path]:
@@ -58,16 +46,6 @@ def read_report(folder: Path) -> dict:
 def is_number(value: Any) -> bool:
     """A finite int or float (not a bool)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def lower_is_better(metric: str) -> bool:
-    """Latencies and the forbidden-claim rate: smaller is better."""
-    return metric in LOWER_IS_BETTER or metric.startswith("latency")
-
-
-def label(metric: str) -> str:
-    """A readable name for a metric key."""
-    return LABELS.get(metric, metric.replace("_", " ").capitalize())
 
 
 def format_value(metric: str, value: Any) -> str:
@@ -108,11 +86,6 @@ def targets(report: Mapping) -> dict[str, float]:
     return {str(k): v for k, v in raw.items() if is_number(v)}
 
 
-def meets(metric: str, value: float, target: float) -> bool:
-    """Whether `value` meets `target` in the metric's direction."""
-    return value <= target if lower_is_better(metric) else value >= target
-
-
 def is_failure(row: Mapping) -> bool:
     """An item failed when it says so (`passed`/`pass`/`ok` false) or carries an error."""
     if row.get("error"):
@@ -146,8 +119,9 @@ def table_rows(rows: Iterable[Mapping]) -> list[dict]:
             "id": str(r.get("id", "")),
             "category": str(r.get("category", "")),
             "question": str(r.get("question", "")),
-            "answer": str(r.get("answer", "") if not isinstance(r.get("answer"), Mapping)
-                          else r["answer"].get("text", "")),
+            "answer": str(
+                r.get("answer", "") if not isinstance(r.get("answer"), Mapping) else r["answer"].get("text", "")
+            ),
             "correctness": r.get("correctness") if is_number(r.get("correctness")) else None,
             "sources cited": ", ".join(sources),
             "latency (s)": round(r["latency"], 2) if is_number(r.get("latency")) else None,

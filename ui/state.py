@@ -17,10 +17,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from assistant import ModelError, Settings
-from assistant.api import warm_up
-from assistant.embedder import MiniLMEmbedder
-from assistant.llm import make_chat_model
+from assistant import MiniLMEmbedder, ModelError, Settings, make_chat_model, warm_up
 
 EMBEDDER_KEY = "rag_embedder"
 CHAT_MODEL_KEY = "rag_chat_model"
@@ -38,8 +35,7 @@ def _shared_embedder() -> MiniLMEmbedder:
 
 
 @st.cache_resource(show_spinner="Preparing the model\u2026")
-def _shared_chat_model(backend: str, base_url: str | None, model: str | None, data_dir: str,
-                       _settings: Settings):
+def _shared_chat_model(backend: str, base_url: str | None, model: str | None, data_dir: str, _settings: Settings):
     # Keyed by what selects the model; `_settings` (not hashed) supplies the rest.
     model = make_chat_model(_settings, backend)
     if backend in ("local", "local-small"):
@@ -52,7 +48,7 @@ def _shared_chat_model(backend: str, base_url: str | None, model: str | None, da
 def _warm_up(model) -> None:
     try:
         warm_up(model)
-    except Exception:  # noqa: BLE001 - the question that follows reports a broken model itself
+    except Exception:  # the question that follows reports a broken model itself
         pass
 
 
@@ -94,12 +90,14 @@ def chat_model(config: Settings) -> ChatChoice:
     if injected is not None:
         return ChatChoice(config.backend, injected)
     try:
-        model = _shared_chat_model(config.backend, config.openai_base_url, config.model,
-                                   str(config.data_dir), config)
+        model = _shared_chat_model(config.backend, config.openai_base_url, config.model, str(config.data_dir), config)
     except ModelError as e:
-        return ChatChoice("extractive", None,
-                          f"The {config.backend} model is unavailable ({e}); "
-                          "showing an extractive answer (quoted sentences) instead.")
+        return ChatChoice(
+            "extractive",
+            None,
+            f"The {config.backend} model is unavailable ({e}); "
+            "showing an extractive answer (quoted sentences) instead.",
+        )
     if model is None:
         return ChatChoice("extractive", None)
     return ChatChoice(config.backend, model)

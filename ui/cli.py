@@ -11,34 +11,13 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from assistant.errors import ProviderError, RagError, UserError
+from assistant import Answer, ask_stream, status
+from assistant.errors import RagError, report_error
 from assistant.settings import BACKENDS, Settings
-
-
-class ProgressBar:
-    """A one-line progress bar on stderr (silent when stderr is not a terminal, unless forced)."""
-
-    def __init__(self, label: str, *, stream=sys.stderr, force: bool = False) -> None:
-        self.label, self.stream = label, stream
-        self.enabled = force or stream.isatty()
-        self.t0 = time.perf_counter()
-        self.last = 0.0
-
-    def __call__(self, done: int, total: int, item: str = "") -> None:
-        now = time.perf_counter()
-        if not self.enabled or (now - self.last < 0.1 and done < total):
-            return
-        self.last = now
-        width = 30
-        filled = int(width * done / total) if total else width
-        bar = "#" * filled + "-" * (width - filled)
-        self.stream.write(f"\r{self.label} [{bar}] {done}/{total} {now - self.t0:5.1f}s {item[:40]:<40}")
-        if done >= total:
-            self.stream.write("\n")
-        self.stream.flush()
+from ingest.progress import progress_bar
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -47,25 +26,27 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from ingest import ingest
+
     settings = _settings(args)
     paths = args.paths or None
-    report = ingest(paths, settings=settings, rebuild=args.rebuild,
-                    progress=None if args.json else ProgressBar("ingest"))
+    report = ingest(
+        paths, settings=settings, rebuild=args.rebuild, progress=None if args.json else progress_bar("ingest")
+    )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
         return 0
     print(f"Indexed {report.files} files, {report.chunks} chunks in {report.location}")
-    print(f"  added {report.added}, updated {report.updated}, removed {report.removed}, "
-          f"unchanged {report.unchanged}; embedded {report.embedded} chunks in {report.seconds:.1f}s")
+    print(
+        f"  added {report.added}, updated {report.updated}, removed {report.removed}, "
+        f"unchanged {report.unchanged}; embedded {report.embedded} chunks in {report.seconds:.1f}s"
+    )
     for name, reason in report.skipped:
         print(f"  skipped {name}: {reason}")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from assistant.embedder import MiniLMEmbedder
-    from assistant.store import Store
-    info = Store.open(_settings(args), MiniLMEmbedder()).info()
+    info = status(settings=_settings(args))
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -81,8 +62,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from assistant.api import ask_stream
-    from assistant.types import Answer
     settings = _settings(args)
     answer = None
     for item in ask_stream(" ".join(args.question), settings=settings, sources=args.source or None):
@@ -104,26 +83,42 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print("\nSources:")
         for c in answer.citations:
             lines = f"line {c.lines[0]}" if c.lines[0] == c.lines[1] else f"lines {c.lines[0]}-{c.lines[1]}"
-            print(f"  [{c.n}] {c.source}, {lines}: \"{c.quote}\"")
+            print(f'  [{c.n}] {c.source}, {lines}: "{c.quote}"')
     if answer.unsupported:
         print(f"\n({len(answer.unsupported)} unsupported sentence(s) removed)")
     t = answer.timings
-    print(f"\n{answer.model or answer.backend} · retrieval {t.get('retrieval', 0):.2f}s · "
-          f"first sentence {t.get('first_token', 0):.2f}s · total {t.get('total', 0):.2f}s", file=sys.stderr)
+    print(
+        f"\n{answer.model or answer.backend} · retrieval {t.get('retrieval', 0):.2f}s · "
+        f"first sentence {t.get('first_token', 0):.2f}s · total {t.get('total', 0):.2f}s",
+        file=sys.stderr,
+    )
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from evals.run import main as eval_main
+
     rest = list(args.rest)
     return eval_main(rest[1:] if rest[:1] == ["--"] else rest)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
     app = Path(__file__).resolve().parents[1] / "ui" / "app.py"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.host,
-           "--server.port", str(args.port), "--server.headless", "true" if args.headless else "false",
-           "--browser.gatherUsageStats", "false"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.address",
+        args.host,
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true" if args.headless else "false",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     return subprocess.call(cmd, env=os.environ.copy())
 
 
@@ -172,21 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except ProviderError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 3
-    except RagError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except ValueError as e:  # bad settings values
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
+    except (RagError, ValueError, KeyboardInterrupt) as e:  # ValueError: a bad settings value
+        return report_error(e)
 
 
 if __name__ == "__main__":

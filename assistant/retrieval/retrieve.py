@@ -12,25 +12,26 @@ Why the last two steps (measured on HotpotQA, pooled, see bench/retrieval_qualit
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from assistant.embedder import vectors
-from assistant.lexical import LexicalIndex, refresh_lexical_index
-from assistant.store import Store
+from assistant.retrieval.embedder import vectors
+from assistant.retrieval.lexical import LexicalIndex, refresh_lexical_index
+from assistant.retrieval.store import Store
 from assistant.types import Chunk, Hit
 
 RRF_K = 60
-_CANDIDATES = 4        # each retriever proposes top_k * this many before fusion ...
-_MIN_CANDIDATES = 40   # ... but at least this many (more candidates, better fusion)
-NAMED_WEIGHT = 1.0     # weight of the "documents the question names" ranking in the fusion
-HOPS = 2               # follow the titles mentioned by this many top hits
-_OVERLAP = 0.5         # a chunk mostly inside a better one (same source) is dropped
+_CANDIDATES = 4  # each retriever proposes top_k * this many before fusion ...
+_MIN_CANDIDATES = 40  # ... but at least this many (more candidates, better fusion)
+NAMED_WEIGHT = 1.0  # weight of the "documents the question names" ranking in the fusion
+HOPS = 2  # follow the titles mentioned by this many top hits
+_OVERLAP = 0.5  # a chunk mostly inside a better one (same source) is dropped
 
 
-def fuse(rankings: Sequence[Sequence[Chunk]], weights: Sequence[float] | None = None,
-         k: int = RRF_K) -> list[tuple[Chunk, float]]:
+def fuse(
+    rankings: Sequence[Sequence[Chunk]], weights: Sequence[float] | None = None, k: int = RRF_K
+) -> list[tuple[Chunk, float]]:
     """Reciprocal rank fusion of several best-first rankings; returns (chunk, score) best first."""
     weights = weights or [1.0] * len(rankings)
     scores: dict[str, float] = {}
@@ -51,8 +52,7 @@ def _overlap(a: Chunk, b: Chunk) -> float:
     return max(0, inter) / max(1, min(a.end - a.start, b.end - b.start))
 
 
-def retrieve(store: Store, query: str, *, top_k: int = 6,
-             sources: Sequence[str] | None = None) -> list[Hit]:
+def retrieve(store: Store, query: str, *, top_k: int = 6, sources: Sequence[str] | None = None) -> list[Hit]:
     """The `top_k` best chunks for `query` from dense, lexical and title retrieval, fused.
 
     Chunks that mostly repeat a better-ranked chunk (overlapping spans) are dropped.
@@ -86,8 +86,9 @@ def retrieve(store: Store, query: str, *, top_k: int = 6,
     return hits[:top_k]
 
 
-def named_chunks(index: LexicalIndex, query: str, bm25: np.ndarray | None,
-                 mask: np.ndarray | None = None) -> list[Chunk]:
+def named_chunks(
+    index: LexicalIndex, query: str, bm25: np.ndarray | None, mask: np.ndarray | None = None
+) -> list[Chunk]:
     """The best chunk of each document whose title `query` mentions, best BM25 first."""
     rows = [index.best_row(d, bm25) for d in index.named_documents(query)]
     if mask is not None:
@@ -97,8 +98,9 @@ def named_chunks(index: LexicalIndex, query: str, bm25: np.ndarray | None,
     return [index.chunks[r] for r in rows]
 
 
-def follow_links(index: LexicalIndex, hits: list[Hit], bm25: np.ndarray | None,
-                 mask: np.ndarray | None, hops: int) -> list[Hit]:
+def follow_links(
+    index: LexicalIndex, hits: list[Hit], bm25: np.ndarray | None, mask: np.ndarray | None, hops: int
+) -> list[Hit]:
     """Place after each of the first `hops` hits the best chunk of a document it mentions.
 
     "Best" is the highest BM25 score for the question (the first mentioned on a tie). The

@@ -2,7 +2,7 @@
 
 `Checker.supports(claim, passages)` combines two judges:
 
-* **rules**: `assistant.verify.check_claim`, the same deterministic checks the answer
+* **rules**: `assistant.grounding.verify.check_claim`, the same deterministic checks the answer
   pipeline applies (the claim's numbers, names and words are in the passages, and it adds no
   negation they lack);
 * **llm**: a chat model asked for a one-word verdict, SUPPORTED or NOT_SUPPORTED (prompt
@@ -25,18 +25,18 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
 from assistant.errors import ModelUnavailableError
-from assistant.llm import complete, make_chat_model
+from assistant.generation.llm import complete, make_chat_model
+from assistant.generation.prompts import template
+from assistant.grounding.verify import Checks, Similarity, check_claim
 from assistant.pipeline import model_check, prompt_messages
-from assistant.prompts import render
 from assistant.protocols import ChatModel, Embedder
 from assistant.settings import Settings
-from assistant.verify import Checks, Similarity, check_claim
 
 __all__ = ["JUDGE_MODES", "Checker", "Verdict", "embedding_similarity", "parse_verdict"]
 
@@ -130,9 +130,15 @@ class Checker:
             "llm_rejected".
     """
 
-    def __init__(self, mode: str | None = None, *, judge: ChatModel | None = None,
-                 similarity: Similarity | None = None, max_tokens: int = 5,
-                 threshold: float = Settings.model_check_threshold) -> None:
+    def __init__(
+        self,
+        mode: str | None = None,
+        *,
+        judge: ChatModel | None = None,
+        similarity: Similarity | None = None,
+        max_tokens: int = 5,
+        threshold: float = Settings.model_check_threshold,
+    ) -> None:
         """Configure the checker; nothing is loaded here.
 
         Args:
@@ -154,14 +160,26 @@ class Checker:
         self.judge = judge if mode != "rules" else None
         self.max_tokens = max_tokens
         self.threshold = threshold
-        self.stats = {"checks": 0, "cache_hits": 0, "llm_calls": 0, "unparsed": 0,
-                      "rules_rejected": 0, "llm_rejected": 0}
+        self.stats = {
+            "checks": 0,
+            "cache_hits": 0,
+            "llm_calls": 0,
+            "unparsed": 0,
+            "rules_rejected": 0,
+            "llm_rejected": 0,
+        }
         self._cache: dict[tuple[str, tuple[str, ...], str], Verdict] = {}
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings, mode: str | None = None, *, backend: str | None = None,
-                      embedder: Embedder | None = None) -> "Checker":
+    def from_settings(
+        cls,
+        settings: Settings,
+        mode: str | None = None,
+        *,
+        backend: str | None = None,
+        embedder: Embedder | None = None,
+    ) -> Checker:
         """Build a checker whose judge is the configured model.
 
         Args:
@@ -181,8 +199,10 @@ class Checker:
             return cls("rules", similarity=similarity)
         backend = backend or (settings.backend if settings.backend != "extractive" else "local")
         if backend == "extractive":
-            raise ValueError("the extractive backend has no model to judge with; "
-                             "choose local, local-small or openai as the judge backend")
+            raise ValueError(
+                "the extractive backend has no model to judge with; "
+                "choose local, local-small or openai as the judge backend"
+            )
         try:
             judge = make_chat_model(settings, backend)
         except ModelUnavailableError:
@@ -230,7 +250,9 @@ class Checker:
 
     def _decide(self, claim: str, passages: list[str], question: str) -> Verdict:
         if not passages or not claim.strip():
-            return Verdict(False, Checks({"cites": False}, {"cites": "cites nothing" if not passages else "no content"}))
+            return Verdict(
+                False, Checks({"cites": False}, {"cites": "cites nothing" if not passages else "no content"})
+            )
         rules = None
         if self.mode in ("rules", "both", "answers"):
             rules = check_claim(claim, " ".join(passages), question)
@@ -243,8 +265,9 @@ class Checker:
         if self.mode == "answers":
             assert self.judge is not None
             shown = "\n".join(f"[{i}] {' '.join(p.split())}" for i, p in enumerate(passages, start=1))
-            passed, p_yes = model_check(self.judge, prompt_messages(shown, question), question, shown, claim,
-                                        self.threshold)
+            passed, p_yes = model_check(
+                self.judge, prompt_messages(shown, question), question, shown, claim, self.threshold
+            )
             llm, reply = passed, f"P(yes) {p_yes:.3f}"
         else:
             reply = self._ask(claim, passages)
@@ -261,5 +284,5 @@ class Checker:
         assert self.judge is not None
         evidence = "\n".join(f"[{i}] {' '.join(p.split())}" for i, p in enumerate(passages, start=1))
         claim = " ".join(claim.split())
-        messages = [{"role": "user", "content": render("judge", evidence=evidence, claim=claim)}]
+        messages = [{"role": "user", "content": template("judge", "evals").format(evidence=evidence, claim=claim)}]
         return complete(self.judge, messages, max_tokens=self.max_tokens, temperature=0.0)

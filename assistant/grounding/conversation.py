@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
-from assistant.lexical import tokenize
-from assistant.verify import MARKER
+from assistant.grounding.verify import MARKER
+from assistant.retrieval.lexical import tokenize
 
 CAPITALISED_RUN = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")  # "Secretary-General Mark Rutte"
 
 _ANAPHORA = re.compile(
     r"\b(he|she|him|her|his|hers|they|them|their|it|its|this|that|these|those|there|then|"
-    r"the same|the former|the latter|what about|how about|and)\b", re.IGNORECASE)
+    r"the same|the former|the latter|what about|how about|and)\b",
+    re.IGNORECASE,
+)
 _DONT_SAY = "The documents don't say"
 _MAX_ANSWER_WORDS = 30
 _BARE_WORDS = 1  # a follow-up this bare ("Who wrote it?") is searched with the previous question's words
@@ -44,8 +46,10 @@ def previous_turn(history: Sequence[dict] | None) -> tuple[str, str]:
     return question, answer
 
 
-_NOT_NAMES = frozenset("""The A An In On At By For From To Of And But Or It Its This That These Those He She They
-We I Who What Which Where When Why How Is Are Was Were Do Does Did According""".split())
+_NOT_NAMES = frozenset(
+    """The A An In On At By For From To Of And But Or It Its This That These Those He She They
+We I Who What Which Where When Why How Is Are Was Were Do Does Did According""".split()
+)
 _MAX_NAME_WORDS = 12
 
 

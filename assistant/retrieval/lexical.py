@@ -30,24 +30,26 @@ import re
 import tempfile
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Sequence
 
 import numpy as np
 from scipy import sparse
 
-from assistant.store import Store, local_state_dir
+from assistant.retrieval.store import Store, local_state_dir
 from assistant.types import Chunk
 
 _FORMAT = 4  # 4: raw term counts kept for updates; canonical row and term order
 _K1 = 1.2
 _B = 0.75
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a an and are as at be been but by did do does for from had has have he her his how i if in into is
 it its me my of on or our she so than that the their them then there these they this to was we were
 what when where which who whom why will with would you your about after also can could should
-""".split())
+""".split()
+)
 
 # A title names a document only if it looks like a name: a few words, not only stopwords, not
 # shared by many documents ("Introduction", "README"), and a one-word title must be a rare word.
@@ -123,14 +125,14 @@ class LexicalIndex:
     titles: dict[str, list[tuple[tuple[str, ...], tuple[int, ...]]]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, chunks: Iterable[Chunk], version: str = "") -> "LexicalIndex":
+    def build(cls, chunks: Iterable[Chunk], version: str = "") -> LexicalIndex:
         """Build from chunks (title included in each passage's terms)."""
         chunks = list(chunks)
         vocab: dict[str, int] = {}
         counts = _count_terms(chunks, vocab)
         return _assemble(version, chunks, counts, list(vocab))
 
-    def updated(self, keep: np.ndarray, added: Sequence[Chunk], version: str) -> "LexicalIndex":
+    def updated(self, keep: np.ndarray, added: Sequence[Chunk], version: str) -> LexicalIndex:
         """A new index over this one's rows where `keep` is true plus the `added` chunks.
 
         Only the added chunks are tokenized. The result is identical to `build` over the same
@@ -165,8 +167,7 @@ class LexicalIndex:
         ids = [i for i, s in enumerate(self.sources) if s in wanted]
         return np.isin(self.source_ids, np.asarray(ids, dtype=np.int32))
 
-    def top(self, scores: np.ndarray | None, top_k: int,
-            mask: np.ndarray | None = None) -> list[tuple[Chunk, float]]:
+    def top(self, scores: np.ndarray | None, top_k: int, mask: np.ndarray | None = None) -> list[tuple[Chunk, float]]:
         """The `top_k` rows with a positive score, as (chunk, score), best first."""
         if scores is None:
             return []
@@ -198,7 +199,7 @@ class LexicalIndex:
         for i, w in enumerate(words):
             for title, ids in self.titles.get(w, ()):
                 n = len(title)
-                if tuple(words[i:i + n]) == title:
+                if tuple(words[i : i + n]) == title:
                     spans.append((i, i + n, ids))
         if not spans:
             return []
@@ -242,8 +243,10 @@ def _count_terms(chunks: Sequence[Chunk], vocab: dict[str, int]) -> sparse.csr_m
         indices += [vocab.setdefault(t, len(vocab)) for t in counts]
         data += counts.values()
         indptr.append(len(indices))
-    return sparse.csr_matrix((np.asarray(data, dtype=np.int32), np.asarray(indices, dtype=np.int32),
-                              np.asarray(indptr, dtype=np.int64)), shape=(len(chunks), len(vocab)))
+    return sparse.csr_matrix(
+        (np.asarray(data, dtype=np.int32), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int64)),
+        shape=(len(chunks), len(vocab)),
+    )
 
 
 def _assemble(version: str, chunks: list[Chunk], counts: sparse.csr_matrix, terms: list[str]) -> LexicalIndex:
@@ -268,13 +271,15 @@ def _assemble(version: str, chunks: list[Chunk], counts: sparse.csr_matrix, term
     df = df[used]
 
     source_index: dict[str, int] = {}
-    source_ids = np.fromiter((source_index.setdefault(c.source, len(source_index)) for c in chunks),
-                             dtype=np.int32, count=n)
+    source_ids = np.fromiter(
+        (source_index.setdefault(c.source, len(source_index)) for c in chunks), dtype=np.int32, count=n
+    )
     sources = list(source_index)
     starts = np.searchsorted(source_ids, np.arange(len(sources) + 1))
     if n == 0 or not vocab:
-        return LexicalIndex(version, chunks, vocab, sparse.csc_matrix((n, max(1, len(vocab)))), counts,
-                            source_ids, sources, starts, {})
+        return LexicalIndex(
+            version, chunks, vocab, sparse.csc_matrix((n, max(1, len(vocab)))), counts, source_ids, sources, starts, {}
+        )
     lengths = np.asarray(counts.sum(axis=1), dtype=np.float64).ravel()
     rows = np.repeat(np.arange(n), np.diff(counts.indptr))
     tf = counts.data.astype(np.float64)
@@ -288,8 +293,9 @@ def _assemble(version: str, chunks: list[Chunk], counts: sparse.csr_matrix, term
     return LexicalIndex(version, chunks, vocab, weights, counts, source_ids, sources, starts, titles)
 
 
-def _title_table(title_of: dict[int, str], vocab: dict[str, int], df: np.ndarray,
-                 n_chunks: int) -> dict[str, list[tuple[tuple[str, ...], tuple[int, ...]]]]:
+def _title_table(
+    title_of: dict[int, str], vocab: dict[str, int], df: np.ndarray, n_chunks: int
+) -> dict[str, list[tuple[tuple[str, ...], tuple[int, ...]]]]:
     by_title: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for doc, title in title_of.items():
         words = title_words(title)

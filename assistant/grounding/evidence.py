@@ -10,14 +10,14 @@ a citation of a passage can be narrowed to the one sentence that supports the an
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
-from assistant.embedder import vectors
-from assistant.lexical import LexicalIndex, idf_weight, tokenize
+from assistant.generation.tokens import count_tokens
+from assistant.grounding.sentences import sentence_spans
 from assistant.protocols import Embedder
-from assistant.sentences import sentence_spans
-from assistant.tokens import count_tokens
+from assistant.retrieval.embedder import vectors
+from assistant.retrieval.lexical import LexicalIndex, idf_weight, tokenize
 from assistant.types import Citation, Hit
 
 # Sentences in a document that address an AI are data, but a model may obey them; they are
@@ -27,10 +27,12 @@ _INSTRUCTION = re.compile(
     r"(instructions|prompts?|rules)|system prompt|you are (now )?an? (ai|assistant|language model)|"
     r"\b(as an ai|language model)\b|^\s*(assistant|system)\s*:|answer (that|with)\b|"
     r"\bnew instructions?\b|\b(do|must|should) not cite\b|\bsystem override\b|\bdeveloper mode\b",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
-_YES_NO = re.compile(r"^\s*(has|have|had|did|does|do|is|are|was|were|will|would|can|could|should|may|might)\b",
-                     re.IGNORECASE)
+_YES_NO = re.compile(
+    r"^\s*(has|have|had|did|does|do|is|are|was|were|will|would|can|could|should|may|might)\b", re.IGNORECASE
+)
 DENSE_WEIGHT = 0.55  # sentence relevance = this * cosine + the rest * idf-weighted term coverage
 MIN_CENTRE_CHARS = 12  # a shorter line ("Timeouts", "Photo: AP") is shown only beside a better one
 MAX_GAP = 3  # characters (white space) between two sentences that follow each other
@@ -84,8 +86,16 @@ class Sentence:
         chunk = self.hit.chunk
         first = chunk.line_start + chunk.text.count("\n", 0, self.start - chunk.start)
         last = first + self.text.count("\n")
-        return Citation(n=n, source=chunk.source, start=self.start, end=self.end,
-                        lines=(first, last), quote=self.text, chunk_id=chunk.id, page=chunk.page)
+        return Citation(
+            n=n,
+            source=chunk.source,
+            start=self.start,
+            end=self.end,
+            lines=(first, last),
+            quote=self.text,
+            chunk_id=chunk.id,
+            page=chunk.page,
+        )
 
 
 @dataclass(frozen=True)
@@ -123,8 +133,9 @@ def term_coverage(query_terms: Sequence[str], text: str, index: LexicalIndex | N
     return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
 
 
-def rank_sentences(query: str, hits: Sequence[Hit], embedder: Embedder,
-                   index: LexicalIndex | None = None) -> list[Sentence]:
+def rank_sentences(
+    query: str, hits: Sequence[Hit], embedder: Embedder, index: LexicalIndex | None = None
+) -> list[Sentence]:
     """Every sentence of `hits` (once, instructions left out), scored against `query`, in
     document order per source (sources in the order of their first hit).
 
@@ -148,9 +159,12 @@ def rank_sentences(query: str, hits: Sequence[Hit], embedder: Embedder,
     dense = matrix[1:] @ matrix[0]
     terms = tokenize(query)
     order = {h.chunk.source: k for k, h in reversed(list(enumerate(hits)))}
-    ranked = [Sentence(text, hit, start, end,
-                       DENSE_WEIGHT * float(sim) + (1 - DENSE_WEIGHT) * term_coverage(terms, text, index))
-              for (text, hit, start, end), sim in zip(found, dense)]
+    ranked = [
+        Sentence(
+            text, hit, start, end, DENSE_WEIGHT * float(sim) + (1 - DENSE_WEIGHT) * term_coverage(terms, text, index)
+        )
+        for (text, hit, start, end), sim in zip(found, dense)
+    ]
     return sorted(ranked, key=lambda s: (order[s.source], s.start))
 
 
@@ -159,8 +173,9 @@ def _follows(a: Sentence, b: Sentence) -> bool:
     return a.source == b.source and 0 <= b.start - a.end <= MAX_GAP
 
 
-def build_passages(sentences: Sequence[Sentence], *, budget_tokens: int, max_passages: int = 5,
-                   radius: int = 1) -> list[Passage]:
+def build_passages(
+    sentences: Sequence[Sentence], *, budget_tokens: int, max_passages: int = 5, radius: int = 1
+) -> list[Passage]:
     """The best sentences, each with up to `radius` neighbours on either side, as passages
     numbered best first, within `budget_tokens`.
 

@@ -15,19 +15,19 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence, Union
+from typing import Any
 
 from assistant.errors import ModelError, ModelTimeoutError, ModelUnavailableError
-from assistant.models import MODELS, gguf_path
+from assistant.generation.models import MODELS, gguf_path
 from assistant.protocols import ChatModel, Message
 from assistant.settings import Settings
 
 __all__ = [
     "ContextOverflowError",
-    "yes_probability",
     "Interrupted",
     "LocalChat",
     "OpenAIChat",
@@ -35,6 +35,7 @@ __all__ = [
     "complete",
     "make_chat_model",
     "unload_local_models",
+    "yes_probability",
 ]
 
 PLACEHOLDER_API_KEY = "not-needed"
@@ -96,16 +97,22 @@ def make_chat_model(settings: Settings, backend: str | None = None) -> ChatModel
     """
     backend = backend or settings.backend
     if backend in MODELS:
-        return LocalChat(gguf_path(backend, settings), n_ctx=settings.n_ctx,
-                         n_threads=settings.n_threads, name=MODELS[backend].name)
+        return LocalChat(
+            gguf_path(backend, settings), n_ctx=settings.n_ctx, n_threads=settings.n_threads, name=MODELS[backend].name
+        )
     if backend == "openai":
         if not settings.openai_base_url:
             raise ModelUnavailableError(
                 "the openai backend needs an endpoint: set OPENAI_BASE_URL "
                 "(e.g. http://127.0.0.1:8080/v1 for `python -m llama_cpp.server`)"
             )
-        return OpenAIChat(settings.openai_base_url, settings.openai_api_key, settings.model,
-                          timeout=settings.llm_timeout, retries=settings.llm_retries)
+        return OpenAIChat(
+            settings.openai_base_url,
+            settings.openai_api_key,
+            settings.model,
+            timeout=settings.llm_timeout,
+            retries=settings.llm_retries,
+        )
     if backend == "extractive":
         return None
     raise ValueError(f"unknown backend {backend!r}; choose one of local, local-small, openai, extractive")
@@ -139,6 +146,42 @@ def unload_local_models() -> None:
 _OVERFLOW = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
 
 
+def _load_llama(path: Path, n_ctx: int, n_threads: int, seed: int, ram_cache_bytes: int) -> _LoadedLlama:
+    """The loaded model for (file, context size, threads), loading it on first use.
+
+    Raises:
+        ModelUnavailableError: llama-cpp-python is missing or the file cannot be loaded.
+    """
+    key = (str(path.resolve()), n_ctx, n_threads)
+    with _loaded_guard:
+        found = _loaded.get(key)
+        if found is not None:
+            return found
+        try:
+            from llama_cpp import Llama, LlamaRAMCache
+        except ImportError as e:
+            raise ModelUnavailableError(
+                "llama-cpp-python is not installed: pip install 'llama-cpp-python[server]==0.3.36'"
+            ) from e
+        if not path.is_file():
+            raise ModelUnavailableError(f"model file not found: {path}")
+        try:
+            llama = Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
+                seed=seed,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as e:
+            raise ModelUnavailableError(f"cannot load {path}: {e}") from e
+        if ram_cache_bytes > 0:
+            llama.set_cache(LlamaRAMCache(capacity_bytes=ram_cache_bytes))
+        found = _loaded[key] = _LoadedLlama(llama, n_ctx)
+        return found
+
+
 class LocalChat:
     """A GGUF chat model run in-process by llama-cpp-python.
 
@@ -157,8 +200,16 @@ class LocalChat:
         model_path: The GGUF file.
     """
 
-    def __init__(self, model_path: str | Path, *, n_ctx: int = 4096, n_threads: int | None = None,
-                 name: str | None = None, seed: int = 0, ram_cache_bytes: int = 0) -> None:
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        name: str | None = None,
+        seed: int = 0,
+        ram_cache_bytes: int = 0,
+    ) -> None:
         """Describe the model; nothing is loaded yet.
 
         Args:
@@ -187,32 +238,16 @@ class LocalChat:
         self._loaded()
 
     def _loaded(self) -> _LoadedLlama:
-        key = (str(self.model_path.resolve()), self.n_ctx, self.n_threads)
-        with _loaded_guard:
-            found = _loaded.get(key)
-            if found is not None:
-                return found
-            try:
-                from llama_cpp import Llama, LlamaRAMCache
-            except ImportError as e:
-                raise ModelUnavailableError(
-                    "llama-cpp-python is not installed: pip install 'llama-cpp-python[server]==0.3.36'"
-                ) from e
-            if not self.model_path.is_file():
-                raise ModelUnavailableError(f"model file not found: {self.model_path}")
-            try:
-                llama = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx,
-                              n_threads=self.n_threads, n_threads_batch=self.n_threads,
-                              seed=self.seed, verbose=False)
-            except (ValueError, RuntimeError, OSError) as e:
-                raise ModelUnavailableError(f"cannot load {self.model_path}: {e}") from e
-            if self.ram_cache_bytes > 0:
-                llama.set_cache(LlamaRAMCache(capacity_bytes=self.ram_cache_bytes))
-            found = _loaded[key] = _LoadedLlama(llama, self.n_ctx)
-            return found
+        return _load_llama(self.model_path, self.n_ctx, self.n_threads, self.seed, self.ram_cache_bytes)
 
-    def stream(self, messages: Sequence[Message], *, max_tokens: int = 256,
-               temperature: float = 0.0, stop: Sequence[str] | None = None) -> Iterator[str]:
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> Iterator[str]:
         """Yield pieces of the reply (about one token each).
 
         The generation lock is held until the iterator is exhausted or closed, so consume it
@@ -227,9 +262,13 @@ class LocalChat:
             chunks = None
             try:
                 chunks = llama.create_chat_completion(
-                    messages=[dict(m) for m in messages], max_tokens=max_tokens,
-                    temperature=temperature, stop=list(stop) if stop else None,
-                    seed=self.seed, stream=True)
+                    messages=[dict(m) for m in messages],
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    stop=list(stop) if stop else None,
+                    seed=self.seed,
+                    stream=True,
+                )
                 yielded = False
                 for chunk in chunks:
                     content = chunk["choices"][0]["delta"].get("content") if chunk.get("choices") else None
@@ -251,25 +290,8 @@ class LocalChat:
         Raises:
             ModelError: As `stream`.
         """
-        seen: list[Any] = []
-
-        def capture(_input_ids: Any, scores: Any) -> Any:
-            if not seen:
-                seen.append(scores.copy())
-            return scores
-
-        from llama_cpp import LogitsProcessorList
         with self._generating() as llama:
-            llama.create_chat_completion(messages=[dict(m) for m in messages], max_tokens=1, temperature=0.0,
-                                         seed=self.seed, logits_processor=LogitsProcessorList([capture]))
-            yes, no = (sorted({llama.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words})
-                       for words in (YES_WORDS, NO_WORDS))
-        if not seen:
-            raise ModelError(f"{self.name} produced no token")
-        import numpy as np
-        scores = np.asarray(seen[0], dtype=np.float64)
-        p = np.exp(scores - scores.max())
-        return _yes_share(float(p[yes].sum()), float(p[no].sum()))
+            return _first_token_yes_share_local(llama, messages, self.seed)
 
     @contextmanager
     def _generating(self) -> Iterator[Any]:
@@ -277,8 +299,9 @@ class LocalChat:
         loaded = self._loaded()
         me = threading.get_ident()
         if loaded.owner == me:
-            raise ModelError("a reply from this model is still being streamed on this thread; "
-                             "finish or close it before asking again")
+            raise ModelError(
+                "a reply from this model is still being streamed on this thread; finish or close it before asking again"
+            )
         with loaded.lock:
             loaded.owner = me
             try:
@@ -317,8 +340,16 @@ class OpenAIChat:
         base_url: The endpoint, e.g. `http://127.0.0.1:8080/v1`.
     """
 
-    def __init__(self, base_url: str, api_key: str | None = None, model: str | None = None, *,
-                 timeout: float = 120.0, retries: int = 1, backoff: float = 0.5) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        model: str | None = None,
+        *,
+        timeout: float = 120.0,
+        retries: int = 1,
+        backoff: float = 0.5,
+    ) -> None:
         """Describe the endpoint; no connection is made yet.
 
         Args:
@@ -346,8 +377,9 @@ class OpenAIChat:
                     import openai
                 except ImportError as e:
                     raise ModelUnavailableError("the openai package is not installed: pip install openai") from e
-                self._client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key,
-                                             timeout=self.timeout, max_retries=0)
+                self._client = openai.OpenAI(
+                    base_url=self.base_url, api_key=self.api_key, timeout=self.timeout, max_retries=0
+                )
             return self._client
 
     def _model_id(self, client: Any) -> str:
@@ -362,8 +394,14 @@ class OpenAIChat:
             self.name = ids[0].rsplit("/", 1)[-1].removesuffix(".gguf")
         return self.model
 
-    def stream(self, messages: Sequence[Message], *, max_tokens: int = 256,
-               temperature: float = 0.0, stop: Sequence[str] | None = None) -> Iterator[str]:
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> Iterator[str]:
         """Yield pieces of the reply as the endpoint streams them.
 
         Raises:
@@ -373,8 +411,12 @@ class OpenAIChat:
             ModelError: An HTTP error, a malformed or empty reply.
         """
         client = self._get_client()
-        request: dict[str, Any] = {"messages": [dict(m) for m in messages], "max_tokens": max_tokens,
-                                   "temperature": temperature, "stream": True}
+        request: dict[str, Any] = {
+            "messages": [dict(m) for m in messages],
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "stream": True,
+        }
         if stop:
             request["stop"] = list(stop)
         attempt = 0
@@ -393,12 +435,12 @@ class OpenAIChat:
                 return
             except ModelError:
                 raise
-            except Exception as e:  # noqa: BLE001 - classified and re-raised as our own error below
+            except Exception as e:  # classified and re-raised as our own error below
                 if not started and attempt < self.retries and _is_transient(e):
-                    time.sleep(self.backoff * (2 ** attempt))
+                    time.sleep(self.backoff * (2**attempt))
                     attempt += 1
                     continue
-                raise self._translate(e) from e
+                raise _translate(e, self.base_url, self.timeout) from e
 
     def yes_probability(self, messages: Sequence[Message]) -> float:
         """P(yes) / (P(yes) + P(no)) for the first token of the reply, from the endpoint's
@@ -412,38 +454,75 @@ class OpenAIChat:
         while True:
             try:
                 reply = client.chat.completions.create(
-                    model=self._model_id(client), messages=[dict(m) for m in messages], max_tokens=1,
-                    temperature=0.0, logprobs=True, top_logprobs=20)
+                    model=self._model_id(client),
+                    messages=[dict(m) for m in messages],
+                    max_tokens=1,
+                    temperature=0.0,
+                    logprobs=True,
+                    top_logprobs=20,
+                )
                 return _first_token_yes_share(reply)
             except ModelError:
                 raise
-            except Exception as e:  # noqa: BLE001 - classified and re-raised as our own error below
+            except Exception as e:  # classified and re-raised as our own error below
                 if attempt < self.retries and _is_transient(e):
-                    time.sleep(self.backoff * (2 ** attempt))
+                    time.sleep(self.backoff * (2**attempt))
                     attempt += 1
                     continue
-                raise self._translate(e) from e
+                raise _translate(e, self.base_url, self.timeout) from e
 
-    def _translate(self, e: Exception) -> ModelError:
-        import openai
 
-        where = self.base_url
-        if isinstance(e, openai.APITimeoutError):
-            return ModelTimeoutError(f"{where} did not answer within {self.timeout:g} s")
-        if isinstance(e, openai.APIConnectionError):
-            return ModelUnavailableError(f"cannot reach the model endpoint {where}: {e}")
-        if isinstance(e, openai.APIStatusError):
-            message = _status_message(e)
-            if e.status_code == 400 and "context" in message.lower():
-                return ContextOverflowError(f"{where}: {message}")
-            return ModelError(f"{where} answered HTTP {e.status_code}: {message}")
-        return ModelError(f"{where} returned something unexpected: {type(e).__name__}: {e}")
+def _translate(e: Exception, where: str, timeout: float) -> ModelError:
+    """An `openai` SDK error as our own `ModelError` subclass."""
+    import openai
+
+    if isinstance(e, openai.APITimeoutError):
+        return ModelTimeoutError(f"{where} did not answer within {timeout:g} s")
+    if isinstance(e, openai.APIConnectionError):
+        return ModelUnavailableError(f"cannot reach the model endpoint {where}: {e}")
+    if isinstance(e, openai.APIStatusError):
+        message = _status_message(e)
+        if e.status_code == 400 and "context" in message.lower():
+            return ContextOverflowError(f"{where}: {message}")
+        return ModelError(f"{where} answered HTTP {e.status_code}: {message}")
+    return ModelError(f"{where} returned something unexpected: {type(e).__name__}: {e}")
+
+
+def _first_token_yes_share_local(llama: Any, messages: Sequence[Message], seed: int) -> float:
+    """The yes share of the first token a loaded `Llama` would reply to `messages`, from the
+    logits a logits processor sees before sampling (the same cost as a one-token reply)."""
+    import numpy as np
+    from llama_cpp import LogitsProcessorList
+
+    seen: list[Any] = []
+
+    def capture(_input_ids: Any, scores: Any) -> Any:
+        if not seen:
+            seen.append(np.asarray(scores, dtype=np.float64).copy())
+        return scores
+
+    llama.create_chat_completion(
+        messages=[dict(m) for m in messages],
+        max_tokens=1,
+        temperature=0.0,
+        seed=seed,
+        logits_processor=LogitsProcessorList([capture]),
+    )
+    if not seen:
+        raise ModelError("the model produced no token")
+    yes, no = (
+        sorted({llama.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words})
+        for words in (YES_WORDS, NO_WORDS)
+    )
+    p = np.exp(seen[0] - seen[0].max())
+    return _yes_share(float(p[yes].sum()), float(p[no].sum()))
 
 
 def _first_token_yes_share(reply: Any) -> float:
     """The yes share of a one-token chat completion: from its top logprobs when it has them,
     else from its text."""
     import math
+
     choices = getattr(reply, "choices", None)
     if not choices:
         raise ModelError(f"malformed reply (no choices): {_short(reply)}")
@@ -508,7 +587,7 @@ def _close_quietly(response: Any) -> None:
     if callable(close):
         try:
             close()
-        except Exception:  # noqa: BLE001 - closing a broken connection must not hide the real error
+        except Exception:  # closing a broken connection must not hide the real error
             pass
 
 
@@ -530,7 +609,7 @@ class Interrupted:
     error: BaseException
 
 
-Reply = Union[str, BaseException, Interrupted, Callable[[list[Message]], str]]
+Reply = str | BaseException | Interrupted | Callable[[list[Message]], str]
 
 
 class ScriptedChat:
@@ -561,8 +640,14 @@ class ScriptedChat:
         self.options: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
-    def stream(self, messages: Sequence[Message], *, max_tokens: int = 256,
-               temperature: float = 0.0, stop: Sequence[str] | None = None) -> Iterator[str]:
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: Sequence[str] | None = None,
+    ) -> Iterator[str]:
         """Record the call, take the next reply and return an iterator over its pieces.
 
         Raises:
@@ -571,8 +656,9 @@ class ScriptedChat:
         copied = [dict(m) for m in messages]
         with self._lock:
             self.calls.append(copied)
-            self.options.append({"max_tokens": max_tokens, "temperature": temperature,
-                                 "stop": list(stop) if stop else None})
+            self.options.append(
+                {"max_tokens": max_tokens, "temperature": temperature, "stop": list(stop) if stop else None}
+            )
             if not self.replies:
                 raise LookupError(f"ScriptedChat {self.name!r} has no reply left for call {len(self.calls)}")
             reply = self.replies.pop(0)

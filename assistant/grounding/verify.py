@@ -19,12 +19,12 @@ when its numbers and names are spread over two).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
 
-from assistant.evidence import Passage, Sentence
-from assistant.lexical import tokenize
-from assistant.sentences import sentence_spans
+from assistant.grounding.evidence import Passage, Sentence
+from assistant.grounding.sentences import sentence_spans
+from assistant.retrieval.lexical import tokenize
 
 # "[2]", "[1, 3]", "[1-3]", and the forms small models also write: "[from passage 2]", "[Passage 2]".
 MARKER = re.compile(r"\s*\[(?:(?:from|see)\s+)?(?:passages?\s+)?(\d+(?:\s*[-,–]\s*\d+)*)\]", re.IGNORECASE)
@@ -33,23 +33,31 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"\b[A-Z][\w'’-]*")
 _WORD = re.compile(r"[\w'’-]+")  # a word as written, with its apostrophes and hyphens
 _IDENTIFIER = re.compile(r"\b[A-Za-z_]\w+(?:\.\w+)+\b|\b\w*_\w+\b")  # "is_ssl", "httpx.codes.OK"
-_NEGATION = re.compile(r"\b(not|no|never|none|neither|nor|cannot|can't|won't|didn't|doesn't|isn't|wasn't|"
-                       r"aren't|weren't|hasn't|haven't|hadn't|don't|without)\b|n't\b", re.IGNORECASE)
+_NEGATION = re.compile(
+    r"\b(not|no|never|none|neither|nor|cannot|can't|won't|didn't|doesn't|isn't|wasn't|"
+    r"aren't|weren't|hasn't|haven't|hadn't|don't|without)\b|n't\b",
+    re.IGNORECASE,
+)
 _YES_NO_LEAD = re.compile(r"^\s*(yes|no)\b[\s,.;:!-]*", re.IGNORECASE)
 _DECLINE = re.compile(
     r"NOT_FOUND|\b(passages?|documents?|evidence|sources?|text|context)\b.{0,40}\b(does not|doesn't|do not|"
     r"don't|did not|not)\b.{0,25}\b(say|mention|contain|provide|specify|state|include|answer|give|have)|"
-    r"\bI (do not|don't) know\b|\bno information\b", re.IGNORECASE)
+    r"\bI (do not|don't) know\b|\bno information\b",
+    re.IGNORECASE,
+)
 # English function words that start sentences with a capital: not names.
-_NOT_NAMES = frozenset("""
+_NOT_NAMES = frozenset(
+    """
 The A An In On At By For From To Of And But Or It Its This That These Those He She They We I You
 According However Also Yes No Based As If When While After Before During Some Many Most
 There Both Each Other Such Only Not Even Still Then Thus So Since Because Although Though
 What Which Who Whom Whose Where Why How Here Their Our Your My His Her One Two Three
-""".split())
+""".split()
+)
 # Number words, so that "four years" and "4 years" state the same number.
-_NUMBER_WORDS = {w: str(k) for k, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve".split())}
+_NUMBER_WORDS = {
+    w: str(k) for k, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())
+}
 _SUFFIX = re.compile(r"(?:ing|ed|es|e|s|er|ly)$")
 
 CHECKS = ("numbers", "names", "words", "negation")
@@ -79,8 +87,10 @@ def split_draft(draft: str) -> list[DraftSentence]:
         lead = _LEADING_MARKERS.match(text)
         if lead and sentences:
             prev = sentences[-1]
-            sentences[-1] = DraftSentence(prev.text, tuple(dict.fromkeys(prev.markers + tuple(_markers(lead.group(0))))))
-            text = text[lead.end():]
+            sentences[-1] = DraftSentence(
+                prev.text, tuple(dict.fromkeys(prev.markers + tuple(_markers(lead.group(0)))))
+            )
+            text = text[lead.end() :]
         markers = _markers(text)
         clean = MARKER.sub("", text).strip()
         if clean:
@@ -114,7 +124,7 @@ def yes_no_lead(sentence: str) -> tuple[str, str]:
     m = _YES_NO_LEAD.match(sentence)
     if not m:
         return "", sentence
-    return m.group(1).capitalize(), sentence[m.end():]
+    return m.group(1).capitalize(), sentence[m.end() :]
 
 
 def agreeing_lead(answer: str, question: str) -> str:
@@ -239,8 +249,7 @@ def check_claim(claim: str, support: str, question: str = "") -> Checks:
         reasons["names"] = f"name(s) not in the passage: {', '.join(missing_names)}"
     present = set(tokenize(support))
     asked = set(tokenize(question))
-    new = {t for t in tokenize(claim)
-           if not t.isdigit() and not _present(t, asked) and not _NEGATION.fullmatch(t)}
+    new = {t for t in tokenize(claim) if not t.isdigit() and not _present(t, asked) and not _NEGATION.fullmatch(t)}
     bare = re.sub(r"\[[^\]]*\]?", " ", claim)  # what is left of bracketed junk ("[[ ]] [-1]") says nothing
     said = tokenize(bare) or names_in(bare) or numbers_in(bare)
     if not said and lead:
@@ -292,8 +301,9 @@ class Verdict:
         return self.kind == "claim" and self.checks is not None and self.checks.ok
 
 
-def verify_sentence(sentence: DraftSentence, passages: Sequence[Passage], question: str,
-                    *, yes_no: bool = False) -> Verdict:
+def verify_sentence(
+    sentence: DraftSentence, passages: Sequence[Passage], question: str, *, yes_no: bool = False
+) -> Verdict:
     """Check one draft sentence against the passages it was shown.
 
     The passages it cites are checked together first; when they fail, each passage alone, and
@@ -312,31 +322,43 @@ def verify_sentence(sentence: DraftSentence, passages: Sequence[Passage], questi
     if cited:
         checks = check_claim(text, " ".join(p.text for p in cited), question)
         if checks.ok and len(cited) == len(markers):
-            return Verdict(text, markers, checks=checks, support=support_sentences(text, cited, question),
-                           passages=tuple(cited))
+            return Verdict(
+                text, markers, checks=checks, support=support_sentences(text, cited, question), passages=tuple(cited)
+            )
     tried = [(check_claim(text, p.text, question), p) for p in passages]
     passing = [(c, [p]) for c, p in tried if c.ok]
     if not passing:  # a sentence may join two passages ("X, who runs Y, said Z")
-        pairs = [[p, q] for k, p in enumerate(passages) for q in passages[k + 1:]]
-        passing = [(c, pair) for c, pair in ((check_claim(text, f"{a.text} {b.text}", question), [a, b])
-                                             for a, b in pairs) if c.ok]
+        pairs = [[p, q] for k, p in enumerate(passages) for q in passages[k + 1 :]]
+        passing = [
+            (c, pair)
+            for c, pair in ((check_claim(text, f"{a.text} {b.text}", question), [a, b]) for a, b in pairs)
+            if c.ok
+        ]
     if passing:
         cited_n = {p.n for p in cited}
         # Most of its words, then fewest passages, then what it cited, then the most relevant.
-        checks, best = max(passing, key=lambda cg: (cg[0].overlap, -len(cg[1]),
-                                                    any(p.n in cited_n for p in cg[1]), -cg[1][0].n))
-        return Verdict(text, markers, checks=checks, support=support_sentences(text, best, question),
-                       passages=tuple(best),
-                       repaired=True)
+        checks, best = max(
+            passing, key=lambda cg: (cg[0].overlap, -len(cg[1]), any(p.n in cited_n for p in cg[1]), -cg[1][0].n)
+        )
+        return Verdict(
+            text,
+            markers,
+            checks=checks,
+            support=support_sentences(text, best, question),
+            passages=tuple(best),
+            repaired=True,
+        )
     if cited:
         checks = check_claim(text, " ".join(p.text for p in cited), question)
-        return Verdict(text, markers, checks=checks, support=support_sentences(text, cited, question),
-                       passages=tuple(cited))
+        return Verdict(
+            text, markers, checks=checks, support=support_sentences(text, cited, question), passages=tuple(cited)
+        )
     if not tried:
         return Verdict(text, markers)
     checks, nearest = max(tried, key=lambda cp: cp[0].overlap)
-    return Verdict(text, markers, checks=checks, support=support_sentences(text, [nearest], question),
-                   passages=(nearest,))
+    return Verdict(
+        text, markers, checks=checks, support=support_sentences(text, [nearest], question), passages=(nearest,)
+    )
 
 
 def support_sentences(claim: str, passages: Sequence[Passage], question: str = "") -> tuple[Sentence, ...]:

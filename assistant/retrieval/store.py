@@ -13,13 +13,13 @@ Chroma distances become similarity scores in exactly one place: `_similarity`.
 from __future__ import annotations
 
 import functools
-import json
 import threading
 import time
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any
 
 from assistant.errors import EmbedderMismatchError, NoIndexError, StoreError
 from assistant.protocols import Embedder
@@ -74,9 +74,13 @@ def _similarity(distance: float) -> float:
 
 def _chunk_metadata(chunk: Chunk) -> dict:
     return {
-        "source": chunk.source, "start": chunk.start, "end": chunk.end,
-        "line_start": chunk.line_start, "line_end": chunk.line_end,
-        "ordinal": chunk.ordinal, "title": chunk.title,
+        "source": chunk.source,
+        "start": chunk.start,
+        "end": chunk.end,
+        "line_start": chunk.line_start,
+        "line_end": chunk.line_end,
+        "ordinal": chunk.ordinal,
+        "title": chunk.title,
         "page": -1 if chunk.page is None else chunk.page,
     }
 
@@ -84,10 +88,15 @@ def _chunk_metadata(chunk: Chunk) -> dict:
 def _chunk_from(record_id: str, text: str, meta: dict) -> Chunk:
     page = int(meta.get("page", -1))
     return Chunk(
-        id=record_id, source=str(meta["source"]), text=text,
-        start=int(meta["start"]), end=int(meta["end"]),
-        line_start=int(meta["line_start"]), line_end=int(meta["line_end"]),
-        ordinal=int(meta["ordinal"]), title=str(meta.get("title", "")),
+        id=record_id,
+        source=str(meta["source"]),
+        text=text,
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        line_start=int(meta["line_start"]),
+        line_end=int(meta["line_end"]),
+        ordinal=int(meta["ordinal"]),
+        title=str(meta.get("title", "")),
         page=None if page < 0 else page,
     )
 
@@ -148,8 +157,7 @@ def _make_client(settings: Settings):
     path = settings.data_dir / "chroma"
     try:
         if settings.chroma_host:
-            client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
-                                         settings=chroma_settings)
+            client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
             client.heartbeat()
             return client
         path.mkdir(parents=True, exist_ok=True)
@@ -160,12 +168,168 @@ def _make_client(settings: Settings):
                 _forget_local_system(path)
                 raise
     except Exception as e:  # Chroma raises many unrelated types for "cannot open"
-        hint = ("is `chroma run` up?" if settings.chroma_host else
-                "if the folder is corrupted, run `rag ingest --rebuild` to rebuild it from the documents")
+        hint = (
+            "is `chroma run` up?"
+            if settings.chroma_host
+            else "if the folder is corrupted, run `rag ingest --rebuild` to rebuild it from the documents"
+        )
         raise StoreError(f"cannot open the vector store ({where}): {e}; {hint}") from e
 
 
-class Store:
+def _open_collections(settings: Settings, embedder: Embedder, create: bool) -> tuple[Any, Any, Any]:
+    """The Chroma client and the index's two collections, checked against `embedder` (see
+    `Store.open`)."""
+    client = _make_client(settings)
+    name = settings.collection
+    try:
+        if create:
+            chunks = client.get_or_create_collection(
+                name,
+                embedding_function=None,
+                metadata={
+                    "hnsw:space": "cosine",
+                    "embedder": embedder.name,
+                    "dimension": embedder.dimension,
+                    "format": INDEX_FORMAT,
+                },
+            )
+            files = client.get_or_create_collection(f"{name}__files", embedding_function=None)
+        else:
+            existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+            if name not in existing or f"{name}__files" not in existing:
+                raise NoIndexError(f"no index yet in {describe_location(settings)}: run `rag ingest` first")
+            chunks = client.get_collection(name, embedding_function=None)
+            files = client.get_collection(f"{name}__files", embedding_function=None)
+    except NoIndexError:
+        raise
+    except Exception as e:
+        raise StoreError(
+            f"cannot open collection {name!r} in {describe_location(settings)}: {e}; "
+            "run `rag ingest --rebuild` to rebuild it"
+        ) from e
+    meta = chunks.metadata or {}
+    if meta.get("embedder") != embedder.name or int(meta.get("dimension", -1)) != embedder.dimension:
+        raise EmbedderMismatchError(
+            f"the index was built with {meta.get('embedder')!r} ({meta.get('dimension')} dims) but "
+            f"{embedder.name!r} ({embedder.dimension} dims) was asked to use it; use the same "
+            "embedder or rebuild with `rag ingest --rebuild`"
+        )
+    return client, chunks, files
+
+
+def _drop(settings: Settings) -> None:
+    """See `Store.drop`."""
+    try:
+        client = _make_client(settings)
+    except StoreError:
+        if settings.chroma_host:
+            raise
+        import shutil
+
+        with _local_client_lock:
+            _forget_local_system(settings.data_dir / "chroma", force=True)
+            shutil.rmtree(settings.data_dir / "chroma", ignore_errors=True)
+        return
+    for name in (settings.collection, f"{settings.collection}__files"):
+        try:
+            client.delete_collection(name)
+        except Exception:  # absent is fine: the goal is "not there"
+            pass
+
+
+class _Manifest:
+    """The sync manifest (one record per ingested file) and the index's shared state, in the
+    `<collection>__files` collection: the half of `Store` that describes files, not chunks."""
+
+    settings: Settings
+    _chunks: Any
+    _files: Any
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        """`fn(*args, **kwargs)`, with any Chroma failure raised as a `StoreError`."""
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:
+            raise StoreError(f"vector store failed to {what} ({describe_location(self.settings)}): {e}") from e
+
+    def files(self) -> dict[str, FileRecord]:
+        """The manifest: every ingested file by source path."""
+        records: dict[str, FileRecord] = {}
+        offset = 0
+        while True:
+            got = self._call("read the manifest", self._files.get, limit=_PAGE, offset=offset, include=["metadatas"])
+            for rid, meta in zip(got["ids"], got["metadatas"]):
+                if rid != _STATE_ID:
+                    records[rid] = FileRecord(**{k: meta[k] for k in FileRecord.__dataclass_fields__ if k in meta})
+            if len(got["ids"]) < _PAGE:
+                return records
+            offset += _PAGE
+
+    def put_files(self, records: Sequence[FileRecord], texts: Sequence[str | None] | None = None) -> None:
+        """Write manifest records (with the document text, when given, for display)."""
+        if not records:
+            return
+        docs = [t or "" for t in texts] if texts is not None else None
+        for i in range(0, len(records), _PAGE):  # Chroma caps the size of one request
+            part = records[i : i + _PAGE]
+            kwargs = {"documents": docs[i : i + _PAGE]} if docs is not None else {}
+            self._call(
+                "write the manifest",
+                self._files.upsert,
+                ids=[r.source for r in part],
+                embeddings=[[0.0] for _ in part],
+                metadatas=[{k: getattr(r, k) for k in FileRecord.__dataclass_fields__} for r in part],
+                **kwargs,
+            )
+
+    def update_file_stats(self, records: Sequence[FileRecord]) -> None:
+        """Update only `size`, `mtime_ns` and `checked_ns` of existing manifest records (a
+        metadata merge, several times cheaper than rewriting them with `put_files`)."""
+        self._merge_fields(records, ("size", "mtime_ns", "checked_ns"))
+
+    def set_file_status(self, records: Sequence[FileRecord]) -> None:
+        """Update only `status` and `ingested_at` of manifest records written by `put_files`
+        (marking them "done" without rewriting their text)."""
+        self._merge_fields(records, ("status", "ingested_at"))
+
+    def _merge_fields(self, records: Sequence[FileRecord], fields: Sequence[str]) -> None:
+        """Merge `fields` of `records` into their manifest records, a page at a time."""
+        for i in range(0, len(records), _PAGE):
+            part = records[i : i + _PAGE]
+            self._call(
+                "update the manifest",
+                self._files.update,
+                ids=[r.source for r in part],
+                metadatas=[{f: getattr(r, f) for f in fields} for r in part],
+            )
+
+    def delete_file(self, source: str) -> None:
+        """Delete a file's chunks, then its manifest record (in that order: never an orphan)."""
+        self._call("delete chunks", self._chunks.delete, where={"source": source})
+        self._call("delete from the manifest", self._files.delete, ids=[source])
+
+    def document_text(self, source: str) -> str | None:
+        """The stored text of an ingested document (offsets of its chunks refer to it)."""
+        got = self._call("read a document", self._files.get, ids=[source], include=["documents"])
+        docs = got.get("documents") or []
+        return docs[0] if docs and docs[0] else None
+
+    def state(self) -> dict:
+        """The index's shared state: {"version": str, "updated_at": float, ...}."""
+        got = self._call("read the index state", self._files.get, ids=[_STATE_ID], include=["metadatas"])
+        if got["ids"]:
+            return dict(got["metadatas"][0])
+        return {"version": "", "updated_at": 0.0}
+
+    def bump_version(self, **extra: object) -> str:
+        """Mark the index as changed (BM25 indexes built at an older version are stale)."""
+        version = uuid.uuid4().hex
+        meta = {"version": version, "updated_at": time.time(), **extra}
+        self._call("write the index state", self._files.upsert, ids=[_STATE_ID], embeddings=[[0.0]], metadatas=[meta])
+        return version
+
+
+class Store(_Manifest):
     """Chunks and the sync manifest in Chroma.
 
     Construct with `Store.open(settings, embedder, create=...)`.
@@ -181,7 +345,7 @@ class Store:
     # ---- opening -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, settings: Settings, embedder: Embedder, *, create: bool = False) -> "Store":
+    def open(cls, settings: Settings, embedder: Embedder, *, create: bool = False) -> Store:
         """Open the index; create it when `create` is true.
 
         Raises:
@@ -189,63 +353,16 @@ class Store:
             EmbedderMismatchError: The index was built with another embedder.
             StoreError: Chroma cannot be reached or opened.
         """
-        client = _make_client(settings)
-        name = settings.collection
-        try:
-            if create:
-                chunks = client.get_or_create_collection(
-                    name, embedding_function=None,
-                    metadata={"hnsw:space": "cosine", "embedder": embedder.name,
-                              "dimension": embedder.dimension, "format": INDEX_FORMAT},
-                )
-                files = client.get_or_create_collection(f"{name}__files", embedding_function=None)
-            else:
-                existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
-                if name not in existing or f"{name}__files" not in existing:
-                    raise NoIndexError(
-                        f"no index yet in {describe_location(settings)}: run `rag ingest` first")
-                chunks = client.get_collection(name, embedding_function=None)
-                files = client.get_collection(f"{name}__files", embedding_function=None)
-        except NoIndexError:
-            raise
-        except Exception as e:
-            raise StoreError(f"cannot open collection {name!r} in {describe_location(settings)}: {e}; "
-                             "run `rag ingest --rebuild` to rebuild it") from e
-        meta = chunks.metadata or {}
-        if meta.get("embedder") != embedder.name or int(meta.get("dimension", -1)) != embedder.dimension:
-            raise EmbedderMismatchError(
-                f"the index was built with {meta.get('embedder')!r} ({meta.get('dimension')} dims) but "
-                f"{embedder.name!r} ({embedder.dimension} dims) was asked to use it; use the same "
-                "embedder or rebuild with `rag ingest --rebuild`")
+        client, chunks, files = _open_collections(settings, embedder, create)
         return cls(settings, embedder, client, chunks, files)
 
     @staticmethod
     def drop(settings: Settings) -> None:
         """Delete the index (both collections); for a local folder that Chroma cannot even
         open (corrupted), remove the folder itself."""
-        try:
-            client = _make_client(settings)
-        except StoreError:
-            if settings.chroma_host:
-                raise
-            import shutil
-            with _local_client_lock:
-                _forget_local_system(settings.data_dir / "chroma", force=True)
-                shutil.rmtree(settings.data_dir / "chroma", ignore_errors=True)
-            return
-        for name in (settings.collection, f"{settings.collection}__files"):
-            try:
-                client.delete_collection(name)
-            except Exception:  # absent is fine: the goal is "not there"
-                pass
+        _drop(settings)
 
     # ---- chunks ----------------------------------------------------------------------------
-
-    def _call(self, what: str, fn, *args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except Exception as e:
-            raise StoreError(f"vector store failed to {what} ({describe_location(self.settings)}): {e}") from e
 
     def count(self) -> int:
         """Number of chunks in the index."""
@@ -254,17 +371,21 @@ class Store:
     def upsert_chunks(self, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]) -> None:
         """Write chunks with their embeddings (idempotent: ids are content hashes)."""
         for i in range(0, len(chunks), _PAGE):
-            part = chunks[i:i + _PAGE]
-            self._call("write chunks", self._chunks.upsert,
-                       ids=[c.id for c in part], documents=[c.text for c in part],
-                       embeddings=[list(e) for e in embeddings[i:i + _PAGE]],
-                       metadatas=[_chunk_metadata(c) for c in part])
+            part = chunks[i : i + _PAGE]
+            self._call(
+                "write chunks",
+                self._chunks.upsert,
+                ids=[c.id for c in part],
+                documents=[c.text for c in part],
+                embeddings=[list(e) for e in embeddings[i : i + _PAGE]],
+                metadatas=[_chunk_metadata(c) for c in part],
+            )
 
     def delete_chunks(self, ids: Iterable[str]) -> None:
         """Delete chunks by id."""
         ids = list(ids)
         for i in range(0, len(ids), _PAGE):
-            self._call("delete chunks", self._chunks.delete, ids=ids[i:i + _PAGE])
+            self._call("delete chunks", self._chunks.delete, ids=ids[i : i + _PAGE])
 
     def chunk_ids(self, source: str) -> set[str]:
         """Ids of the chunks stored for one source file."""
@@ -276,7 +397,7 @@ class Store:
         out: dict[str, set[str]] = {s: set() for s in sources}
         sources = list(out)
         for i in range(0, len(sources), _PAGE // 4):
-            part = sources[i:i + _PAGE // 4]
+            part = sources[i : i + _PAGE // 4]
             where = {"source": part[0]} if len(part) == 1 else {"source": {"$in": part}}
             got = self._call("read chunk ids", self._chunks.get, where=where, include=["metadatas"])
             for rid, meta in zip(got["ids"], got["metadatas"]):
@@ -287,8 +408,9 @@ class Store:
         """Every chunk, page by page (for building the BM25 index)."""
         offset = 0
         while True:
-            got = self._call("read chunks", self._chunks.get, limit=_PAGE, offset=offset,
-                             include=["documents", "metadatas"])
+            got = self._call(
+                "read chunks", self._chunks.get, limit=_PAGE, offset=offset, include=["documents", "metadatas"]
+            )
             for rid, text, meta in zip(got["ids"], got["documents"], got["metadatas"]):
                 yield _chunk_from(rid, text, meta)
             if len(got["ids"]) < _PAGE:
@@ -309,101 +431,37 @@ class Store:
         ids = list(ids)
         by_id: dict[str, Chunk] = {}
         for i in range(0, len(ids), _PAGE):
-            got = self._call("read chunks", self._chunks.get, ids=ids[i:i + _PAGE],
-                             include=["documents", "metadatas"])
-            by_id.update((rid, _chunk_from(rid, t, m))
-                         for rid, t, m in zip(got["ids"], got["documents"], got["metadatas"]))
+            got = self._call(
+                "read chunks", self._chunks.get, ids=ids[i : i + _PAGE], include=["documents", "metadatas"]
+            )
+            by_id.update(
+                (rid, _chunk_from(rid, t, m)) for rid, t, m in zip(got["ids"], got["documents"], got["metadatas"])
+            )
         return [by_id[i] for i in ids if i in by_id]
 
-    def query(self, embedding: Sequence[float], top_k: int,
-              sources: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
+    def query(
+        self, embedding: Sequence[float], top_k: int, sources: Sequence[str] | None = None
+    ) -> list[tuple[Chunk, float]]:
         """Nearest chunks to `embedding` as (chunk, similarity), best first."""
         where = None
         if sources:
             where = {"source": sources[0]} if len(sources) == 1 else {"source": {"$in": list(sources)}}
         # No count() first: Chroma (1.x, local and server) returns fewer results when the
         # collection holds fewer than `top_k`, and none when it is empty.
-        got = self._call("query", self._chunks.query, query_embeddings=[list(embedding)],
-                         n_results=max(1, top_k), where=where,
-                         include=["documents", "metadatas", "distances"])
+        got = self._call(
+            "query",
+            self._chunks.query,
+            query_embeddings=[list(embedding)],
+            n_results=max(1, top_k),
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
         if not got["ids"] or not got["ids"][0]:
             return []
-        return [(_chunk_from(rid, t, m), _similarity(d)) for rid, t, m, d in
-                zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])]
-
-    # ---- manifest --------------------------------------------------------------------------
-
-    def files(self) -> dict[str, FileRecord]:
-        """The manifest: every ingested file by source path."""
-        records: dict[str, FileRecord] = {}
-        offset = 0
-        while True:
-            got = self._call("read the manifest", self._files.get, limit=_PAGE, offset=offset,
-                             include=["metadatas"])
-            for rid, meta in zip(got["ids"], got["metadatas"]):
-                if rid != _STATE_ID:
-                    records[rid] = FileRecord(**{k: meta[k] for k in FileRecord.__dataclass_fields__ if k in meta})
-            if len(got["ids"]) < _PAGE:
-                return records
-            offset += _PAGE
-
-    def put_files(self, records: Sequence[FileRecord], texts: Sequence[str | None] | None = None) -> None:
-        """Write manifest records (with the document text, when given, for display)."""
-        if not records:
-            return
-        docs = [t or "" for t in texts] if texts is not None else None
-        for i in range(0, len(records), _PAGE):  # Chroma caps the size of one request
-            part = records[i:i + _PAGE]
-            kwargs = {"documents": docs[i:i + _PAGE]} if docs is not None else {}
-            self._call("write the manifest", self._files.upsert, ids=[r.source for r in part],
-                       embeddings=[[0.0] for _ in part],
-                       metadatas=[{k: getattr(r, k) for k in FileRecord.__dataclass_fields__} for r in part],
-                       **kwargs)
-
-    def update_file_stats(self, records: Sequence[FileRecord]) -> None:
-        """Update only `size`, `mtime_ns` and `checked_ns` of existing manifest records (a
-        metadata merge, several times cheaper than rewriting them with `put_files`)."""
-        for i in range(0, len(records), _PAGE):
-            part = records[i:i + _PAGE]
-            self._call("update the manifest", self._files.update, ids=[r.source for r in part],
-                       metadatas=[{"size": r.size, "mtime_ns": r.mtime_ns, "checked_ns": r.checked_ns}
-                                  for r in part])
-
-    def set_file_status(self, records: Sequence[FileRecord]) -> None:
-        """Update only `status` and `ingested_at` of manifest records written by `put_files`
-        (marking them "done" without rewriting their text)."""
-        for i in range(0, len(records), _PAGE):
-            part = records[i:i + _PAGE]
-            self._call("update the manifest", self._files.update, ids=[r.source for r in part],
-                       metadatas=[{"status": r.status, "ingested_at": r.ingested_at} for r in part])
-
-    def delete_file(self, source: str) -> None:
-        """Delete a file's chunks, then its manifest record (in that order: never an orphan)."""
-        self._call("delete chunks", self._chunks.delete, where={"source": source})
-        self._call("delete from the manifest", self._files.delete, ids=[source])
-
-    def document_text(self, source: str) -> str | None:
-        """The stored text of an ingested document (offsets of its chunks refer to it)."""
-        got = self._call("read a document", self._files.get, ids=[source], include=["documents"])
-        docs = got.get("documents") or []
-        return docs[0] if docs and docs[0] else None
-
-    # ---- state -----------------------------------------------------------------------------
-
-    def state(self) -> dict:
-        """The index's shared state: {"version": str, "updated_at": float, ...}."""
-        got = self._call("read the index state", self._files.get, ids=[_STATE_ID], include=["metadatas"])
-        if got["ids"]:
-            return dict(got["metadatas"][0])
-        return {"version": "", "updated_at": 0.0}
-
-    def bump_version(self, **extra: object) -> str:
-        """Mark the index as changed (BM25 indexes built at an older version are stale)."""
-        version = uuid.uuid4().hex
-        meta = {"version": version, "updated_at": time.time(), **extra}
-        self._call("write the index state", self._files.upsert, ids=[_STATE_ID], embeddings=[[0.0]],
-                   metadatas=[meta])
-        return version
+        return [
+            (_chunk_from(rid, t, m), _similarity(d))
+            for rid, t, m, d in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])
+        ]
 
     def info(self) -> dict:
         """What `rag status` prints."""
@@ -423,12 +481,7 @@ class Store:
 
 def local_state_dir(settings: Settings) -> Path:
     """Per-client cache folder (BM25 index, lock) for this store location."""
-    key = settings.chroma_host and f"{settings.chroma_host}_{settings.chroma_port}" or "local"
+    key = (settings.chroma_host and f"{settings.chroma_host}_{settings.chroma_port}") or "local"
     path = settings.data_dir / "cache" / f"{key}-{settings.collection}"
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def dumps_json(obj: object) -> str:
-    """Compact JSON for metadata blobs."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
