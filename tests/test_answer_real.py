@@ -15,10 +15,22 @@ from ingest import ingest
 
 pytestmark = pytest.mark.slow
 
+# Seed fact questions the 0.5B answers with the #14 prompt. It is a smoke model, much weaker
+# than the default 1.5B: measured on 2026-12-01 it answered 10 of the 29 seed fact questions,
+# declined 15 (the 1.5B's numbers are in the README). These check the real parts end to end,
+# not answer quality; the eval harness measures quality.
 QUESTIONS = [
-    ("Where does Hyun Seung-soo work?", "Korea Institute for National Unification", "000_ef01f84a8e898d1e.txt"),
     ("At which university does Ben Engel teach?", "Dankook", "000_ef01f84a8e898d1e.txt"),
-    ("What did Kim Yo Jong call the South Korean and Ukrainian governments?", "lunatics", "001_0024757726c3a644.txt"),
+    (
+        "Which ground attack jet, used by both Russia and North Korea, could North Korean pilots be trained on?",
+        "Su-25",
+        "003_e947e4c43ee9cbf7.txt",
+    ),
+    (
+        "Which professor of diplomacy at Yonsei University commented on the upcoming U.S. election?",
+        "Robertson",
+        "000_ef01f84a8e898d1e.txt",
+    ),
 ]
 
 

@@ -23,7 +23,9 @@ except ImportError:  # tests/ imported as a package
 
 pytestmark = pytest.mark.slow
 
-QUESTION = "What is South Korean President Yoon Suk Yeol's foreign policy mantra?"
+# A seed fact question the 0.5B answers with the #14 prompt (it declines about half of them;
+# see test_answer_real.py). The test checks the server path end to end, not answer quality.
+QUESTION = "At which university does Ben Engel teach political science and international relations?"
 SOURCE = "000_ef01f84a8e898d1e.txt"
 
 
@@ -48,7 +50,7 @@ def test_ask_streams_a_cited_answer_from_a_real_server(seed_index: Settings, ser
     assert answer.backend == "openai" and answer.model not in ("", "openai", "extractive")
     assert not answer.notices, answer.notices  # no fallback happened
     assert not answer.abstained
-    assert "peace through strength" in answer.text.lower()
+    assert "dankook" in answer.text.lower()
     assert answer.citations and answer.citations[0].source == SOURCE
     original = (Path(__file__).resolve().parents[1] / "seeds" / SOURCE).read_text(encoding="utf-8")
     for c in answer.citations:
