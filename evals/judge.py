@@ -15,6 +15,12 @@ answers get (`check_claim` with the question, then `assistant.pipeline.model_che
 one-token question in the answer prompt's form), to measure the checker in use. In "both" mode the model is only
 asked when the rules pass, since a claim the rules reject is rejected anyway.
 
+With a question (`supports(claim, passages, question)` or `for_question`), the model judge
+reads the claim in HaluEval's "qa" form, the question followed by the answer sentence, the
+form its HaluEval accuracy is measured in: an answer such as "Robert Wood." states nothing on
+its own, and judged alone it is "not supported" however right it is. The rules get the
+question only in "answers" mode, as in the pipeline.
+
 Verdicts are cached per (claim, passages), so the repeated checks of citation precision cost
 nothing. A reply that is neither verdict counts as NOT supported and is counted in
 `Checker.stats["unparsed"]`, so a judge that rambles shows up in the numbers instead of
@@ -25,7 +31,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -230,6 +236,10 @@ class Checker:
         """
         return self.check(claim, passages, question).supported
 
+    def for_question(self, question: str) -> Callable[[str, Sequence[str]], bool]:
+        """`supports` with the question fixed: the judge for the sentences of one answer."""
+        return lambda claim, passages: self.supports(claim, passages, question)
+
     def check(self, claim: str, passages: Sequence[str], question: str = "") -> Verdict:
         """The full verdict on (claim, passages), from the cache when already judged.
 
@@ -255,7 +265,7 @@ class Checker:
             )
         rules = None
         if self.mode in ("rules", "both", "answers"):
-            rules = check_claim(claim, " ".join(passages), question)
+            rules = check_claim(claim, " ".join(passages), question if self.mode == "answers" else "")
             if not rules.ok:
                 with self._lock:
                     self.stats["rules_rejected"] += 1
@@ -270,7 +280,7 @@ class Checker:
             )
             llm, reply = passed, f"P(yes) {p_yes:.3f}"
         else:
-            reply = self._ask(claim, passages)
+            reply = self._ask(f"{question} {claim}" if question else claim, passages)
             llm = parse_verdict(reply)
         with self._lock:
             self.stats["llm_calls"] += 1

@@ -478,7 +478,9 @@ def _run_seeds(ctx: _Context, dataset: str | Path, checker: Checker) -> _Outcome
             row.update(error=error, passed=False)
         else:
             try:
-                row = score_answer(item, answer, supports=checker.supports, latency=seconds).to_dict()
+                row = score_answer(
+                    item, answer, supports=checker.for_question(_last_turn(item)), latency=seconds
+                ).to_dict()
             except ModelError as e:
                 row = score_answer(item, answer, latency=seconds).to_dict()
                 row.update(error=f"judge failed: {e}", passed=False)
@@ -549,7 +551,9 @@ def _seeds_baseline_fields(item: Mapping, reply: BaselineReply, checker: Checker
     """The baseline's reply to a seed item, scored by `score_answer` like docchat's."""
     answer = {"text": trailing_markers(reply.text), "abstained": reply.declined, "citations": reply.citations()}
     try:
-        scored = score_answer(item, answer, supports=checker.supports, latency=reply.total).to_dict()
+        scored = score_answer(
+            item, answer, supports=checker.for_question(_last_turn(item)), latency=reply.total
+        ).to_dict()
         error = reply.error
     except ModelError as e:
         scored = score_answer(item, answer, latency=reply.total).to_dict()
@@ -635,7 +639,7 @@ def _index_docset(ctx: _Context, docset: Docset) -> Settings:
     return settings
 
 
-def _judge_trace(trace: Mapping, checker: Checker) -> dict:
+def _judge_trace(trace: Mapping, checker: Checker, question: str = "") -> dict:
     """A copy of a trace with the judge's verdict on every claim of every draft (kept or not)
     against the quotes of its `support`: `judge` (True/False) and `judge_reason`. Declines and
     restatements are not judged.
@@ -649,7 +653,7 @@ def _judge_trace(trace: Mapping, checker: Checker) -> dict:
             if not docsets.is_claim(sentence):
                 continue
             quotes = [str(s.get("quote", "")) for s in sentence.get("support") or []]
-            verdict = checker.check(strip_markers(str(sentence.get("text", ""))).strip(), quotes)
+            verdict = checker.check(strip_markers(str(sentence.get("text", ""))).strip(), quotes, question)
             sentence["judge"] = verdict.supported
             sentence["judge_reason"] = verdict.reason
     return judged
@@ -660,9 +664,9 @@ def _kept_verdicts(trace: Mapping) -> tuple[int, int]:
     return sum(verdicts), len(verdicts)
 
 
-def _cited_verdicts(text: str, passages: Mapping[int, str], checker: Checker) -> tuple[int, int]:
+def _cited_verdicts(text: str, passages: Mapping[int, str], checker: Checker, question: str = "") -> tuple[int, int]:
     """(supported, judged) sentences of an answer, each against the passages its markers cite."""
-    scores = citation_scores(text, passages, checker.supports)
+    scores = citation_scores(text, passages, checker.for_question(question))
     return sum(v.supported for v in scores.sentences), scores.n_sentences
 
 
@@ -708,11 +712,14 @@ def _docchat_fields(
     }
     try:
         if row["trace"]:
-            row["trace"] = _judge_trace(row["trace"], checker)
+            row["trace"] = _judge_trace(row["trace"], checker, q.question)
             row["judged"] = _kept_verdicts(row["trace"])
         elif not declined:
             row["judged"] = _cited_verdicts(
-                text, {int(c["n"]): c["quote"] for c in row["citations"] if c.get("n") is not None}, checker
+                text,
+                {int(c["n"]): c["quote"] for c in row["citations"] if c.get("n") is not None},
+                checker,
+                q.question,
             )
     except ModelError as e:
         row["error"] = f"judge failed: {e}"
@@ -739,7 +746,10 @@ def _baseline_fields(q: DocsetQuestion, rules: Rules, reply: BaselineReply, chec
     if not reply.declined and reply.text:
         try:
             fields["judged"] = _cited_verdicts(
-                trailing_markers(reply.text), {n: p.text for n, p in enumerate(reply.passages, start=1)}, checker
+                trailing_markers(reply.text),
+                {n: p.text for n, p in enumerate(reply.passages, start=1)},
+                checker,
+                q.question,
             )
         except ModelError as e:
             fields["error"] = f"judge failed: {e}"

@@ -79,6 +79,26 @@ def test_llm_judge_gets_the_prompt_deterministically() -> None:
     assert options["max_tokens"] <= 8
 
 
+def test_judge_reads_an_answer_with_its_question() -> None:
+    """A short answer is judged in HaluEval's "qa" form: the question, then the answer."""
+    judge = ScriptedChat(["SUPPORTED", "NOT_SUPPORTED"], name="judge")
+    checker = Checker("llm", judge=judge)
+    question = "How many elite troops did North Korea plan to deploy?"
+    assert checker.for_question(question)("12,000 [1].", [EVIDENCE])
+    assert f"Claim: {question} 12,000 [1]." in judge.calls[0][-1]["content"]
+    assert not checker.supports("12,000 [1].", [EVIDENCE])  # without it: a separate verdict
+    assert "Claim: 12,000 [1]." in judge.calls[1][-1]["content"]
+
+
+def test_rules_judge_ignores_the_question_outside_answers_mode() -> None:
+    """The rules' verdict on a claim does not depend on a question (the gate's numbers stay put)."""
+    checker = Checker("rules")
+    claim = "North Korea planned to deploy special forces to Moscow."
+    assert not checker.supports(claim, [EVIDENCE])
+    # check_claim given this question would pass "Moscow" (a name the question brought in).
+    assert not checker.for_question("Did they go to Moscow?")(claim, [EVIDENCE])
+
+
 def test_verdicts_are_cached_per_claim_and_passages() -> None:
     judge = ScriptedChat(["SUPPORTED", "NOT_SUPPORTED"], name="judge")
     checker = Checker("llm", judge=judge)
