@@ -428,7 +428,7 @@ def _read_manifest(store: Store) -> tuple[dict[str, FileRecord], dict]:
                 fmt, saved_version, records = pickle.load(f)
             if fmt == _MANIFEST_FORMAT and saved_version == version:
                 return records, state
-        except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+        except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError):
             pass  # missing or damaged: read the store
     return store.files(), state
 

@@ -225,7 +225,7 @@ def test_the_saved_index_of_another_version_is_updated(synced: Store, spy: Spy, 
 # ---- full builds when an update cannot help ------------------------------------------------------
 
 
-@pytest.mark.parametrize("damage", ["missing", "garbage", "older format", "not an index"])
+@pytest.mark.parametrize("damage", ["missing", "garbage", "older format", "not an index", "older layout"])
 def test_no_usable_saved_index_means_a_full_build(synced: Store, spy: Spy, damage: str) -> None:
     index = refresh_lexical_index(synced)
     added = make_chunk("extra.txt", "Pyongyang shipped artillery shells by rail.", title="Shells")
@@ -239,6 +239,8 @@ def test_no_usable_saved_index_means_a_full_build(synced: Store, spy: Spy, damag
         path.write_bytes(b"not a pickle")
     elif damage == "older format":
         path.write_bytes(pickle.dumps((lexical._FORMAT - 1, index)))
+    elif damage == "older layout":  # pickled when the class lived in a module since moved
+        path.write_bytes(b"cassistant.lexical\nLexicalIndex\n.")
     else:
         path.write_bytes(pickle.dumps((lexical._FORMAT, {"version": index.version})))
     rebuilt = refresh_lexical_index(synced)

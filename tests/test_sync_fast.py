@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import ingest.sync as sync
-from assistant.retrieval.store import Store
+from assistant.retrieval.store import Store, local_state_dir
 from assistant.settings import Settings
 from ingest import ingest, remove_documents
 
@@ -107,6 +107,17 @@ def test_the_manifest_copy_is_used_only_while_nobody_wrote(
     Store.open(settings, hash_embedder).bump_version()  # as another client's ingest does
     ingest([docs], settings=settings, embedder=hash_embedder)
     assert reads == [1]
+
+
+def test_a_manifest_copy_from_an_older_layout_is_read_from_the_store(
+    settings: Settings, hash_embedder, docs: Path
+) -> None:
+    """A copy pickled when the record classes lived in a module since moved (assistant.store
+    before 2026-12-01) is ignored, not a crash: the first ingest after an upgrade works."""
+    ingest([docs], settings=settings, embedder=hash_embedder)
+    (local_state_dir(settings) / "manifest.pkl").write_bytes(b"cassistant.store\nFileRecord\n.")
+    report = ingest([docs], settings=settings, embedder=hash_embedder)
+    assert report.unchanged == 4 and report.added == 0
 
 
 def test_a_crashed_writer_disables_the_copy(settings: Settings, hash_embedder, docs: Path) -> None:

@@ -378,7 +378,7 @@ def _load(path: str) -> LexicalIndex | None:
     try:
         with open(path, "rb") as f:
             fmt, index = pickle.load(f)
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, AttributeError, TypeError):
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, AttributeError, TypeError, ImportError):
         return None  # rebuilt from the store
     return index if fmt == _FORMAT and isinstance(index, LexicalIndex) else None
 
