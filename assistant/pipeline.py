@@ -209,7 +209,7 @@ class Citations:
 
 
 def with_markers(text: str, numbers: Sequence[int]) -> str:
-    """`text` with `[n]` markers before its final punctuation ("... troops [1][2].")."""
+    """`text` with `[n]` markers before its final punctuation ("... opened [1][2].")."""
     markers = "".join(f"[{n}]" for n in numbers)
     return f"{text[:-1]} {markers}{text[-1]}" if text[-1:] in ".!?" else f"{text} {markers}"
 

@@ -184,7 +184,7 @@ def trailing_markers(text: str) -> str:
     """The reply with each line's opening markers moved to the line's end.
 
     `evals.metrics.citation_scores` gives a sentence's leading marker to the sentence before it
-    ("Troops were sent. [1] Then..."); a line labelled "[2] Fired on 1 November." cites passage
+    ("The bridge opened. [1] Then..."); a line labelled "[2] Fired on 1 November." cites passage
     2 for its own text, so the label is moved where that reading expects it.
     """
     return _LINE_LABEL_RE.sub(lambda m: f"{m.group(2)} {m.group(1).strip()}", text)

@@ -233,7 +233,7 @@ def split_sentences(text: str) -> list[str]:
 
 
 def _attach_markers(sentences: Sequence[str]) -> list[str]:
-    # "Troops were sent. [1] Then..." may split with "[1]" opening the next sentence; the
+    # "The bridge opened. [1] Then..." may split with "[1]" opening the next sentence; the
     # marker belongs to the sentence before it.
     out: list[str] = []
     for sentence in sentences:

@@ -7,7 +7,7 @@ was shown (the one it cites, or failing that another one) passes every check:
 - **names**: every capitalised name it states is in the passage (or in the question);
 - **words**: the words it adds to the question are in the passage, all of them for a short
   sentence, all but a quarter for a longer one;
-- **negation**: it does not deny what the passage states ("sent no troops").
+- **negation**: it does not deny what the passage states ("the bridge never opened").
 
 Each check is plain linguistics over the sentence, its question and its passage: no word
 lists about any subject. Every check runs and reports on its own, so the evals can count
@@ -77,7 +77,7 @@ class DraftSentence:
 def split_draft(draft: str) -> list[DraftSentence]:
     """Split a draft answer into sentences and their `[n]` markers.
 
-    A marker right after a sentence's final period (`... troops. [2]`) belongs to that
+    A marker right after a sentence's final period (`... opened. [2]`) belongs to that
     sentence, even when the splitter put it at the start of the next one. `[1-3]` and
     `[1, 2]` expand to each number.
     """
@@ -163,7 +163,7 @@ def _word_forms(text: str) -> set[str]:
 
 
 def _holds_name(name: str, forms: set[str], text: str) -> bool:
-    """Is `name` (or a form sharing all but its last two letters: "Korean" ~ "Korea") in `forms`?
+    """Is `name` (or a form sharing all but its last two letters: "Mexican" ~ "Mexico") in `forms`?
     An identifier ("is_ssl") must be in `text` as written (case aside)."""
     if _IDENTIFIER.fullmatch(name):
         return name.lower() in text.lower()
