@@ -502,19 +502,40 @@ def test_a_model_that_obeys_the_injection_is_overruled(settings: Settings, hash_
 )
 def test_injected_claims_reusing_evidence_words_are_removed(index, hash_embedder, claim: str) -> None:
     settings, _ = index
-    # Each claim reuses the passages' words and contradicts them. The lexical checks alone (the
-    # model check is off here) must catch it: the words it adds ("ended", "withdrawn", "lost")
-    # are in no passage, or its negation is not in the sentence it matches.
+    # Each claim reuses the passages' words and contradicts them. The lexical checks find it
+    # (the words it adds, "ended", "withdrawn", "lost", are in no passage; or its negation is not
+    # in the sentence it matches): a negation is dropped outright, a new word puts the sentence
+    # in doubt and the model check settles it. This model says no to it.
+    model = ScriptedChat([claim.replace(".", " [1]."), "No"])
     answer = ask(
-        "What had North Korea already sent to Russia?",
-        settings=settings,
-        chat_model=ScriptedChat([claim.replace(".", " [1].")]),
-        embedder=hash_embedder,
+        "What had North Korea already sent to Russia?", settings=settings, chat_model=model, embedder=hash_embedder
     )
     assert claim.rstrip(".") not in answer.text
     (verdict,) = answer.trace.sentences
     assert verdict.kind == "claim" and not verdict.kept
     assert not (verdict.checks["words"] and verdict.checks["negation"]), verdict.reasons
+    assert verdict.checks.get("model", False) is False
+
+
+def test_a_sentence_in_doubt_is_what_the_model_check_decides(index, hash_embedder) -> None:
+    settings, _ = index
+    # The same new-word sentence is kept when the model says the passage states it: "words"
+    # alone does not drop a sentence (it also fails correct answers that add a framing word).
+    claim = "North Korea has withdrawn all special forces from Russia."
+    model = ScriptedChat([claim.replace(".", " [1]."), "Yes"])
+    answer = ask(
+        "What had North Korea already sent to Russia?", settings=settings, chat_model=model, embedder=hash_embedder
+    )
+    (verdict,) = answer.trace.sentences
+    assert verdict.kept and not verdict.checks["words"] and verdict.checks["model"]
+    assert claim.rstrip(".") in answer.text
+    # With no check left to the model, the lexical "words" check drops it without asking.
+    strict = settings.replace(checks=(*settings.checks, "words"), model_decides=())
+    model = ScriptedChat([claim.replace(".", " [1].")])
+    answer = ask(
+        "What had North Korea already sent to Russia?", settings=strict, chat_model=model, embedder=hash_embedder
+    )
+    assert answer.abstained and len(model.calls) == 1
 
 
 FAKE_MARKERS = (
