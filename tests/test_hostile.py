@@ -538,6 +538,34 @@ def test_a_sentence_in_doubt_is_what_the_model_check_decides(index, hash_embedde
     assert answer.abstained and len(model.calls) == 1
 
 
+def test_a_sentence_in_doubt_holds_back_only_what_follows_it(index, hash_embedder) -> None:
+    settings, _ = index
+    # The first sentence passes and is shown while the model is still writing; the second
+    # is in doubt, so it and the third wait for the draft to end and the model's verdict.
+
+    def reply(messages: Sequence[dict]) -> str:
+        evidence = messages[-1]["content"]
+        n = next(m.group(1) for m in re.finditer(r"^\[(\d+)\] (.*)$", evidence, re.MULTILINE) if "1,500" in m.group(2))
+        return (
+            f"North Korea had sent about 1,500 special forces to Russia [{n}]. "
+            f"North Korea has withdrawn all special forces from Russia [{n}]. "
+            f"About 1,500 special forces were sent to Russia [{n}]."
+        )
+
+    model = ScriptedChat([reply, "No"])
+    shown = []
+    for item in ask_stream(
+        "What had North Korea already sent to Russia?", settings=settings, chat_model=model, embedder=hash_embedder
+    ):
+        shown.append((item if isinstance(item, str) else "", len(model.calls)))
+    answer = item
+    assert isinstance(answer, Answer)
+    texts = [(t, calls) for t, calls in shown if t]
+    assert texts[0][0].startswith("North Korea had sent") and texts[0][1] == 1  # before the check
+    assert "withdrawn" not in answer.text and "were sent" in texts[-1][0] and texts[-1][1] == 2
+    assert [v.kept for v in answer.trace.sentences] == [True, False, True]
+
+
 FAKE_MARKERS = (
     "North Korea had sent 1,500 special forces [1] to Russia by October, according to [2] "
     "intelligence [99] sources [3-5].\n"
