@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from assistant.errors import EmptyQuestionError, ModelError, QuestionTooLongError
@@ -316,12 +316,13 @@ def draft_verdicts(
         ModelError: The model failed before any sentence passed, or replied with nothing.
     """
     question, passages = context.question, context.passages
+    checks = (*settings.checks, *settings.model_decides)  # the model settles the second kind
     done, passed = 0, False
 
     def verdicts(segment: str) -> Iterator[Verdict]:
         nonlocal passed
         for sentence in split_draft(segment):
-            verdict = verify_sentence(sentence, passages, question.asked, yes_no=question.yes_no)
+            verdict = verify_sentence(sentence, passages, question.asked, yes_no=question.yes_no, checks=checks)
             passed = passed or verdict.kept
             yield verdict
 
@@ -348,18 +349,61 @@ def draft_verdicts(
 
 
 def model_checked(
-    verdicts: Sequence[Verdict], model: ChatModel, messages: Sequence[dict], question: Question, threshold: float
+    verdicts: Sequence[Verdict], model: ChatModel, messages: Sequence[dict], question: Question, settings: Settings
 ) -> Iterator[Verdict]:
-    """Step 6b: each verdict with the model check added, one at a time, so that a sentence is
-    shown before the next one is checked.
+    """Step 6b for every claim (`Settings.model_check`): each verdict with the model check
+    added (`settled`), one at a time, so that a sentence is shown before the next one is checked.
 
     Raises:
         ModelError: The model failed to answer a check.
     """
     for verdict in verdicts:
         if verdict.kind == "claim" and verdict.checks is not None:
-            checked = model_check(model, messages, question.text, numbered(verdict.passages), verdict.text, threshold)
-            verdict = with_model_check(verdict, *checked)
+            verdict = settled(verdict, model, messages, question, settings)
+        yield verdict
+
+
+def in_doubt(verdict: Verdict, doubtful: Collection[str]) -> bool:
+    """Did `verdict` fail only checks of `doubtful` (so the model check settles it)?"""
+    checks = verdict.checks
+    if verdict.kind != "claim" or checks is None or checks.ok or not doubtful:
+        return False
+    return all(ok or name in doubtful for name, ok in checks.passed.items())
+
+
+def settled(
+    verdict: Verdict, model: ChatModel, messages: Sequence[dict], question: Question, settings: Settings
+) -> Verdict:
+    """Step 6b: `verdict` with the model check added. A sentence in doubt (`in_doubt`) that
+    the model says the passages state is kept: its failed checks no longer count."""
+    assert verdict.checks is not None
+    threshold = settings.model_check_threshold
+    passed, p_yes = model_check(model, messages, question.text, numbered(verdict.passages), verdict.text, threshold)
+    checked = with_model_check(verdict, passed, p_yes)
+    if passed and checked.checks is not None and in_doubt(verdict, settings.model_decides):
+        failed = {name for name, ok in checked.checks.passed.items() if not ok}
+        checked = replace(checked, checks=replace(checked.checks, off=checked.checks.off | failed))
+    return checked
+
+
+def doubts_settled(
+    verdicts: Iterable[Verdict], model: ChatModel, messages: Sequence[dict], question: Question, settings: Settings
+) -> Iterator[Verdict]:
+    """The verdicts in order, each sentence in doubt (`in_doubt`) settled by the model. From
+    the first one on, the rest of the draft is read first: one model cannot write and check at
+    the same time.
+
+    Raises:
+        ModelError: The model failed to answer a check.
+    """
+    verdicts = iter(verdicts)
+    for verdict in verdicts:
+        if in_doubt(verdict, settings.model_decides):
+            for later in [verdict, *verdicts]:
+                if in_doubt(later, settings.model_decides):
+                    later = settled(later, model, messages, question, settings)
+                yield later
+            return
         yield verdict
 
 
@@ -378,7 +422,9 @@ def generate(context: Context, model: ChatModel, settings: Settings, notices: li
     drafted: list[Verdict] = []
     if settings.model_check:
         drafted = list(stream)
-        stream = model_checked(drafted, model, messages, context.question, settings.model_check_threshold)
+        stream = model_checked(drafted, model, messages, context.question, settings)
+    else:
+        stream = doubts_settled(stream, model, messages, context.question, settings)
     citations, kept, verdicts = Citations(), [], []
     timings = {"retrieval": context.retrieval}
     try:

@@ -37,6 +37,13 @@ class Settings:
             and it answers the question (one token each). Off by default: on the tune halves
             it stopped few wrong answers and delays the first sentence to the end of the draft.
         model_check_threshold: The share of yes in the model's P(yes) + P(no) a sentence needs.
+        checks: The lexical checks an answer sentence must pass (`assistant.grounding.verify`:
+            numbers, names, content, words, negation).
+        model_decides: Checks whose failure the model settles: a sentence that fails only
+            these is asked about (the model check, one token) and kept when the model says the
+            passages state it. "words" by default: alone it threw away correct answers that
+            add a framing word ("a timedelta object"), and it is the only lexical check that
+            sees a contradiction made of the passage's words and a new verb ("the war ended").
         max_question_tokens: Longer questions are refused with `QuestionTooLongError`.
         max_file_bytes: Larger files are skipped at ingest with a reason.
         llm_timeout: Seconds to wait for a model response before retrying.
@@ -62,6 +69,8 @@ class Settings:
     passage_radius: int = 1
     model_check: bool = False
     model_check_threshold: float = 0.5
+    checks: tuple[str, ...] = ("numbers", "names", "content", "negation")
+    model_decides: tuple[str, ...] = ("words",)
     max_question_tokens: int = 512
     max_file_bytes: int = 20_000_000
     llm_timeout: float = 120.0
@@ -101,6 +110,10 @@ class Settings:
             values["top_k"] = int(env["RAG_TOP_K"])
         if env.get("RAG_MODEL_CHECK"):
             values["model_check"] = env["RAG_MODEL_CHECK"].strip().lower() not in ("0", "false", "no", "off")
+        if env.get("RAG_CHECKS"):
+            values["checks"] = tuple(c.strip() for c in env["RAG_CHECKS"].split(",") if c.strip())
+        if "RAG_MODEL_DECIDES" in env:
+            values["model_decides"] = tuple(c.strip() for c in env["RAG_MODEL_DECIDES"].split(",") if c.strip())
         if env.get("RAG_LLM_TIMEOUT"):
             values["llm_timeout"] = float(env["RAG_LLM_TIMEOUT"])
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -114,6 +127,11 @@ class Settings:
         """Check values; raise `ValueError` with a clear message on a bad one."""
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+        from assistant.grounding.verify import CHECKS  # the checks live with the code that runs them
+
+        unknown = sorted((set(self.checks) | set(self.model_decides)) - set(CHECKS))
+        if unknown:
+            raise ValueError(f"unknown check(s) {', '.join(unknown)}; choose from {', '.join(CHECKS)}")
         if self.top_k < 1:
             raise ValueError("top_k must be at least 1")
         if not 3 <= len(self.collection) <= 512:

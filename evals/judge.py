@@ -4,7 +4,8 @@
 
 * **rules**: `assistant.grounding.verify.check_claim`, the same deterministic checks the answer
   pipeline applies (the claim's numbers, names and words are in the passages, and it adds no
-  negation they lack);
+  negation they lack), every one counting: answers leave a sentence that fails only "words"
+  to the model check, and the rules alone have no model to ask;
 * **llm**: a chat model asked for a one-word verdict, SUPPORTED or NOT_SUPPORTED (prompt
   `prompts/judge.txt`, temperature 0, a handful of tokens). The judge is the local model by
   default or any OpenAI-compatible endpoint (`make_chat_model`).
@@ -39,7 +40,7 @@ import numpy as np
 from assistant.errors import ModelUnavailableError
 from assistant.generation.llm import complete, make_chat_model
 from assistant.generation.prompts import template
-from assistant.grounding.verify import Checks, Similarity, check_claim
+from assistant.grounding.verify import CHECKS, SHIPPED_CHECKS, Checks, Similarity, check_claim
 from assistant.pipeline import model_check, prompt_messages
 from assistant.protocols import ChatModel, Embedder
 from assistant.settings import Settings
@@ -265,7 +266,9 @@ class Checker:
             )
         rules = None
         if self.mode in ("rules", "both", "answers"):
-            rules = check_claim(claim, " ".join(passages), question if self.mode == "answers" else "")
+            # Without the model to settle a doubt, every check counts (`Settings.model_decides`).
+            checks = SHIPPED_CHECKS if self.mode == "answers" else CHECKS
+            rules = check_claim(claim, " ".join(passages), question if self.mode == "answers" else "", checks)
             if not rules.ok:
                 with self._lock:
                     self.stats["rules_rejected"] += 1

@@ -303,6 +303,7 @@ def test_the_model_check_keeps_what_it_confirms_and_drops_what_it_does_not(index
     assert answer.trace.sentences[0].checks == {
         "numbers": True,
         "names": True,
+        "content": True,
         "words": True,
         "negation": True,
         "model": False,

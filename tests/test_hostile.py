@@ -502,19 +502,68 @@ def test_a_model_that_obeys_the_injection_is_overruled(settings: Settings, hash_
 )
 def test_injected_claims_reusing_evidence_words_are_removed(index, hash_embedder, claim: str) -> None:
     settings, _ = index
-    # Each claim reuses the passages' words and contradicts them. The lexical checks alone (the
-    # model check is off here) must catch it: the words it adds ("ended", "withdrawn", "lost")
-    # are in no passage, or its negation is not in the sentence it matches.
+    # Each claim reuses the passages' words and contradicts them. The lexical checks find it
+    # (the words it adds, "ended", "withdrawn", "lost", are in no passage; or its negation is not
+    # in the sentence it matches): a negation is dropped outright, a new word puts the sentence
+    # in doubt and the model check settles it. This model says no to it.
+    model = ScriptedChat([claim.replace(".", " [1]."), "No"])
     answer = ask(
-        "What had North Korea already sent to Russia?",
-        settings=settings,
-        chat_model=ScriptedChat([claim.replace(".", " [1].")]),
-        embedder=hash_embedder,
+        "What had North Korea already sent to Russia?", settings=settings, chat_model=model, embedder=hash_embedder
     )
     assert claim.rstrip(".") not in answer.text
     (verdict,) = answer.trace.sentences
     assert verdict.kind == "claim" and not verdict.kept
     assert not (verdict.checks["words"] and verdict.checks["negation"]), verdict.reasons
+    assert verdict.checks.get("model", False) is False
+
+
+def test_a_sentence_in_doubt_is_what_the_model_check_decides(index, hash_embedder) -> None:
+    settings, _ = index
+    # The same new-word sentence is kept when the model says the passage states it: "words"
+    # alone does not drop a sentence (it also fails correct answers that add a framing word).
+    claim = "North Korea has withdrawn all special forces from Russia."
+    model = ScriptedChat([claim.replace(".", " [1]."), "Yes"])
+    answer = ask(
+        "What had North Korea already sent to Russia?", settings=settings, chat_model=model, embedder=hash_embedder
+    )
+    (verdict,) = answer.trace.sentences
+    assert verdict.kept and not verdict.checks["words"] and verdict.checks["model"]
+    assert claim.rstrip(".") in answer.text
+    # With no check left to the model, the lexical "words" check drops it without asking.
+    strict = settings.replace(checks=(*settings.checks, "words"), model_decides=())
+    model = ScriptedChat([claim.replace(".", " [1].")])
+    answer = ask(
+        "What had North Korea already sent to Russia?", settings=strict, chat_model=model, embedder=hash_embedder
+    )
+    assert answer.abstained and len(model.calls) == 1
+
+
+def test_a_sentence_in_doubt_holds_back_only_what_follows_it(index, hash_embedder) -> None:
+    settings, _ = index
+    # The first sentence passes and is shown while the model is still writing; the second
+    # is in doubt, so it and the third wait for the draft to end and the model's verdict.
+
+    def reply(messages: Sequence[dict]) -> str:
+        evidence = messages[-1]["content"]
+        n = next(m.group(1) for m in re.finditer(r"^\[(\d+)\] (.*)$", evidence, re.MULTILINE) if "1,500" in m.group(2))
+        return (
+            f"North Korea had sent about 1,500 special forces to Russia [{n}]. "
+            f"North Korea has withdrawn all special forces from Russia [{n}]. "
+            f"About 1,500 special forces were sent to Russia [{n}]."
+        )
+
+    model = ScriptedChat([reply, "No"])
+    shown = []
+    for item in ask_stream(
+        "What had North Korea already sent to Russia?", settings=settings, chat_model=model, embedder=hash_embedder
+    ):
+        shown.append((item if isinstance(item, str) else "", len(model.calls)))
+    answer = item
+    assert isinstance(answer, Answer)
+    texts = [(t, calls) for t, calls in shown if t]
+    assert texts[0][0].startswith("North Korea had sent") and texts[0][1] == 1  # before the check
+    assert "withdrawn" not in answer.text and "were sent" in texts[-1][0] and texts[-1][1] == 2
+    assert [v.kept for v in answer.trace.sentences] == [True, False, True]
 
 
 FAKE_MARKERS = (

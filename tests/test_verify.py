@@ -11,6 +11,7 @@ import pytest
 from assistant.grounding.evidence import Passage, Sentence
 from assistant.grounding.sentences import sentence_spans
 from assistant.grounding.verify import (
+    CHECKS,
     DraftSentence,
     check_claim,
     is_decline,
@@ -22,6 +23,7 @@ from assistant.grounding.verify import (
     verify_sentence,
     yes_no_lead,
 )
+from assistant.settings import Settings
 from assistant.types import Chunk, Hit
 
 MUSEUM = (
@@ -65,7 +67,7 @@ def test_a_supported_claim_passes_every_check() -> None:
         "Visitor numbers doubled to 80,000 in the first month.", MUSEUM, "How many visitors came in the first month?"
     )
     assert checks.ok, checks.reasons
-    assert set(checks.passed) == {"numbers", "names", "words", "negation"}
+    assert set(checks.passed) == set(CHECKS)
 
 
 @pytest.mark.parametrize(
@@ -215,3 +217,29 @@ def test_a_yes_that_its_own_statement_negates_becomes_no() -> None:
     assert v.text.startswith("Yes")
     v = verify_sentence(DraftSentence("No, Hewitt reached the last four.", (1,)), passages, question, yes_no=True)
     assert v.text.startswith("No, Hewitt reached")
+
+
+def test_a_check_switched_off_still_reports_but_does_not_count() -> None:
+    # "demolished" is in no passage: "words" fails; with "words" not among the checks that
+    # count, the claim passes, and the failure is still there for the evals to count.
+    claim, question = "The museum was demolished after the renovation.", "What happened to the museum?"
+    strict = check_claim(claim, MUSEUM, question, checks=CHECKS)
+    default = check_claim(claim, MUSEUM, question)
+    assert not strict.ok and "words" in strict.reason
+    assert default.ok and default.reason == "" and default.passed["words"] is False
+    assert not check_claim(claim, MUSEUM, question, checks=("words",)).ok
+
+
+def test_content_fails_a_sentence_that_shares_no_word_with_its_passage() -> None:
+    checks = check_claim("The weather was unusually warm and sunny.", MUSEUM, "What happened to the museum?")
+    assert not checks.ok and checks.passed["content"] is False
+    assert not check_claim("[[ ]] [-1]", MUSEUM, "What happened?").ok  # says nothing
+    # A bare "Yes." needs the passage to speak of the question.
+    assert not check_claim("Yes.", MUSEUM, "Did the zoo sell its elephants to a circus?").passed["content"]
+
+
+def test_settings_name_the_checks_and_refuse_unknown_ones() -> None:
+    settings = Settings.from_env({"RAG_CHECKS": "numbers, names", "RAG_MODEL_DECIDES": ""})
+    assert settings.checks == ("numbers", "names") and settings.model_decides == ()
+    with pytest.raises(ValueError, match="unknown check"):
+        Settings.from_env({"RAG_CHECKS": "numbers,spelling"})
