@@ -227,7 +227,7 @@ def sidebar(base: Settings, emb, info: dict | None, error: str | None) -> Option
         help=(
             "Index new and changed files of the sample articles and your uploads; drop deleted ones."
             if SEEDS_DIR in synced
-            else f"Index new and changed files in {uploads}; drop deleted ones."
+            else "Index new and changed files uploaded to this collection; drop deleted ones."
         ),
     ):
         report = run_ingest(synced, base, emb, sb, "Syncing")
