@@ -1,5 +1,5 @@
-"""The public API: `ask()`, `ask_stream()`, `search()`, `status()`, `document_text()`,
-`document_path()`.
+"""The public API: `ask()`, `ask_stream()`, `search()`, `status()`, `list_collections()`,
+`document_text()`, `document_path()`.
 
 The answer path itself is `assistant.pipeline`, step by step.
 """
@@ -16,7 +16,8 @@ from assistant.pipeline import answer, clean_question, prompt_messages, read_que
 from assistant.protocols import ChatModel, Embedder
 from assistant.retrieval.embedder import MiniLMEmbedder
 from assistant.retrieval.retrieve import retrieve
-from assistant.retrieval.store import Store
+from assistant.retrieval.store import CollectionSummary, Store
+from assistant.retrieval.store import list_collections as _list_collections
 from assistant.settings import Settings
 from assistant.types import Answer, Hit
 
@@ -43,6 +44,16 @@ def status(*, settings: Settings | None = None, embedder: Embedder | None = None
         NoIndexError: Nothing ingested yet.
     """
     return Store.open(settings or Settings.from_env(), embedder or MiniLMEmbedder()).info()
+
+
+def list_collections(*, settings: Settings | None = None) -> list[CollectionSummary]:
+    """The collections of documents in the store (local folder or Chroma server), by name,
+    with their file and chunk counts; no embedder is loaded.
+
+    Raises:
+        StoreError: The vector store cannot be reached or read.
+    """
+    return _list_collections(settings or Settings.from_env())
 
 
 def document_text(source: str, *, settings: Settings | None = None, embedder: Embedder | None = None) -> str | None:

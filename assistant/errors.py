@@ -41,6 +41,13 @@ class NoDocumentsError(UserError):
     """An ingest path does not exist or holds no files."""
 
 
+class InvalidCollectionNameError(UserError, ValueError):
+    """A collection name that is empty, too long, path-like or has characters Chroma rejects.
+
+    Also a `ValueError`, like every other bad settings value.
+    """
+
+
 class ProviderError(RagError):
     """A component we depend on failed (model endpoint, vector store)."""
 

@@ -6,12 +6,56 @@ Library functions take an explicit `settings` argument and fall back to `Setting
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.errors import InvalidCollectionNameError
+
 BACKENDS = ("local", "local-small", "openai", "extractive")
+DEFAULT_COLLECTION = "documents"
+MAX_COLLECTION_NAME = 63
+# Chroma's own rule (letters, digits, `.`, `_`, `-`; a letter or digit at both ends), so the
+# name is also a safe file name: it keys this client's cache folder under `data_dir/cache/`.
+_COLLECTION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+_MANIFEST_SUFFIX = "__files"  # `<name>__files` holds a collection's manifest (see the store)
+
+
+def validate_collection_name(name: object) -> str:
+    """Return `name` if it can name a collection; raise `InvalidCollectionNameError` if not.
+
+    The one check of a collection name, used by `Settings` (so by every library function,
+    the CLI and the UI) before anything is created. A name is 3-63 characters from
+    `A-Z a-z 0-9 . _ -`, starts and ends with a letter or digit, has no `..`, is not an IPv4
+    address (Chroma's rules, with a shorter limit so it stays a short file name) and does
+    not end in `__files` (the suffix of a collection's manifest).
+
+    Raises:
+        InvalidCollectionNameError: Empty, too short or long, path-like (`../x`, `a/b`), or
+            with characters Chroma rejects.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidCollectionNameError("a collection name cannot be empty")
+    shown = name if len(name) <= 80 else name[:77] + "..."
+    if not 3 <= len(name) <= MAX_COLLECTION_NAME:
+        raise InvalidCollectionNameError(
+            f"collection name {shown!r} has {len(name)} characters; use 3-{MAX_COLLECTION_NAME}"
+        )
+    if not _COLLECTION_NAME.fullmatch(name) or ".." in name:
+        raise InvalidCollectionNameError(
+            f"invalid collection name {shown!r}: use letters, digits, '.', '_' and '-', starting and "
+            "ending with a letter or digit (no '/', no '..', no spaces)"
+        )
+    if name.endswith(_MANIFEST_SUFFIX):
+        raise InvalidCollectionNameError(f"invalid collection name {shown!r}: it may not end in {_MANIFEST_SUFFIX!r}")
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return name
+    raise InvalidCollectionNameError(f"invalid collection name {shown!r}: it may not be an IP address")
 
 
 @dataclass(frozen=True)
@@ -22,7 +66,8 @@ class Settings:
         data_dir: Where the Chroma folder, model cache, BM25 index and feedback live.
         chroma_host: When set, use a Chroma server (`chroma run`) instead of the local folder.
         chroma_port: Port of the Chroma server.
-        collection: Chroma collection name for the chunks.
+        collection: The collection (a separate index: its own Chroma collections, BM25 cache
+            and manifest); checked by `validate_collection_name` on construction.
         backend: Answer backend: one of `BACKENDS`.
         openai_base_url: Base URL of an OpenAI-compatible endpoint (backend `openai`).
         openai_api_key: Key for that endpoint (a placeholder works for local servers).
@@ -56,7 +101,7 @@ class Settings:
     data_dir: Path = Path(".rag")
     chroma_host: str | None = None
     chroma_port: int = 8000
-    collection: str = "documents"
+    collection: str = DEFAULT_COLLECTION
     backend: str = "local"
     openai_base_url: str | None = None
     openai_api_key: str | None = None
@@ -81,6 +126,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
+        validate_collection_name(self.collection)  # before any folder or collection is made
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -134,8 +180,6 @@ class Settings:
             raise ValueError(f"unknown check(s) {', '.join(unknown)}; choose from {', '.join(CHECKS)}")
         if self.top_k < 1:
             raise ValueError("top_k must be at least 1")
-        if not 3 <= len(self.collection) <= 512:
-            raise ValueError("collection name must be 3-512 characters (a Chroma rule)")
         if self.chunk_overlap_tokens >= self.chunk_tokens:
             raise ValueError("chunk_overlap_tokens must be smaller than chunk_tokens")
         return self

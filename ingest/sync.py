@@ -36,6 +36,7 @@ from pathlib import Path
 
 from assistant.errors import IngestLockedError, NoDocumentsError
 from assistant.protocols import Embedder
+from assistant.retrieval import store as store_module
 from assistant.retrieval.embedder import MiniLMEmbedder
 from assistant.retrieval.store import FileRecord, Store, describe_location, local_state_dir
 from assistant.settings import Settings
@@ -236,6 +237,37 @@ def remove_documents(
 
             refresh_lexical_index(store)
         return len(removed)
+
+
+def create_collection(*, settings: Settings | None = None, embedder: Embedder | None = None) -> None:
+    """Create the empty collection `settings.collection`, built for `embedder` (a no-op when
+    it exists with that embedder).
+
+    Raises:
+        IngestLockedError: An ingest into that collection is running.
+        EmbedderMismatchError: It exists, built with another embedder.
+        StoreError: The vector store cannot be opened or written.
+    """
+    settings = settings or Settings.from_env()
+    with ingest_lock(settings):
+        Store.open(settings, embedder or MiniLMEmbedder(), create=True)
+
+
+def delete_collection(*, settings: Settings | None = None) -> None:
+    """Delete the collection `settings.collection`: its chunks, its manifest and this
+    client's caches of it (the other collections, and the files on disk, are left alone).
+
+    Raises:
+        NoIndexError: There is no such collection.
+        IngestLockedError: An ingest into it is running.
+        StoreError: The vector store cannot be reached or written.
+    """
+    settings = settings or Settings.from_env()
+    with ingest_lock(settings):
+        try:
+            store_module.delete_collection(settings)
+        finally:  # also for an unknown name: the lock made its cache folder
+            store_module.remove_local_state(settings)
 
 
 def _sync(

@@ -1,12 +1,19 @@
 """The real app in a real browser: `streamlit run ui/app.py` driven by headless Chromium.
 
-Nothing is faked: the real MiniLM embedder, a real Chroma folder, the real 0.5B local model
-(RAG_LLM=local-small). The sample articles are indexed through the UI's own button, then a
-question is asked and its source opened. Screenshots land in tests/artifacts/.
+`test_ask_in_the_browser_and_open_the_cited_source` fakes nothing: the real MiniLM embedder,
+a real Chroma folder, the real 0.5B local model (RAG_LLM=local-small). The sample articles
+are indexed through the UI's own button, then a question is asked and its source opened.
+
+`test_collections_in_the_browser` drives the sidebar's collections (create, upload into,
+ask, switch back) in the same real app and browser, with the hash embedder and a scripted
+chat model put in through the session-state hooks of `ui/state.py` (a two-line wrapper
+script sets them, then runs `ui/app.py`), so it needs no model. Screenshots land in
+tests/artifacts/.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -63,12 +70,16 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float) -
     raise RuntimeError(f"streamlit did not become healthy in {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    """A streamlit server on a free port with an empty data folder; always stopped after."""
+def _need_browser() -> None:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/test.sh does it)")
     pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the 'test' extra)")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """A streamlit server on a free port with an empty data folder; always stopped after."""
+    _need_browser()
     from assistant.errors import ModelUnavailableError
     from assistant.generation.models import MODELS, part_files
 
@@ -78,18 +89,26 @@ def app_url(tmp_path_factory):
         pytest.skip(f"the 0.5B model is not installed: {e}")
 
     data = tmp_path_factory.mktemp("browser-data")
+    with _streamlit(APP, data, RAG_LLM="local-small") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _streamlit(script: Path, data: Path, **env_vars: str):
+    """`streamlit run script` on a free port with `data` as RAG_DATA_DIR; always stopped after."""
     log = data / "streamlit.log"
     port = _free_port()
-    env = {
-        k: v for k, v in os.environ.items() if k not in {"OPENAI_BASE_URL", "RAG_MODEL", "RAG_CHROMA_HOST", "RAG_TOP_K"}
-    }
-    env.update(RAG_DATA_DIR=str(data), RAG_LLM="local-small", HF_HUB_OFFLINE="1")
+    skip = {"OPENAI_BASE_URL", "RAG_MODEL", "RAG_CHROMA_HOST", "RAG_TOP_K", "RAG_COLLECTION"}
+    env = {k: v for k, v in os.environ.items() if k not in skip}
+    # This checkout first, also for a wrapper script outside it.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env.update(RAG_DATA_DIR=str(data), HF_HUB_OFFLINE="1", **env_vars)
     cmd = [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        str(APP),
+        str(script),
         "--server.address",
         "127.0.0.1",
         "--server.port",
@@ -168,5 +187,112 @@ def test_ask_in_the_browser_and_open_the_cited_source(app_url):
             expect(mark).to_be_in_viewport(timeout=10_000)  # scrolled to the cited sentence
             expect(dialog.locator(".dc-doc")).to_contain_text("close")  # the whole document
             page.screenshot(path=ARTIFACTS / "browser_05_document.png")
+        finally:
+            browser.close()
+
+
+# A scripted model that answers with the first evidence sentence, cited [1].
+_HOOKED_APP = """
+import re, runpy
+import streamlit as st
+from assistant.generation.llm import ScriptedChat
+from assistant.retrieval.embedder import HashEmbedder
+from ui.state import CHAT_MODEL_KEY, EMBEDDER_KEY
+
+
+def first_evidence(messages):
+    first = re.search(r"^\\[1\\] (.*)$", messages[-1]["content"], re.MULTILINE)
+    return first.group(1).rstrip(".") + " [1]." if first else "NOT_FOUND"
+
+
+st.session_state.setdefault(EMBEDDER_KEY, HashEmbedder(64))
+st.session_state.setdefault(CHAT_MODEL_KEY, ScriptedChat([first_evidence] * 500))
+runpy.run_path({app!r}, run_name="__main__")
+"""
+KEEPER = "The lighthouse keeper of Vardo is named Ingrid Solberg. She has kept the lamp since 1998.\n"
+KEEPER_QUESTION = "Who is the lighthouse keeper of Vardo?"
+
+
+@pytest.fixture
+def hooked_app_url(tmp_path: Path):
+    """The real app with the hash embedder and a scripted chat model (ui/state.py's hooks)."""
+    _need_browser()
+    script = tmp_path / "hooked_app.py"
+    script.write_text(_HOOKED_APP.format(app=str(APP)), encoding="utf-8")
+    data = tmp_path / "data"
+    data.mkdir()
+    with _streamlit(script, data, RAG_LLM="local") as url:
+        yield url
+
+
+def _last_cited_files(page) -> list[str]:
+    """The cited file names under the newest answer, once it is complete."""
+    from playwright.sync_api import expect
+
+    last = page.get_by_test_id("stChatMessage").last
+    expect(last.get_by_text(re.compile(r"passages cited|none answers"))).to_be_visible(timeout=ANSWER_S * 1000)
+    return last.locator(".dc-src-file").all_inner_texts()
+
+
+# TODO(after merging the .docx support): upload a .docx here instead of a .txt, as issue #16 asks.
+@pytest.mark.timeout(900)
+def test_collections_in_the_browser(hooked_app_url, tmp_path: Path):
+    """Create a collection, upload a file into it, ask and see it cited; back in the default
+    collection the same question never cites it."""
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    upload = tmp_path / "keeper.txt"
+    upload.write_text(KEEPER, encoding="utf-8")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(hooked_app_url)
+            sidebar = page.get_by_test_id("stSidebar")
+
+            # The default collection gets the sample articles.
+            ingest_button = page.get_by_role("button", name="Ingest the sample articles")
+            expect(ingest_button).to_be_visible(timeout=STARTUP_S * 1000)
+            ingest_button.click()
+            expect(sidebar.get_by_text(re.compile(r"5 added"))).to_be_visible(timeout=INGEST_S * 1000)
+
+            # A new collection, chosen at once and empty.
+            sidebar.get_by_text("New collection").click()
+            name_box = sidebar.get_by_label("Name")
+            name_box.fill("lighthouses")
+            name_box.press("Enter")
+            sidebar.get_by_role("button", name="Create collection").click()
+            expect(sidebar.get_by_text("Collection lighthouses is ready")).to_be_visible(timeout=60_000)
+            picker = sidebar.get_by_role("combobox", name="Collection")
+            expect(picker).to_have_value("lighthouses")
+            expect(sidebar.get_by_text("No documents indexed yet.")).to_be_visible()
+
+            # Upload into it.
+            sidebar.locator("input[type=file]").set_input_files(str(upload))
+            expect(sidebar.get_by_text("Added keeper.txt.")).to_be_visible(timeout=INGEST_S * 1000)
+            expect(sidebar.get_by_test_id("stMetricValue").first).to_have_text("1")
+            page.screenshot(path=ARTIFACTS / "browser_collections_01_uploaded.png")
+
+            box = page.get_by_test_id("stChatInputTextArea")
+            box.fill(KEEPER_QUESTION)
+            box.press("Enter")
+            assert set(_last_cited_files(page)) == {"keeper.txt"}
+            expect(page.locator(".dc-answer").last).to_contain_text("Ingrid Solberg")
+            page.screenshot(path=ARTIFACTS / "browser_collections_02_answer.png")
+
+            # Back to the default collection: the same question never cites the upload.
+            picker.click()
+            page.get_by_role("option", name="documents").click()
+            expect(picker).to_have_value("documents")
+            expect(sidebar.get_by_test_id("stMetricValue").first).to_have_text("5")
+            box.fill(KEEPER_QUESTION)
+            box.press("Enter")
+            expect(page.get_by_test_id("stChatMessage")).to_have_count(4, timeout=ANSWER_S * 1000)
+            cited = _last_cited_files(page)
+            assert "keeper.txt" not in cited, cited
+            expect(page.get_by_test_id("stChatMessage").last).not_to_contain_text("keeper.txt")
+            expect(page.get_by_test_id("stChatMessage").last).not_to_contain_text("Ingrid Solberg")
+            page.screenshot(path=ARTIFACTS / "browser_collections_03_default.png")
         finally:
             browser.close()

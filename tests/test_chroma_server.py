@@ -2,7 +2,8 @@
 
 Client A ingests (real MiniLM), re-syncs, changes a file and asks; client B uses another data
 folder (so its own BM25 cache) against the same server, sees the same answer, and rebuilds its
-BM25 index once A ingests more. The server is always stopped, whatever happens.
+BM25 index once A ingests more. Separate collections on the server are listed, answered from
+and deleted one at a time (hash embedder). The server is always stopped, whatever happens.
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ from pathlib import Path
 import pytest
 from conftest import SEEDS
 
-from assistant import ask, status
-from assistant.errors import NoIndexError, StoreError
-from assistant.retrieval.embedder import MiniLMEmbedder
+from assistant import ask, list_collections, status
+from assistant.errors import InvalidCollectionNameError, NoIndexError, StoreError
+from assistant.retrieval.embedder import HashEmbedder, MiniLMEmbedder
 from assistant.retrieval.lexical import refresh_lexical_index
 from assistant.retrieval.store import Store, local_state_dir
 from assistant.settings import Settings
-from ingest import ingest
+from ingest import delete_collection, ingest
 
 
 def free_port() -> int:
@@ -103,6 +104,8 @@ ADDED_FACT = "The Jeju summit on drone exports was chaired by admiral Park Ha-ne
 ADDED_QUESTION = "Who chaired the Jeju summit on drone exports?"
 MORE_FACT = "The Ulsan shipyard agreed to build nine icebreakers for the Norwegian coast guard."
 MORE_QUESTION = "How many icebreakers will the Ulsan shipyard build for the Norwegian coast guard?"
+KEEPER_FACT = "The lighthouse keeper of Vardo is named Ingrid Solberg."
+KEEPER_QUESTION = "Who is the lighthouse keeper of Vardo?"
 
 
 def _answer_key(answer) -> tuple:
@@ -167,6 +170,57 @@ def test_two_clients_share_one_chroma_server(chroma_server, tmp_path: Path) -> N
     assert index_b.version == store_b.state()["version"] != built_at
     assert cache_b.stat().st_mtime_ns != stale_mtime  # rebuilt and saved by client B
     assert any(c.source == "more.txt" for c, _ in index_b.search("Ulsan icebreakers", 3))
+
+
+def _server_collections(host: str, port: int) -> set[str]:
+    import chromadb
+
+    client = chromadb.HttpClient(host=host, port=port)
+    return {c if isinstance(c, str) else c.name for c in client.list_collections()}
+
+
+@pytest.mark.slow
+def test_collections_on_a_chroma_server(chroma_server, tmp_path: Path) -> None:
+    """Two collections side by side on one server: each answers from its own documents, has
+    its own cache folder per client, and is deleted alone; a bad name touches nothing."""
+    host, port = chroma_server
+    emb = HashEmbedder(64)
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "keeper.txt").write_text(f"Lighthouses\n\n{KEEPER_FACT}\n", encoding="utf-8")
+    base = Settings(data_dir=tmp_path / "client", chroma_host=host, chroma_port=port, backend="extractive")
+    seeds = base.replace(collection="srv-seeds")
+    lights = base.replace(collection="srv.lights")
+    ingest([SEEDS], settings=seeds, embedder=emb)
+    ingest([notes], settings=lights, embedder=emb)
+
+    listed = {c.name: c for c in list_collections(settings=base)}
+    assert (listed["srv-seeds"].files, listed["srv.lights"].files, listed["srv.lights"].chunks) == (5, 1, 1)
+    assert listed["srv-seeds"].chunks == status(settings=seeds, embedder=emb)["chunks"]
+
+    answer = ask(KEEPER_QUESTION, settings=lights, embedder=emb)
+    assert "Ingrid Solberg" in answer.text and {c.source for c in answer.citations} == {"keeper.txt"}
+    other = ask(KEEPER_QUESTION, settings=seeds, embedder=emb)
+    assert all(h.chunk.source != "keeper.txt" for h in other.hits) and "Ingrid" not in other.text
+    for cfg in (seeds, lights):
+        folder = local_state_dir(cfg)
+        assert folder.name == f"{host}_{port}-{cfg.collection}" and (folder / "bm25.pkl").is_file()
+
+    before = _server_collections(host, port)
+    with pytest.raises(InvalidCollectionNameError):
+        ingest([notes], settings=base.replace(collection="../x"), embedder=emb)
+    with pytest.raises(InvalidCollectionNameError):
+        Settings(data_dir=tmp_path / "bad", chroma_host=host, chroma_port=port, collection="a/b")
+    assert _server_collections(host, port) == before and not (tmp_path / "bad").exists()
+
+    delete_collection(settings=lights)
+    after = _server_collections(host, port)
+    assert {"srv.lights", "srv.lights__files"} & after == set() and {"srv-seeds", "srv-seeds__files"} <= after
+    assert "srv.lights" not in {c.name for c in list_collections(settings=base)}
+    assert not local_state_dir(seeds).parent.joinpath(f"{host}_{port}-srv.lights").exists()
+    with pytest.raises(NoIndexError, match=r"no collection 'srv\.lights'"):
+        ask(KEEPER_QUESTION, settings=lights, embedder=emb)
+    assert ask(KEEPER_QUESTION, settings=seeds, embedder=emb).text == other.text
 
 
 def test_server_down_is_a_clear_store_error_quickly(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """Concurrency and soak: two ingests at once, asking while ingesting, many asks from threads,
-and 300 questions in a row with bounded memory.
+and 300 questions in a row with bounded memory; path-like collection names.
 
 The figures these tests print (run with `-s`) are the ones quoted in docs/reliability.md.
 """
@@ -23,12 +23,12 @@ import pytest
 from conftest import ROOT, SEEDS
 from test_ingest import _store_state, make_corpus
 
-from assistant import Answer, ask
-from assistant.errors import IngestLockedError, RagError
+from assistant import Answer, ask, list_collections
+from assistant.errors import IngestLockedError, InvalidCollectionNameError, RagError
 from assistant.generation.llm import ScriptedChat
 from assistant.retrieval.embedder import HashEmbedder, MiniLMEmbedder
 from assistant.settings import Settings
-from ingest import ingest
+from ingest import delete_collection, ingest
 
 QUESTIONS = [
     "How many special forces had North Korea already sent to Russia?",
@@ -330,3 +330,40 @@ def test_soak_300_questions_memory_bounded(seed_index: Settings) -> None:
         f"{abstained} abstained, 0 errors; RSS {before:.0f} MB -> {before + growth:.0f} MB (+{growth:.1f} MB)"
     )
     assert growth < 150
+
+
+# ============================================================================ collection names
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "/tmp/x", "x" * 64, ""])
+def test_path_like_collection_names_are_refused_before_anything_is_created(
+    name: str, settings: Settings, seeds_copy: Path, tmp_path: Path
+) -> None:
+    """A collection name keys a cache folder under RAG_DATA_DIR: `../x` must never become a
+    folder next to it. Library, environment and CLI refuse it with one typed error, and no
+    folder, file or collection is created."""
+    ingest([seeds_copy], settings=settings, embedder=HashEmbedder(64))
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    with pytest.raises(InvalidCollectionNameError):
+        settings.replace(collection=name)
+    with pytest.raises(InvalidCollectionNameError):
+        # (an empty RAG_COLLECTION means the default, so "-" stands in for it there)
+        Settings.from_env({"RAG_DATA_DIR": str(settings.data_dir), "RAG_COLLECTION": name or "-"})
+    with pytest.raises(InvalidCollectionNameError):
+        delete_collection(settings=Settings(data_dir=settings.data_dir, collection=name))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update(RAG_DATA_DIR=str(settings.data_dir), RAG_LLM="extractive")
+    for args in (
+        ["ingest", "--collection", name, str(seeds_copy)],
+        ["ask", "--collection", name, "Who is Hyun Seung-soo?"],
+        ["status", "--collection", name],
+        ["collections", "delete", name],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "ui.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert proc.returncode == 2 and proc.stdout == "", (args, proc.stdout, proc.stderr)
+        assert proc.stderr.startswith("error: ") and "collection name" in proc.stderr, (args, proc.stderr)
+        assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    assert [c.name for c in list_collections(settings=settings)] == ["documents"]

@@ -19,7 +19,7 @@ from assistant.generation.prompts import render
 from assistant.retrieval.embedder import HashEmbedder
 from ingest import ingest
 from ui import files, markup, reports
-from ui.state import CHAT_MODEL_KEY, EMBEDDER_KEY
+from ui.state import CHAT_MODEL_KEY, COLLECTION_KEY, EMBEDDER_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "ui" / "app.py"
@@ -39,7 +39,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     data = tmp_path / "data"
     monkeypatch.setenv("RAG_DATA_DIR", str(data))
     monkeypatch.setenv("RAG_LLM", "local-small")
-    for name in ("OPENAI_BASE_URL", "RAG_MODEL", "RAG_TOP_K", "RAG_CHROMA_HOST"):
+    for name in ("OPENAI_BASE_URL", "RAG_MODEL", "RAG_TOP_K", "RAG_CHROMA_HOST", "RAG_COLLECTION"):
         monkeypatch.delenv(name, raising=False)
     return data
 
@@ -379,6 +379,64 @@ def test_remove_document(seeded, embedder):
     assert any("Removed" in s.value for s in at.sidebar.success)
     assert HYUN_FILE not in status(settings=Settings.from_env(), embedder=embedder)["sources"]
     assert at.sidebar.metric[0].value == "4"
+
+
+# --------------------------------------------------------------------------- collections
+
+
+KEEPER_FILE = ("keeper.txt", b"The lighthouse keeper of Vardo is named Ingrid Solberg.\n", "text/plain")
+KEEPER_QUESTION = "Who is the lighthouse keeper of Vardo?"
+
+
+def create_collection_in_ui(at: AppTest, name: str) -> AppTest:
+    at.sidebar.text_input(key="new_collection_name").set_value(name).run()
+    return button(at, "Create collection").click().run()
+
+
+def test_collection_picker_creates_uploads_into_and_answers_from_the_chosen_collection(seeded, embedder, data_dir):
+    at = make_app(embedder).run()
+    picker = at.sidebar.selectbox(key=COLLECTION_KEY)
+    assert picker.options == ["documents"] and picker.value == "documents"
+    create_collection_in_ui(at, "lighthouses")
+    no_exceptions(at)
+    assert at.session_state[COLLECTION_KEY] == "lighthouses"
+    assert at.sidebar.selectbox(key=COLLECTION_KEY).options == ["documents", "lighthouses"]
+    assert any("No documents indexed yet" in i.value for i in at.sidebar.info)
+
+    at.sidebar.file_uploader[0].set_value([KEEPER_FILE]).run()
+    no_exceptions(at)
+    assert (data_dir / "collections" / "lighthouses" / "keeper.txt").is_file()
+    assert not (uploads(data_dir) / "keeper.txt").exists()
+    assert at.sidebar.metric[0].value == "1"
+    lighthouses = Settings.from_env().replace(collection="lighthouses")
+    assert status(settings=lighthouses, embedder=embedder)["sources"] == ["keeper.txt"]
+    assert "keeper.txt" not in status(settings=Settings.from_env(), embedder=embedder)["sources"]
+
+    at.sidebar.selectbox(key="opt_backend").set_value("extractive").run()
+    ask(at, KEEPER_QUESTION)
+    no_exceptions(at)
+    answer = last_answer(at)["answer"]
+    assert "Ingrid Solberg" in answer.text and {c.source for c in answer.citations} == {"keeper.txt"}
+
+    at.sidebar.selectbox(key=COLLECTION_KEY).set_value("documents").run()
+    assert at.sidebar.metric[0].value == "5"
+    ask(at, KEEPER_QUESTION)
+    no_exceptions(at)
+    answer = last_answer(at)["answer"]
+    assert all(h.chunk.source != "keeper.txt" for h in answer.hits)
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "", "x" * 64])
+def test_a_bad_collection_name_in_the_ui_is_an_error_and_creates_nothing(seeded, embedder, data_dir, name):
+    at = make_app(embedder).run()
+    create_collection_in_ui(at, name)
+    no_exceptions(at)
+    errors = [e.value for e in at.sidebar.error]
+    assert any("Cannot create that collection" in e and "collection name" in e for e in errors), errors
+    assert at.session_state[COLLECTION_KEY] == "documents"
+    assert at.sidebar.selectbox(key=COLLECTION_KEY).options == ["documents"]
+    assert sorted(p.name for p in (data_dir / "cache").iterdir()) == ["local-documents"]
+    assert not (data_dir / "collections").exists() and not (data_dir.parent / "x").exists()
 
 
 # --------------------------------------------------------------------------- evaluation page

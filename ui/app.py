@@ -17,7 +17,7 @@ from ui.markup import STYLE
 VIEWS = Path(__file__).resolve().parent / "views"
 # Sidebar choices that must survive a switch to the evaluation page and back (Streamlit
 # forgets the state of widgets that a run does not draw, unless it is written back).
-KEPT_WIDGETS = ("opt_backend", "opt_top_k", "opt_sources", "opt_openai_url", "opt_openai_model")
+KEPT_WIDGETS = ("opt_backend", "opt_top_k", "opt_sources", "opt_openai_url", "opt_openai_model", "opt_collection")
 
 st.set_page_config(
     page_title="docchat \u00b7 ask your documents",

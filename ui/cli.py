@@ -1,4 +1,4 @@
-"""The `rag` command line: ingest, status, ask, eval, ui.
+"""The `rag` command line: ingest, status, ask, collections, eval, ui.
 
 This is, with `Settings.from_env`, the only code that looks at the environment.
 """
@@ -6,6 +6,7 @@ This is, with `Settings.from_env`, the only code that looks at the environment.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -14,14 +15,18 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from assistant import Answer, ask_stream, status
+from assistant import Answer, CollectionSummary, NoIndexError, ask_stream, list_collections, status
 from assistant.errors import RagError, report_error
 from assistant.settings import BACKENDS, Settings
 from ingest.progress import progress_bar
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(backend=getattr(args, "backend", None), top_k=getattr(args, "top_k", None))
+    return Settings.from_env(
+        backend=getattr(args, "backend", None),
+        top_k=getattr(args, "top_k", None),
+        collection=getattr(args, "collection", None),
+    )
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -35,7 +40,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
         return 0
-    print(f"Indexed {report.files} files, {report.chunks} chunks in {report.location}")
+    where = f"{report.location} (collection {settings.collection})"
+    print(f"Indexed {report.files} files, {report.chunks} chunks in {where}")
     print(
         f"  added {report.added}, updated {report.updated}, removed {report.removed}, "
         f"unchanged {report.unchanged}; embedded {report.embedded} chunks in {report.seconds:.1f}s"
@@ -46,10 +52,22 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    info = status(settings=_settings(args))
+    settings = _settings(args)
+    collections = list_collections(settings=settings)
+    try:
+        info = status(settings=settings)
+    except NoIndexError:
+        if not collections:
+            raise
+        info = None  # the other collections are still worth listing
     if args.json:
-        print(json.dumps(info, indent=2))
+        listed = {"collections": [dataclasses.asdict(c) for c in collections]}
+        print(json.dumps({**(info or {"collection": settings.collection}), **listed}, indent=2))
         return 0
+    if info is None:
+        print(f"collection {settings.collection!r} does not exist; the collections are:")
+        _print_collections(collections, settings.collection)
+        return 2
     last = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info["last_sync"])) if info["last_sync"] else "never"
     print(f"store:     {info['location']} (collection {info['collection']})")
     print(f"embedder:  {info['embedder']} ({info['dimension']} dims)")
@@ -58,6 +76,36 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"pending:   {', '.join(info['pending'])} (an ingest was interrupted: run `rag ingest`)")
     for source in info["sources"]:
         print(f"  {source}")
+    if len(collections) > 1:
+        print("collections:")
+        _print_collections(collections, settings.collection)
+    return 0
+
+
+def _print_collections(collections: Sequence[CollectionSummary], current: str) -> None:
+    """One line per collection, `*` marking `current`."""
+    width = max((len(c.name) for c in collections), default=0)
+    for c in collections:
+        mark = "*" if c.name == current else " "
+        print(f"  {mark} {c.name:<{width}}  {c.files} files, {c.chunks} chunks ({c.embedder})")
+
+
+def cmd_collections(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if args.action == "delete":
+        from ingest import delete_collection
+
+        target = settings.replace(collection=args.name)  # validated before anything is touched
+        delete_collection(settings=target)
+        print(f"Deleted collection {args.name!r} (the files it was ingested from are untouched)")
+        return 0
+    collections = list_collections(settings=settings)
+    if args.json:
+        print(json.dumps([dataclasses.asdict(c) for c in collections], indent=2))
+    elif not collections:
+        print("no collections yet: run `rag ingest [--collection NAME] PATH`")
+    else:
+        _print_collections(collections, settings.collection)
     return 0
 
 
@@ -127,23 +175,36 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rag", description="Chat with your documents; every answer cites its sources.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("ingest", help="sync files/folders into the index (default: seeds/)")
+    collection = argparse.ArgumentParser(add_help=False)
+    collection.add_argument(
+        "--collection", help="the collection of documents to use (default: RAG_COLLECTION or 'documents')"
+    )
+
+    s = sub.add_parser("ingest", parents=[collection], help="sync files/folders into the index (default: seeds/)")
     s.add_argument("paths", nargs="*", help="files or folders (default: the bundled seeds/)")
     s.add_argument("--rebuild", action="store_true", help="drop the index and rebuild it")
     s.add_argument("--json", action="store_true", help="print the report as JSON")
     s.set_defaults(func=cmd_ingest)
 
-    s = sub.add_parser("status", help="what is indexed")
+    s = sub.add_parser("status", parents=[collection], help="what is indexed, and the collections")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status)
 
-    s = sub.add_parser("ask", help="ask a question")
+    s = sub.add_parser("ask", parents=[collection], help="ask a question")
     s.add_argument("question", nargs="+")
     s.add_argument("--backend", choices=BACKENDS)
     s.add_argument("--top-k", type=int, dest="top_k")
     s.add_argument("--source", action="append", help="restrict to this source file (repeatable)")
     s.add_argument("--json", action="store_true", help="print the Answer as JSON")
     s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("collections", help="list or delete collections of documents")
+    actions = s.add_subparsers(dest="action", required=True)
+    a = actions.add_parser("list", help="every collection with its file and chunk counts")
+    a.add_argument("--json", action="store_true")
+    a = actions.add_parser("delete", help="delete a collection's index (its files on disk stay)")
+    a.add_argument("name")
+    s.set_defaults(func=cmd_collections)
 
     s = sub.add_parser("eval", help="run the eval harness (rag eval --help)", add_help=False)
     s.add_argument("rest", nargs=argparse.REMAINDER)

@@ -36,9 +36,14 @@ def read_document(path: Path | None, max_bytes: int) -> str | None:
         return None
 
 
-def uploads_dir(data_dir: Path) -> Path:
-    """The folder uploaded documents are saved in (created when missing)."""
-    path = Path(data_dir) / "documents"
+def uploads_dir(data_dir: Path, collection: str | None = None) -> Path:
+    """The folder uploaded documents are saved in (created when missing): `documents/` for the
+    app's own collection (`collection` None, where uploads always went), `collections/<name>/`
+    for another one, so syncing one collection's folder never picks up another's files.
+
+    `collection` must be a validated name (`Settings.collection`): a plain file name.
+    """
+    path = Path(data_dir) / "documents" if collection is None else Path(data_dir) / "collections" / collection
     path.mkdir(parents=True, exist_ok=True)
     return path
 

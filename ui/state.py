@@ -8,6 +8,9 @@ Test hooks (documented, deliberately tiny): before a run, a test may put
   (e.g. `HashEmbedder(64)` with an index built by the same embedder);
 - `st.session_state[CHAT_MODEL_KEY]`: a `ChatModel` (e.g. `ScriptedChat`) used instead of
   `make_chat_model(...)` for every backend except "extractive".
+
+`st.session_state[COLLECTION_KEY]` ("opt_collection") holds the name of the collection the
+sidebar chose; it is kept across pages (`ui/app.py` KEPT_WIDGETS).
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from assistant import MiniLMEmbedder, ModelError, Settings, make_chat_model, war
 
 EMBEDDER_KEY = "rag_embedder"
 CHAT_MODEL_KEY = "rag_chat_model"
+# The collection the sidebar chose (a name; questions, uploads and syncs use it). Other
+# features (e.g. saved conversations) read it from st.session_state under this key.
+COLLECTION_KEY = "opt_collection"
 
 
 @st.cache_resource(show_spinner="Loading the embedding model\u2026")

@@ -7,6 +7,9 @@ Two collections per index:
   `__state__` record whose `version` changes on every write (clients update their BM25
   index when it differs from the version they built it at).
 
+Each collection of documents (`Settings.collection`, checked by `validate_collection_name`)
+is such a pair; `list_collections` finds the pairs, `delete_collection` drops one.
+
 Chroma distances become similarity scores in exactly one place: `_similarity`.
 """
 
@@ -23,13 +26,33 @@ from typing import Any
 
 from assistant.errors import EmbedderMismatchError, NoIndexError, StoreError
 from assistant.protocols import Embedder
-from assistant.settings import Settings
+from assistant.settings import DEFAULT_COLLECTION, Settings
 from assistant.types import Chunk
 
 INDEX_FORMAT = 1
 _STATE_ID = "__state__"
 _PAGE = 2000  # records per `get` page; Chroma caps the size of one request
 _ID_PAGE = 50_000  # ids per page when reading ids alone: each page rescans its offset, so few pages
+_FILES = "__files"  # suffix of a collection's manifest collection
+
+
+@dataclass(frozen=True)
+class CollectionSummary:
+    """One collection of documents in the store, as `rag status` lists it.
+
+    Attributes:
+        name: The collection name (`Settings.collection`).
+        files: Files in its manifest.
+        chunks: Chunks in its index.
+        embedder: Name of the embedder that built it.
+        dimension: That embedder's dimension.
+    """
+
+    name: str
+    files: int
+    chunks: int
+    embedder: str
+    dimension: int
 
 
 @dataclass(frozen=True)
@@ -197,7 +220,7 @@ def _open_collections(settings: Settings, embedder: Embedder, create: bool) -> t
         else:
             existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
             if name not in existing or f"{name}__files" not in existing:
-                raise NoIndexError(f"no index yet in {describe_location(settings)}: run `rag ingest` first")
+                raise NoIndexError(_no_index_message(settings))
             chunks = client.get_collection(name, embedding_function=None)
             files = client.get_collection(f"{name}__files", embedding_function=None)
     except NoIndexError:
@@ -215,6 +238,78 @@ def _open_collections(settings: Settings, embedder: Embedder, create: bool) -> t
             "embedder or rebuild with `rag ingest --rebuild`"
         )
     return client, chunks, files
+
+
+def _no_index_message(settings: Settings) -> str:
+    if settings.collection == DEFAULT_COLLECTION:
+        return f"no index yet in {describe_location(settings)}: run `rag ingest` first"
+    name = settings.collection
+    return (
+        f"no collection {name!r} in {describe_location(settings)}: "
+        f"run `rag ingest --collection {name} PATH` first (`rag collections list` shows the others)"
+    )
+
+
+def _collection_names(client) -> set[str]:
+    return {c if isinstance(c, str) else c.name for c in client.list_collections()}
+
+
+def list_collections(settings: Settings) -> list[CollectionSummary]:
+    """Every collection of documents in the store of `settings`, by name.
+
+    A collection counts when both its Chroma collections exist and it records its embedder
+    (so other Chroma collections on a shared server are left out). Counting needs no embedder.
+
+    Raises:
+        StoreError: Chroma cannot be reached or read.
+    """
+    client = _make_client(settings)
+    try:
+        names = _collection_names(client)
+        out = []
+        for name in sorted(names):
+            if f"{name}{_FILES}" not in names:
+                continue
+            chunks = client.get_collection(name, embedding_function=None)
+            meta = chunks.metadata or {}
+            if "embedder" not in meta:
+                continue
+            files = client.get_collection(f"{name}{_FILES}", embedding_function=None)
+            has_state = bool(files.get(ids=[_STATE_ID], include=[])["ids"])
+            out.append(
+                CollectionSummary(
+                    name, files.count() - has_state, chunks.count(), str(meta["embedder"]), int(meta["dimension"])
+                )
+            )
+        return out
+    except Exception as e:
+        raise StoreError(f"cannot list the collections in {describe_location(settings)}: {e}") from e
+
+
+def delete_collection(settings: Settings) -> None:
+    """Delete the collection `settings.collection` (its chunks and its manifest).
+
+    Unlike `Store.drop` it never removes the local folder: the other collections live there.
+
+    Raises:
+        NoIndexError: There is no such collection.
+        StoreError: Chroma cannot be reached or written.
+    """
+    client = _make_client(settings)
+    name = settings.collection
+    try:
+        existing = _collection_names(client) & {name, f"{name}{_FILES}"}
+    except Exception as e:
+        raise StoreError(f"cannot list the collections in {describe_location(settings)}: {e}") from e
+    if not existing:
+        raise NoIndexError(f"no collection {name!r} in {describe_location(settings)}")
+    # The manifest first: were this interrupted, a later ingest into the name re-embeds every
+    # file instead of trusting records of chunks that are gone (and a re-run finishes it).
+    for part in sorted(existing, key=lambda n: not n.endswith(_FILES)):
+        try:
+            client.delete_collection(part)
+        except Exception as e:
+            raise StoreError(f"cannot delete collection {part!r} in {describe_location(settings)}: {e}") from e
 
 
 def _drop(settings: Settings) -> None:
@@ -479,9 +574,23 @@ class Store(_Manifest):
         }
 
 
-def local_state_dir(settings: Settings) -> Path:
-    """Per-client cache folder (BM25 index, lock) for this store location."""
+def _local_state_path(settings: Settings) -> Path:
     key = (settings.chroma_host and f"{settings.chroma_host}_{settings.chroma_port}") or "local"
-    path = settings.data_dir / "cache" / f"{key}-{settings.collection}"
+    # The collection name is validated (`validate_collection_name`): a plain file name.
+    return settings.data_dir / "cache" / f"{key}-{settings.collection}"
+
+
+def local_state_dir(settings: Settings) -> Path:
+    """Per-client cache folder (BM25 index, manifest copy, ingest lock) for this store location
+    and collection: `data_dir/cache/<local or host_port>-<collection>/` (created when missing)."""
+    path = _local_state_path(settings)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def remove_local_state(settings: Settings) -> None:
+    """Delete this client's cache folder of `settings.collection` (after the collection is
+    deleted; the caches are rebuilt from the store whenever needed)."""
+    import shutil
+
+    shutil.rmtree(_local_state_path(settings), ignore_errors=True)

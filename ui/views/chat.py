@@ -18,6 +18,7 @@ import streamlit as st
 from assistant import (
     Answer,
     EmptyQuestionError,
+    InvalidCollectionNameError,
     NoIndexError,
     ProviderError,
     QuestionTooLongError,
@@ -27,10 +28,11 @@ from assistant import (
     ask_stream,
     document_path,
     document_text,
+    list_collections,
     status,
 )
 from assistant.settings import BACKENDS
-from ingest import SEEDS_DIR, IngestReport, ingest, remove_documents
+from ingest import SEEDS_DIR, IngestReport, create_collection, ingest, remove_documents
 from ingest.loaders import SUPPORTED_SUFFIXES
 from ui import files, markup, state
 
@@ -128,6 +130,62 @@ def corpus_status(cfg: Settings, emb) -> tuple[dict | None, str | None]:
         return None, str(e)
 
 
+# --------------------------------------------------------------------------- collections
+
+
+def collection_picker(base: Settings, emb) -> Settings:
+    """The sidebar's collection picker and "New collection" form; `base` for the chosen one.
+
+    The choice is `st.session_state[state.COLLECTION_KEY]` ("opt_collection"): questions,
+    uploads, syncs and removals use that collection. The app's own collection
+    (`RAG_COLLECTION`, default "documents") is always offered, even before anything is in it.
+    """
+    try:
+        names = {c.name for c in list_collections(settings=base)}
+    except RagError:
+        names = set()  # the Corpus section below shows the store's error
+    names = sorted(names | {base.collection})
+    if st.session_state.get(state.COLLECTION_KEY) not in names:
+        st.session_state[state.COLLECTION_KEY] = base.collection
+    sb = st.sidebar
+    chosen = sb.selectbox(
+        "Collection",
+        names,
+        key=state.COLLECTION_KEY,
+        help="Each collection is a separate index: questions are answered from the chosen one only.",
+    )
+    with sb.expander("New collection", icon=":material/create_new_folder:"):
+        st.text_input("Name", key="new_collection_name", placeholder="letters, digits, . _ - (3-63)")
+        st.button("Create collection", key="create_collection", on_click=_create_collection, args=(base, emb))
+    return base.replace(collection=chosen)
+
+
+def _create_collection(base: Settings, emb) -> None:
+    """on_click of "Create collection": create it (empty) and choose it."""
+    name = str(st.session_state.get("new_collection_name") or "").strip()
+    try:
+        create_collection(settings=base.replace(collection=name), embedder=emb)
+    except InvalidCollectionNameError as e:
+        flash("error", f"Cannot create that collection: {e}")
+        return
+    except RagError as e:
+        flash("error", f"Could not create collection {name}: {e}")
+        return
+    st.session_state[state.COLLECTION_KEY] = name
+    st.session_state["new_collection_name"] = ""
+    flash("success", f"Collection {name} is ready: add documents to it below.")
+
+
+def collection_folders(cfg: Settings) -> tuple[Path, list[Path]]:
+    """The chosen collection's uploads folder, and what "Sync now" syncs into it: the sample
+    articles and the uploads for the app's own collection, only its uploads for another."""
+    if cfg.collection == state.settings().collection:
+        uploads = files.uploads_dir(cfg.data_dir)
+        return uploads, [SEEDS_DIR, uploads]
+    uploads = files.uploads_dir(cfg.data_dir, cfg.collection)
+    return uploads, [uploads]
+
+
 # --------------------------------------------------------------------------- sidebar
 
 
@@ -161,14 +219,18 @@ def sidebar(base: Settings, emb, info: dict | None, error: str | None) -> Option
         if info.get("pending"):
             sb.warning(f"{len(info['pending'])} file(s) were interrupted mid-sync: press Sync now.")
 
-    uploads = files.uploads_dir(base.data_dir)
+    uploads, synced = collection_folders(base)
     if sb.button(
         "Sync now",
         icon=":material/sync:",
         width="stretch",
-        help="Index new and changed files of the sample articles and your uploads; drop deleted ones.",
+        help=(
+            "Index new and changed files of the sample articles and your uploads; drop deleted ones."
+            if SEEDS_DIR in synced
+            else "Index new and changed files uploaded to this collection; drop deleted ones."
+        ),
     ):
-        report = run_ingest([SEEDS_DIR, uploads], base, emb, sb, "Syncing")
+        report = run_ingest(synced, base, emb, sb, "Syncing")
         if report is not None:
             flash("success", report_summary(report))
             for name, reason in report.skipped:
@@ -493,6 +555,7 @@ def main() -> None:
         st.error(markup.escape_markdown(f"The configuration is invalid: {e}"))
         st.stop()
     emb = state.embedder()
+    base = collection_picker(base, emb)
     st.session_state.setdefault(MESSAGES, [])
     info, error = corpus_status(base, emb)
     opts = sidebar(base, emb, info, error)
