@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from assistant import Settings, status
+from assistant import Answer, Settings, status
 from assistant.generation.llm import ScriptedChat
 from assistant.generation.prompts import render
 from assistant.retrieval.embedder import HashEmbedder
@@ -612,3 +612,17 @@ def test_a_damaged_history_is_kept_aside_with_a_message_and_a_fresh_one_starts(s
     no_exceptions(at)
     assert chat_buttons(at) == [markup.escape_markdown(HYUN_QUESTION)]
     assert not any("could not be read" in w.value for w in at.sidebar.warning)  # said once per session
+
+
+def test_many_chats_are_listed_newest_first_in_a_scrolling_box(seeded, embedder, data_dir):
+    store = saved(data_dir)
+    answer = Answer(text="The documents don't say.", abstained=True)
+    for i in range(12):
+        store.append_turn(f"chat-{i}", history.Turn(f"Question {i}?", answer, "documents", created=1000.0 + i))
+    at = make_app(embedder).run()
+    no_exceptions(at)
+    assert chat_buttons(at) == [markup.escape_markdown(f"Question {i}?") for i in reversed(range(12))]
+    button(at, markup.escape_markdown("Question 3?")).click().run()
+    no_exceptions(at)
+    assert at.session_state[chats.CHAT_ID] == "chat-3"
+    assert any("The documents don't say" in i.value for i in at.info)

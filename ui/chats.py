@@ -173,7 +173,7 @@ def sidebar_section(where, settings: Settings) -> None:
 def chat_list(chats: list[ChatSummary], settings: Settings) -> None:
     """One button per saved chat, titled by its first question (or its new title)."""
     st.subheader("Chats", divider="gray")
-    box = st.container(height=320) if len(chats) > _SCROLL_AFTER else st.container()
+    box = st.container(height=320 if len(chats) > _SCROLL_AFTER else "content", key="chats-list")
     current = st.session_state.get(CHAT_ID)
     for chat in chats:
         box.button(
