@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -224,6 +225,38 @@ def test_an_unwritable_folder_is_a_history_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(HistoryError):
         ChatHistory(blocker / "sub" / history.FILENAME).list_chats()
+
+
+def test_a_file_damaged_while_in_use_is_kept_and_the_answer_goes_to_a_fresh_history(store):
+    store.append_turn("a", turn("before", 1.0))
+    store.path.write_bytes(b"overwritten by something else " * 200)
+    store.append_turn("b", turn("after", 2.0))  # checked again, moved aside, retried
+    assert [c.title for c in store.list_chats()] == ["after"]
+    assert store.recovery is not None and store.recovery.kept.read_bytes().startswith(b"overwritten")
+
+
+def test_a_history_removed_while_in_use_is_created_again(store):
+    store.append_turn("a", turn("before", 1.0))
+    store.path.unlink()
+    assert store.list_chats() == []
+    store.append_turn("b", turn("after", 2.0))
+    assert [c.id for c in store.list_chats()] == ["b"] and kept_files(store.path.parent) == []
+
+
+def test_a_locked_file_is_an_error_not_a_damaged_file(store):
+    store.append_turn("a", turn("q", 1.0))
+    busy = ChatHistory(store.path, timeout=0.1)
+    assert busy.prepare() is None
+    with closing(sqlite3.connect(store.path, isolation_level=None)) as holder:
+        holder.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(HistoryError, match="locked"):
+            ChatHistory(store.path, timeout=0.1).prepare()  # the first check of the file
+        with pytest.raises(HistoryError, match="locked"):
+            busy.append_turn("a", turn("gives up", 2.0))
+        holder.execute("ROLLBACK")
+    assert kept_files(store.path.parent) == []
+    busy.append_turn("a", turn("then works", 3.0))
+    assert [t.question for t in busy.load_chat("a").turns] == ["q", "then works"]
 
 
 # --------------------------------------------------------------------------- concurrency

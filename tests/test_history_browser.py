@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,9 +96,18 @@ def reopen(page, title: str) -> None:
     expect(page.locator(".dc-answer")).to_have_count(len(QUESTIONS), timeout=30_000)
 
 
-def shown(page) -> tuple[list[str], list[str]]:
-    """The answers' text and the cited files, as on the page."""
-    return page.locator(".dc-answer").all_inner_texts(), page.locator(".dc-src-file").all_inner_texts()
+def shown(page, timeout: float = 30.0) -> tuple[list[str], list[str]]:
+    """The answers' text and the cited files, as on the page, once every answer's sources are
+    drawn (one card per distinct `[n]` of its text; the cards' HTML may arrive a moment after
+    the answer)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answers = page.locator(".dc-answer").all_inner_texts()
+        files = page.locator(".dc-src-file").all_inner_texts()
+        cited = sum(len(set(re.findall(r"\[(\d+)\]", text))) for text in answers)
+        if len(files) == cited or time.monotonic() > deadline:
+            return answers, files
+        page.wait_for_timeout(200)
 
 
 def screenshot_sidebar(page, path: Path) -> None:
@@ -147,5 +157,12 @@ def test_chats_survive_a_reload_and_a_server_restart(data_dir):
                 sidebar.get_by_text("This chat").click()
                 expect(sidebar.get_by_role("button", name="Delete chat")).to_be_visible()
                 screenshot_sidebar(page, ARTIFACTS / "sidebar.png")
+
+                with page.expect_download() as download:
+                    sidebar.get_by_role("button", name="Export as Markdown").click()
+                assert download.value.suggested_filename == "Why-might-South-Korea-arm-Ukraine.md"
+                exported = Path(download.value.path()).read_text(encoding="utf-8")
+                assert exported.startswith("# Why might South Korea arm Ukraine?\n")
+                assert "**Sources**" in exported and "1. `" in exported and "   > " in exported
         finally:
             browser.close()

@@ -8,6 +8,7 @@ this module is the glue. Each browser session (each tab) keeps its own conversat
 
 from __future__ import annotations
 
+import functools
 import re
 
 import streamlit as st
@@ -192,24 +193,22 @@ def chat_actions(chat: ChatSummary, settings: Settings) -> None:
     """Rename, export and delete the open chat."""
     with st.expander("This chat", icon=":material/settings:"):
         st.caption(f"Asked collection `{chat.collection}`")
+        now = current_collection(settings)
+        if now != chat.collection:
+            st.caption(f"New questions go to `{now}`, the collection chosen now.")
         key = f"chat-title-{chat.id}"
         st.session_state.setdefault(key, chat.title)
         st.text_input("Title", key=key, max_chars=200)
         st.button("Rename", key=f"rename-{chat.id}", on_click=rename_chat, args=(chat.id, settings))
-        try:
-            text = history(settings).export_markdown(chat.id) or ""
-        except HistoryError as e:
-            st.error(markup.escape_markdown(f"Cannot export the chat: {e}"))
-        else:
-            st.download_button(
-                "Export as Markdown",
-                data=text,
-                file_name=markdown_filename(chat.title),
-                mime="text/markdown",
-                key=f"export-{chat.id}",
-                icon=":material/download:",
-                on_click="ignore",
-            )
+        st.download_button(
+            "Export as Markdown",
+            data=functools.partial(export_markdown, chat.id, settings),  # made on click, not every run
+            file_name=markdown_filename(chat.title),
+            mime="text/markdown",
+            key=f"export-{chat.id}",
+            icon=":material/download:",
+            on_click="ignore",
+        )
         st.button(
             "Delete chat",
             key=f"delete-{chat.id}",
@@ -217,6 +216,14 @@ def chat_actions(chat: ChatSummary, settings: Settings) -> None:
             on_click=delete_chat,
             args=(chat.id, settings),
         )
+
+
+def export_markdown(chat_id: str, settings: Settings) -> str:
+    """The chat's Markdown export; a history that cannot be read gives a file that says so."""
+    try:
+        return history(settings).export_markdown(chat_id) or "This chat no longer exists.\n"
+    except HistoryError as e:
+        return f"This chat could not be exported: {e}\n"
 
 
 def short_label(title: str) -> str:

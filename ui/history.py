@@ -24,6 +24,7 @@ Schema (user_version 1):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import sqlite3
 import threading
@@ -31,8 +32,8 @@ import time
 import types
 import typing
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import closing, contextmanager
+from collections.abc import Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,12 +162,15 @@ def _plain(value: object) -> object:
     return value
 
 
+_type_hints = functools.cache(typing.get_type_hints)
+
+
 def _build(kind: object, value: object) -> object:
     """`value` (plain JSON data) converted to the annotated type `kind`."""
     if value is None:
         return None
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):
-        hints = typing.get_type_hints(kind)
+        hints = _type_hints(kind)
         names = {f.name for f in dataclasses.fields(kind) if f.init}
         return kind(**{k: _build(hints[k], v) for k, v in value.items() if k in names})
     origin, args = typing.get_origin(kind), typing.get_args(kind)
@@ -188,12 +192,13 @@ def _build(kind: object, value: object) -> object:
 class ChatHistory:
     """The chats in one SQLite file, shared by every session and thread of a process.
 
-    The constructor only records the path; `prepare()` (called by every operation, and once
-    really) creates or checks the file.
+    The constructor only records the path (and how long to wait for another writer's lock);
+    `prepare()` (called by every operation, and once really) creates or checks the file.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, timeout: float = 30.0) -> None:
         self.path = Path(path)
+        self.timeout = timeout  # seconds to wait for another writer's lock
         self.recovery: Recovery | None = None
         self._ready = False
         self._lock = threading.Lock()
@@ -211,48 +216,52 @@ class ChatHistory:
             if not self._ready:
                 try:
                     self.path.parent.mkdir(parents=True, exist_ok=True)
-                    problem = _check(self.path)
+                    problem = _check(self.path, self.timeout)
                     if problem is not None:
                         self.recovery = Recovery(_move_aside(self.path), problem)
-                    with closing(_connect(self.path)) as conn:
+                    with closing(_connect(self.path, self.timeout)) as conn:
                         _create_schema(conn)
                 except (sqlite3.Error, OSError) as e:
                     raise HistoryError(f"cannot use the chat history {self.path}: {e}") from e
                 self._ready = True
         return self.recovery
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self.prepare()
-        try:
-            with closing(_connect(self.path)) as conn:
-                conn.execute("BEGIN IMMEDIATE")  # take the write lock before reading max(seq)
-                try:
-                    yield conn
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-        except sqlite3.Error as e:
-            raise HistoryError(f"the chat history {self.path} cannot be written: {e}") from e
+    def _run(self, statements: list[tuple[str, tuple]], *, write: bool = False) -> list[list[tuple]]:
+        """Run `statements` in one transaction on a new connection; the rows of each.
 
-    def _read(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
-        self.prepare()
-        try:
-            with closing(_connect(self.path)) as conn:
-                return conn.execute(sql, args).fetchall()
-        except sqlite3.Error as e:
-            raise HistoryError(f"the chat history {self.path} cannot be read: {e}") from e
+        A failure other than a lock held too long makes the next `prepare()` check the file
+        again (it may have been replaced, damaged or removed while in use) and is retried
+        once, so an answer is still saved, into a fresh history if need be.
+        """
+        for attempt in (1, 2):
+            self.prepare()
+            try:
+                with closing(_connect(self.path, self.timeout)) as conn:
+                    # IMMEDIATE takes the write lock before max(seq) is read; a read
+                    # transaction sees one snapshot across its statements.
+                    conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                    try:
+                        rows = [conn.execute(sql, args).fetchall() for sql, args in statements]
+                    except BaseException:
+                        conn.execute("ROLLBACK")
+                        raise
+                    conn.execute("COMMIT")
+                    return rows
+            except sqlite3.Error as e:
+                busy = getattr(e, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED")
+                if busy or attempt == 2:
+                    verb = "written" if write else "read"
+                    raise HistoryError(f"the chat history {self.path} cannot be {verb}: {e}") from e
+                with self._lock:
+                    self._ready = False
+        raise AssertionError("unreachable")
 
     def create_chat(self, title: str, collection: str, *, chat_id: str | None = None) -> str:
         """Create an empty chat and return its id."""
         chat_id = chat_id or new_chat_id()
         now = time.time()
-        with self._transaction() as conn:
-            conn.execute(
-                "INSERT INTO chats (id, title, collection, created, updated) VALUES (?, ?, ?, ?, ?)",
-                (chat_id, _title(title), collection, now, now),
-            )
+        sql = "INSERT INTO chats (id, title, collection, created, updated) VALUES (?, ?, ?, ?, ?)"
+        self._run([(sql, (chat_id, _title(title), collection, now, now))], write=True)
         return chat_id
 
     def append_turn(self, chat_id: str, turn: Turn) -> None:
@@ -267,35 +276,44 @@ class ChatHistory:
             turn.first_sentence,
             turn.created,
         )
-        with self._transaction() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO chats (id, title, collection, created, updated) VALUES (?, ?, ?, ?, ?)",
-                (chat_id, _title(turn.question), turn.collection, turn.created, turn.created),
-            )
-            conn.execute(
-                "INSERT INTO turns (chat_id, seq, id, question, answer, notices, collection, first_sentence, created) "
-                "SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ?, ? FROM turns WHERE chat_id = ?",
-                (chat_id, *row, chat_id),
-            )
-            conn.execute("UPDATE chats SET updated = MAX(updated, ?) WHERE id = ?", (turn.created, chat_id))
+        self._run(
+            [
+                (
+                    "INSERT OR IGNORE INTO chats (id, title, collection, created, updated) VALUES (?, ?, ?, ?, ?)",
+                    (chat_id, _title(turn.question), turn.collection, turn.created, turn.created),
+                ),
+                (
+                    "INSERT INTO turns (chat_id, seq, id, question, answer, notices, collection, first_sentence, "
+                    "created) SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ?, ? FROM turns WHERE chat_id = ?",
+                    (chat_id, *row, chat_id),
+                ),
+                ("UPDATE chats SET updated = MAX(updated, ?) WHERE id = ?", (turn.created, chat_id)),
+            ],
+            write=True,
+        )
 
     def list_chats(self) -> list[ChatSummary]:
         """Every chat, the most recently active first."""
-        rows = self._read(
+        sql = (
             "SELECT id, title, collection, created, updated FROM chats ORDER BY updated DESC, created DESC, rowid DESC"
         )
+        (rows,) = self._run([(sql, ())])
         return [ChatSummary(*r) for r in rows]
 
     def load_chat(self, chat_id: str) -> Chat | None:
         """The chat with its turns (oldest first), or None when there is no such chat."""
-        found = self._read("SELECT id, title, collection, created, updated FROM chats WHERE id = ?", (chat_id,))
+        found, rows = self._run(
+            [
+                ("SELECT id, title, collection, created, updated FROM chats WHERE id = ?", (chat_id,)),
+                (
+                    "SELECT question, answer, notices, collection, first_sentence, id, created FROM turns "
+                    "WHERE chat_id = ? ORDER BY seq",
+                    (chat_id,),
+                ),
+            ]
+        )
         if not found:
             return None
-        rows = self._read(
-            "SELECT question, answer, notices, collection, first_sentence, id, created FROM turns "
-            "WHERE chat_id = ? ORDER BY seq",
-            (chat_id,),
-        )
         try:
             turns = tuple(
                 Turn(q, answer_from_dict(json.loads(a)), c, tuple(json.loads(n)), fs, i, t)
@@ -309,14 +327,14 @@ class ChatHistory:
         """Give a chat another title (blank titles are refused with ValueError)."""
         if not title.strip():
             raise ValueError("a chat title cannot be empty")
-        with self._transaction() as conn:
-            conn.execute("UPDATE chats SET title = ? WHERE id = ?", (_title(title), chat_id))
+        self._run([("UPDATE chats SET title = ? WHERE id = ?", (_title(title), chat_id))], write=True)
 
     def delete_chat(self, chat_id: str) -> None:
         """Delete a chat and its turns (nothing happens for an unknown id)."""
-        with self._transaction() as conn:
-            conn.execute("DELETE FROM turns WHERE chat_id = ?", (chat_id,))
-            conn.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
+        self._run(
+            [("DELETE FROM turns WHERE chat_id = ?", (chat_id,)), ("DELETE FROM chats WHERE id = ?", (chat_id,))],
+            write=True,
+        )
 
     def export_markdown(self, chat_id: str) -> str | None:
         """The chat as Markdown (`chat_markdown`), or None when there is no such chat."""
@@ -337,23 +355,30 @@ def _title(text: str) -> str:
 # --------------------------------------------------------------------------- the file
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    # isolation_level=None: transactions are begun and ended explicitly (`_transaction`).
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+def _connect(path: Path, timeout: float) -> sqlite3.Connection:
+    # isolation_level=None: transactions are begun and ended explicitly (`ChatHistory._run`).
+    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
 
 
-def _check(path: Path) -> str | None:
-    """Why the file at `path` cannot be used as our history, or None (ours, empty or absent)."""
+def _check(path: Path, timeout: float) -> str | None:
+    """Why the file at `path` cannot be used as our history, or None (ours, empty or absent).
+
+    Raises:
+        sqlite3.OperationalError: It cannot be read now (locked by a writer, unreadable): not
+            a reason to move it aside.
+    """
     if not path.exists() or path.stat().st_size == 0:
         return None
     try:
-        with closing(sqlite3.connect(path, timeout=30)) as conn:
+        with closing(sqlite3.connect(path, timeout=timeout)) as conn:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             integrity = conn.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.OperationalError:
+        raise
     except sqlite3.DatabaseError as e:
         return f"not an SQLite database, or damaged ({e})"
     if not tables and app_id == 0 and version == 0:
