@@ -210,7 +210,8 @@ class ChatHistory:
             What was moved aside and why (also kept in `self.recovery`), or None.
 
         Raises:
-            HistoryError: The folder or the file cannot be created or written.
+            HistoryError: The folder or the file cannot be created or written, or another
+                writer held its lock longer than `timeout` (the file is then left alone).
         """
         with self._lock:
             if not self._ready:
