@@ -8,17 +8,18 @@ in `ui/state.py`; the index is real Chroma in the temp folder, built with that e
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from assistant import Settings, status
+from assistant import Answer, Settings, status
 from assistant.generation.llm import ScriptedChat
 from assistant.generation.prompts import render
 from assistant.retrieval.embedder import HashEmbedder
 from ingest import ingest
-from ui import files, markup, reports
+from ui import chats, files, history, markup, reports
 from ui.state import CHAT_MODEL_KEY, COLLECTION_KEY, EMBEDDER_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -536,3 +537,150 @@ def test_report_helpers_tolerate_missing_keys():
     assert reports.headline({"headline": {"x": 1.0, "y": None, "z": True}}) == {"x": 1.0}
     assert reports.format_value("latency_p50", 2.25) == "2.2 s"
     assert reports.format_value("pass_rate", 0.831) == "83%"
+
+
+# --------------------------------------------------------------------------- saved chats
+
+
+def chat_buttons(at: AppTest) -> list[str]:
+    """Labels of the saved chats listed in the sidebar, as shown (newest first)."""
+    return [b.label for b in at.sidebar.button if (b.key or "").startswith("chat-")]
+
+
+def drawn_answers(at: AppTest) -> list[str]:
+    """The answer and source-card markup of the page, in order (what the reader sees)."""
+    return [b for b in html_bodies(at) if 'class="dc-answer"' in b or 'class="dc-src"' in b]
+
+
+def saved(data_dir: Path) -> history.ChatHistory:
+    return history.ChatHistory(history.history_path(data_dir))
+
+
+def test_an_answered_question_is_saved_and_listed_in_the_sidebar(seeded, embedder, data_dir):
+    at = make_app(embedder, scripted(HYUN_REPLY)).run()
+    no_exceptions(at)
+    assert chat_buttons(at) == []
+    ask(at, HYUN_QUESTION)
+    no_exceptions(at)
+    assert chat_buttons(at) == [markup.escape_markdown(HYUN_QUESTION)]  # listed in the run that answered
+    (chat,) = saved(data_dir).list_chats()
+    assert chat.id == at.session_state[chats.CHAT_ID] and chat.collection == "documents"
+    (turn,) = saved(data_dir).load_chat(chat.id).turns
+    assert turn.answer == last_answer(at)["answer"] and turn.question == HYUN_QUESTION
+    assert not button(at, "New chat").disabled
+
+
+def test_a_reopened_chat_is_drawn_as_it_was_and_a_follow_up_uses_it(seeded, embedder, data_dir):
+    first = make_app(embedder, scripted(HYUN_REPLY)).run()
+    ask(first, HYUN_QUESTION)
+    before = drawn_answers(first)
+    assert any("dc-mark" in b for b in before)
+
+    model = scripted("He works at the Korea Institute for National Unification [1].")
+    later = make_app(embedder, model).run()  # another session: a reload, a new tab
+    assert len(later.chat_message) == 0
+    button(later, markup.escape_markdown(HYUN_QUESTION)).click().run()
+    no_exceptions(later)
+    assert [m.name for m in later.chat_message] == ["user", "assistant"]
+    assert drawn_answers(later) == before  # same answer, same citations, same highlighted passages
+    assert markup.removed_label(1) in [c.value for c in later.caption]
+
+    ask(later, "What about his employer?")
+    no_exceptions(later)
+    assert "Hyun Seung-soo" in last_answer(later)["answer"].query  # the reopened turns are its history
+    assert "Hyun Seung-soo" in answer_calls(model)[0][-1]["content"]
+    (chat,) = saved(data_dir).list_chats()
+    assert [t.question for t in saved(data_dir).load_chat(chat.id).turns] == [HYUN_QUESTION, "What about his employer?"]
+
+
+def test_new_chat_starts_another_saved_chat(seeded, embedder, data_dir):
+    at = make_app(embedder, scripted(HYUN_REPLY, HYUN_REPLY)).run()
+    ask(at, HYUN_QUESTION)
+    button(at, "New chat").click().run()
+    assert at.session_state[chats.CHAT_ID] is None and len(at.chat_message) == 0
+    ask(at, "Who is Hyun Seung-soo?")
+    no_exceptions(at)
+    assert chat_buttons(at) == [markup.escape_markdown(q) for q in ("Who is Hyun Seung-soo?", HYUN_QUESTION)]
+    assert len(saved(data_dir).list_chats()) == 2
+
+
+def test_rename_export_and_delete_the_open_chat(seeded, embedder, data_dir):
+    at = make_app(embedder, scripted(HYUN_REPLY)).run()
+    ask(at, HYUN_QUESTION)
+    chat_id = at.session_state[chats.CHAT_ID]
+    at.sidebar.text_input(key=f"chat-title-{chat_id}").set_value("Hyun's employer")
+    button(at, "Rename").click().run()
+    no_exceptions(at)
+    assert chat_buttons(at) == [markup.escape_markdown("Hyun's employer")]
+    assert saved(data_dir).list_chats()[0].title == "Hyun's employer"
+
+    (export,) = [e for e in at.sidebar.get("download_button") if e.proto.label == "Export as Markdown"]
+    assert export.proto.label == "Export as Markdown"
+    md = saved(data_dir).export_markdown(chat_id)
+    assert md.startswith("# Hyun's employer") and "[1]" in md and f"1. `{HYUN_FILE}` (line 63)" in md
+    assert "> Hyun Seung-soo, a researcher specializing in Russia" in md
+
+    button(at, "Delete chat").click().run()
+    no_exceptions(at)
+    assert chat_buttons(at) == [] and saved(data_dir).list_chats() == []
+    assert len(at.chat_message) == 0 and at.session_state[chats.CHAT_ID] is None
+
+
+def test_two_sessions_save_two_chats_without_mixing_them(seeded, embedder, data_dir):
+    left = make_app(embedder, scripted(HYUN_REPLY, HYUN_REPLY)).run()
+    right = make_app(embedder, scripted(HYUN_REPLY)).run()
+    ask(left, HYUN_QUESTION)
+    ask(right, "Who is Hyun Seung-soo?")
+    ask(left, "Where does he work?")
+    assert left.session_state[chats.CHAT_ID] != right.session_state[chats.CHAT_ID]
+    store = saved(data_dir)
+    questions = {c.id: [t.question for t in store.load_chat(c.id).turns] for c in store.list_chats()}
+    assert questions == {
+        left.session_state[chats.CHAT_ID]: [HYUN_QUESTION, "Where does he work?"],
+        right.session_state[chats.CHAT_ID]: ["Who is Hyun Seung-soo?"],
+    }
+
+
+def test_the_collection_asked_is_saved_with_the_chat(seeded, embedder, data_dir):
+    at = make_app(embedder, scripted(HYUN_REPLY))
+    at.session_state[chats.COLLECTION_KEY] = "documents"  # what the collection picker stores
+    at.run()
+    ask(at, HYUN_QUESTION)
+    (chat,) = saved(data_dir).list_chats()
+    assert chat.collection == "documents"
+    assert saved(data_dir).load_chat(chat.id).turns[0].collection == "documents"
+
+
+@pytest.mark.parametrize("content", [b"\x00garbage, not a database\x00" * 200, "foreign"])
+def test_a_damaged_history_is_kept_aside_with_a_message_and_a_fresh_one_starts(seeded, embedder, data_dir, content):
+    path = history.history_path(data_dir)
+    if content == "foreign":
+        with sqlite3.connect(path) as conn:
+            conn.execute("CREATE TABLE notes (text TEXT)")
+    else:
+        path.write_bytes(content)
+    at = make_app(embedder, scripted(HYUN_REPLY)).run()
+    no_exceptions(at)
+    warnings = [w.value for w in at.sidebar.warning]
+    assert any("chat history could not be read" in w and "fresh history" in w for w in warnings), warnings
+    (kept,) = data_dir.glob(f"{history.FILENAME}.damaged-*")
+    if content != "foreign":
+        assert kept.read_bytes() == content
+    ask(at, HYUN_QUESTION)
+    no_exceptions(at)
+    assert chat_buttons(at) == [markup.escape_markdown(HYUN_QUESTION)]
+    assert not any("could not be read" in w.value for w in at.sidebar.warning)  # said once per session
+
+
+def test_many_chats_are_listed_newest_first_in_a_scrolling_box(seeded, embedder, data_dir):
+    store = saved(data_dir)
+    answer = Answer(text="The documents don't say.", abstained=True)
+    for i in range(12):
+        store.append_turn(f"chat-{i}", history.Turn(f"Question {i}?", answer, "documents", created=1000.0 + i))
+    at = make_app(embedder).run()
+    no_exceptions(at)
+    assert chat_buttons(at) == [markup.escape_markdown(f"Question {i}?") for i in reversed(range(12))]
+    button(at, markup.escape_markdown("Question 3?")).click().run()
+    no_exceptions(at)
+    assert at.session_state[chats.CHAT_ID] == "chat-3"
+    assert any("The documents don't say" in i.value for i in at.info)

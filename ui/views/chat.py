@@ -34,7 +34,7 @@ from assistant import (
 from assistant.settings import BACKENDS
 from ingest import SEEDS_DIR, IngestReport, create_collection, ingest, remove_documents
 from ingest.loaders import SUPPORTED_SUFFIXES
-from ui import files, markup, state
+from ui import chats, files, markup, state
 
 log = logging.getLogger("docchat.ui")
 
@@ -49,7 +49,7 @@ SEED_SUGGESTIONS = (
     "Where does Hyun Seung-soo work?",
     "Why might South Korea arm Ukraine?",
 )
-MESSAGES = "messages"
+MESSAGES = chats.MESSAGES
 AVATARS = {"user": ":material/person:", "assistant": ":material/auto_stories:"}
 FLASH = "flash"
 
@@ -190,16 +190,9 @@ def collection_folders(cfg: Settings) -> tuple[Path, list[Path]]:
 
 
 def sidebar(base: Settings, emb, info: dict | None, error: str | None) -> Options:
-    """The sidebar: new chat, corpus facts and actions, answering options."""
+    """The sidebar: corpus facts and actions, answering options (the saved chats are drawn
+    above them at the end of the run, `ui/chats.py`)."""
     sb = st.sidebar
-    sb.button(
-        "New chat",
-        icon=":material/edit_square:",
-        width="stretch",
-        on_click=new_chat,
-        disabled=not st.session_state.get(MESSAGES),
-    )
-
     sb.subheader("Corpus", divider="gray")
     with sb:
         show_flash()
@@ -350,11 +343,6 @@ def remove_section(base: Settings, emb, info: dict | None, uploads: Path) -> Non
 def ask_later(question: str) -> None:
     """on_click of a suggested question: ask it in this run."""
     st.session_state["pending_question"] = question
-
-
-def new_chat() -> None:
-    st.session_state[MESSAGES] = []
-    st.session_state.pop("pending_question", None)
 
 
 # --------------------------------------------------------------------------- answers
@@ -515,6 +503,7 @@ def handle_question(question: str, opts: Options, emb) -> None:
             )
             raise
         messages.append(msg)
+        chats.save_answer(msg, opts.settings)
         render_assistant(msg, opts.settings, emb)
 
 
@@ -558,6 +547,7 @@ def main() -> None:
     base = collection_picker(base, emb)
     st.session_state.setdefault(MESSAGES, [])
     info, error = corpus_status(base, emb)
+    chats_box = st.sidebar.container()  # filled last, so a chat saved in this run is listed
     opts = sidebar(base, emb, info, error)
 
     st.title("Ask your documents")
@@ -580,6 +570,7 @@ def main() -> None:
         handle_question(question, opts, emb)
     elif not messages and info and info.get("files"):
         suggestions(info)
+    chats.sidebar_section(chats_box, base)
 
 
 main()

@@ -1,0 +1,168 @@
+"""Saved chats in a real browser: `streamlit run` driven by headless Chromium.
+
+Real: the streamlit server (started twice on the same data folder), the browser, Chroma, the
+SQLite history and the extractive answers. The embedder is the hash embedder (through the
+test hook of `ui/state.py`, see `tests/hash_embedder_app.py`): this test is about keeping
+chats, not about retrieval quality, and must not load a model. Screenshots land in
+tests/artifacts/ (the sidebar one is the README's `docs/sidebar.png`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_healthy
+
+from assistant.retrieval.embedder import HashEmbedder
+from assistant.settings import Settings
+from ingest import ingest
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "tests" / "hash_embedder_app.py"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+QUESTIONS = ("Where does Hyun Seung-soo work?", "How many troops did North Korea send?")
+SOURCE = "000_ef01f84a8e898d1e.txt"
+STARTUP_S, ANSWER_S = 120, 120
+
+
+@contextmanager
+def streamlit_server(data: Path) -> Iterator[str]:
+    """A streamlit server of the app on a free port, answering extractively from `data`."""
+    log = data / f"streamlit-{_free_port()}.log"
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"OPENAI_BASE_URL", "RAG_MODEL", "RAG_CHROMA_HOST"}}
+    env.update(RAG_DATA_DIR=str(data), RAG_LLM="extractive", HF_HUB_OFFLINE="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", "127.0.0.1"]
+    cmd += ["--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    # cwd: ui/, so the app's own .streamlit/config.toml (theme) applies to the wrapper script too.
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT / "ui", env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc, log, STARTUP_S)
+        yield url
+    finally:
+        if proc.poll() is None:  # its own process group (start_new_session): stop exactly that
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/test.sh does it)")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the 'test' extra)")
+    data = tmp_path / "data"
+    ingest([ROOT / "seeds"], settings=Settings(data_dir=data, backend="extractive"), embedder=HashEmbedder(64))
+    return data
+
+
+def ask(page, question: str, answers_before: int) -> None:
+    from playwright.sync_api import expect
+
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill(question)
+    box.press("Enter")
+    # The facts line under an answer is drawn once the answer is complete.
+    expect(page.get_by_text(re.compile(r"passages cited"))).to_have_count(answers_before + 1, timeout=ANSWER_S * 1000)
+
+
+def reopen(page, title: str) -> None:
+    from playwright.sync_api import expect
+
+    sidebar = page.get_by_test_id("stSidebar")
+    chat = sidebar.get_by_role("button", name=title)
+    expect(chat).to_be_visible(timeout=STARTUP_S * 1000)
+    expect(page.locator(".dc-answer")).to_have_count(0)  # a fresh session: nothing shown yet
+    chat.click()
+    expect(page.locator(".dc-answer")).to_have_count(len(QUESTIONS), timeout=30_000)
+
+
+def shown(page, timeout: float = 30.0) -> tuple[list[str], list[str]]:
+    """The answers' text and the cited files, as on the page, once every answer's sources are
+    drawn (one card per distinct `[n]` of its text; the cards' HTML may arrive a moment after
+    the answer)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answers = page.locator(".dc-answer").all_inner_texts()
+        files = page.locator(".dc-src-file").all_inner_texts()
+        cited = sum(len(set(re.findall(r"\[(\d+)\]", text))) for text in answers)
+        if len(files) == cited or time.monotonic() > deadline:
+            return answers, files
+        page.wait_for_timeout(200)
+
+
+def screenshot_sidebar(page, path: Path) -> None:
+    """The top of the sidebar (navigation, chats, the open chat's actions)."""
+    box = page.get_by_test_id("stSidebar").bounding_box()
+    page.wait_for_timeout(500)  # the expander's opening animation
+    page.screenshot(path=path, clip={"x": box["x"], "y": box["y"], "width": box["width"], "height": 720})
+
+
+@pytest.mark.timeout(900)
+def test_chats_survive_a_reload_and_a_server_restart(data_dir):
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            with streamlit_server(data_dir) as url:
+                page.goto(url)
+                expect(page.get_by_test_id("stChatInputTextArea")).to_be_visible(timeout=STARTUP_S * 1000)
+                for i, question in enumerate(QUESTIONS):
+                    ask(page, question, i)
+                before = shown(page)
+                assert SOURCE in before[1] and len(before[0]) == 2, before
+                page.screenshot(path=ARTIFACTS / "history_01_asked.png")
+
+                page.reload()  # a new session: the conversation is gone from the page...
+                reopen(page, QUESTIONS[0])  # ...and comes back from the sidebar
+                assert shown(page) == before
+                expect(page.locator(".dc-src-passage mark").first).to_be_visible()
+                page.screenshot(path=ARTIFACTS / "history_02_reopened.png")
+
+            with streamlit_server(data_dir) as url:  # the same data folder, a new process
+                page.goto(url)
+                reopen(page, QUESTIONS[0])
+                assert shown(page) == before
+                page.screenshot(path=ARTIFACTS / "history_03_after_restart.png")
+
+                # A second chat is listed above the first; the first is unchanged.
+                page.get_by_role("button", name="New chat").click()
+                expect(page.locator(".dc-answer")).to_have_count(0)
+                ask(page, "Why might South Korea arm Ukraine?", 0)
+                sidebar = page.get_by_test_id("stSidebar")
+                titles = sidebar.locator(".st-key-chats-list button").all_inner_texts()
+                assert [t.split("\n")[-1] for t in titles] == ["Why might South Korea arm Ukraine?", QUESTIONS[0]]
+                sidebar.get_by_text("This chat").click()
+                expect(sidebar.get_by_role("button", name="Delete chat")).to_be_visible()
+                screenshot_sidebar(page, ARTIFACTS / "sidebar.png")
+
+                with page.expect_download() as download:
+                    sidebar.get_by_role("button", name="Export as Markdown").click()
+                assert download.value.suggested_filename == "Why-might-South-Korea-arm-Ukraine.md"
+                exported = Path(download.value.path()).read_text(encoding="utf-8")
+                assert exported.startswith("# Why might South Korea arm Ukraine?\n")
+                assert "**Sources**" in exported and "1. `" in exported and "   > " in exported
+        finally:
+            browser.close()
