@@ -28,7 +28,7 @@ class Chunk:
         line_end: 1-based line of `end - 1`.
         ordinal: Position of the chunk within its document (0-based).
         title: Document title (first heading or first non-empty line).
-        page: 1-based PDF page of `start`, else None.
+        page: 1-based PDF page (or .pptx slide) of `start`, else None.
     """
 
     id: str
@@ -65,7 +65,8 @@ class Citation:
         lines: 1-based (first, last) line of the quote.
         quote: The exact supporting text (document_text[start:end]).
         chunk_id: The passage the quote lies in.
-        page: PDF page, else None.
+        page: PDF page where the cited passage starts (a quote late in it may be on the next
+            page), or the .pptx slide (exact: passages never cross slides); else None.
     """
 
     n: int

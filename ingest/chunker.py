@@ -4,11 +4,15 @@ Chunks are packed from the sentences of one content block at a time (see
 `ingest.clean.content_blocks`), so a chunk never spans removed boilerplate. Each chunk is an
 exact slice of the document text: `doc.text[c.start:c.end] == c.text`, which is what lets a
 citation point at the very characters it quotes. Consecutive chunks of a block share a few
-whole sentences so that a fact cut at a chunk edge is still retrievable whole.
+whole sentences so that a fact cut at a chunk edge is still retrievable whole. A slide deck's
+chunks never cross a slide (`Document.separate_pages`), so the slide a citation names is the
+one its sentence is on.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from dataclasses import dataclass
 
 from assistant.generation.tokens import count_tokens
@@ -59,8 +63,9 @@ def chunk_document(
     text = doc.text
     spans: list[tuple[int, int]] = []
     for block_start, block_end in content_blocks(text):
-        units = _units(text, block_start, block_end, chunk_tokens)
-        spans.extend(_pack(text, units, chunk_tokens, overlap_tokens))
+        for start, end in _page_pieces(doc, block_start, block_end):
+            units = _units(text, start, end, chunk_tokens)
+            spans.extend(_pack(text, units, chunk_tokens, overlap_tokens))
 
     chunks = []
     for ordinal, (start, end) in enumerate(spans):
@@ -80,6 +85,20 @@ def chunk_document(
             )
         )
     return chunks
+
+
+def _page_pieces(doc: Document, start: int, end: int) -> list[tuple[int, int]]:
+    """`[start, end)` cut where a page starts when the document's pages are separate units
+    (slides), so that a chunk, and every citation into it, is on one page; else uncut."""
+    if not doc.separate_pages:
+        return [(start, end)]
+    cuts = [start]
+    i = bisect.bisect_right(doc.pages, start)
+    while i < len(doc.pages) and doc.pages[i] < end:
+        cuts.append(doc.pages[i])
+        i += 1
+    cuts.append(end)
+    return list(itertools.pairwise(cuts))
 
 
 def _units(text: str, start: int, end: int, budget: int) -> list[_Unit]:

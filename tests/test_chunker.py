@@ -198,6 +198,23 @@ def test_pdf_pages_are_recorded() -> None:
     assert [c.line_start for c in chunks] == [1, 1, 3, 3]
 
 
+def test_a_chunk_never_crosses_a_slide_but_may_cross_a_pdf_page() -> None:
+    slides = ["Budget review.", "", "Costs rose by four percent.", "Hiring stops in June."]
+    starts = tuple(itertools.accumulate([0] + [len(s) + 2 for s in slides[:-1]]))
+    text = "\n\n".join(slides)
+    deck = Document(text=text, title="t", kind="pptx", pages=starts)
+    chunks = chunk_document(deck, "d.pptx", chunk_tokens=100, overlap_tokens=10)
+    check_invariants(deck, chunks, "d.pptx", 100)
+    assert [(c.text, c.page) for c in chunks] == [
+        ("Budget review.", 1),
+        ("Costs rose by four percent.", 3),  # slide 2 has no text
+        ("Hiring stops in June.", 4),
+    ]
+    # A PDF's sentence may run on to the next page: there one chunk holds all the pages.
+    pdf = Document(text=text, title="t", kind="pdf", pages=starts)
+    assert [c.text for c in chunk_document(pdf, "d.pdf", chunk_tokens=100, overlap_tokens=10)] == [text]
+
+
 def test_empty_and_boilerplate_only_documents() -> None:
     assert chunk_document(Document(text="", title="", kind="text"), "e.txt") == []
     junk = "close\n\nLeave a Reply\nYour email address will not be published.\n© 2024 Foo. All rights reserved."

@@ -1,16 +1,20 @@
-"""Loading files: exact text for .txt/.md, visible text for HTML, pages for PDF, and reasons
-for every file that must be skipped."""
+"""Loading files: exact text for .txt/.md/.rst, visible text for HTML, pages for PDF, slides for
+.pptx, paragraphs and tables for .docx, chapters in spine order for .epub, and reasons for every
+file that must be skipped."""
 
 from __future__ import annotations
 
 import io
 import pathlib
 import random
+import time
+import zipfile
 from pathlib import Path
 
 import pytest
+from format_files import make_docx, make_epub, make_pptx, make_rich_pptx
 
-from ingest.loaders import SUPPORTED_SUFFIXES, Document, SkipFile, load_document
+from ingest.loaders import SUPPORTED_SUFFIXES, Document, SkipFile, load_document, page_label
 
 LIMIT = 1_000_000
 
@@ -191,13 +195,14 @@ def test_file_at_the_limit_is_read(tmp_path: Path) -> None:
     assert load_document(path, max_bytes=100).text == "a" * 100
 
 
-@pytest.mark.parametrize("name", ["report.docx", "data.csv", "Makefile", "archive.tar.gz"])
+@pytest.mark.parametrize("name", ["report.odt", "data.csv", "Makefile", "archive.tar.gz", "old.doc"])
 def test_unsupported_extension(tmp_path: Path, name: str) -> None:
     assert "unsupported" in skip_reason(write(tmp_path, name, "plain text"))
 
 
 def test_supported_suffixes() -> None:
-    assert {".txt", ".md", ".markdown", ".html", ".htm", ".pdf"} <= SUPPORTED_SUFFIXES
+    expected = {".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".pdf", ".docx", ".pptx", ".epub"}
+    assert expected <= SUPPORTED_SUFFIXES
 
 
 def test_vanished_file(tmp_path: Path) -> None:
@@ -356,3 +361,198 @@ def test_encrypted_pdf(tmp_path: Path) -> None:
 
 def test_pdf_with_no_text_is_skipped(tmp_path: Path) -> None:
     assert "no extractable text" in skip_reason(write(tmp_path, "scan.pdf", make_pdf([[], []])))
+
+
+# --- reStructuredText --------------------------------------------------------------------
+
+
+def test_rst_is_kept_exactly_with_its_first_section_title(tmp_path: Path) -> None:
+    content = (
+        ".. comment: not a title\n\n"
+        "   indented literal\n   ----------------\n\n"
+        "=================\n  Flood Defences\n=================\n\n"
+        "Intro with *emphasis* and ``code``.\n\nLevels\n------\n\nThe wall is 4 m high.\n"
+    )
+    doc = load_document(write(tmp_path, "guide.rst", content), max_bytes=LIMIT)
+    assert doc.kind == "rst"
+    assert doc.text == content  # markup left in, offsets point into the file
+    assert doc.title == "Flood Defences"
+    assert doc.pages == () and doc.page_at(3) is None
+
+
+def test_rst_without_title_uses_first_line(tmp_path: Path) -> None:
+    doc = load_document(write(tmp_path, "notes.RST", "Just a note.\n\nNo sections here.\n"), max_bytes=LIMIT)
+    assert doc.title == "Just a note."
+
+
+# --- Word (.docx) ------------------------------------------------------------------------
+
+
+def test_docx_paragraphs_headings_and_tables_in_document_order(tmp_path: Path) -> None:
+    doc = load_document(make_docx(tmp_path / "survey.docx"), max_bytes=LIMIT)
+    assert doc.kind == "docx"
+    assert doc.title == "Bridge Survey 2024"
+    assert doc.pages == () and doc.page_at(0) is None
+    lines = doc.text.split("\n")
+    expected = [
+        "Bridge Survey 2024",
+        "The survey covered every bridge in the district.",
+        "Findings",  # a heading is its own line
+        "Most bridges were in good repair.",
+        "Bridge | Built | State",  # a table row is a line, cells joined by " | "
+        "North Gate | 1931 | good",
+        "Mill Lane | 1888, closed",  # a merged cell's text once
+        "The Mill Lane bridge needs new bearings.",
+        "Next steps",
+        "Repairs start in spring.",
+    ]
+    assert [line for line in lines if line] == expected
+    assert "Findings\n\nMost bridges" in doc.text  # blocks apart, so a heading never runs into text
+
+
+def test_docx_with_no_text_is_skipped(tmp_path: Path) -> None:
+    import docx
+
+    path = tmp_path / "blank.docx"
+    word = docx.Document()
+    word.add_paragraph("   ")
+    word.save(path)
+    assert "no text" in skip_reason(path)
+
+
+# --- PowerPoint (.pptx) ------------------------------------------------------------------
+
+
+def test_pptx_slides_are_kept_like_pdf_pages(tmp_path: Path) -> None:
+    doc = load_document(make_rich_pptx(tmp_path / "harbour plan.pptx"), max_bytes=LIMIT)
+    assert doc.kind == "pptx" and doc.page_label == "slide"
+    assert doc.title == "Harbour Plan"
+    assert len(doc.pages) == 5 and doc.pages[0] == 0  # the empty slide 3 keeps its place
+    slides = [doc.text[a:b] for a, b in zip(doc.pages, [*doc.pages[1:], len(doc.text)])]
+    assert slides[0] == "Harbour Plan\nWhy the harbour needs a new quay.\nWho pays for it.\n\n"
+    assert slides[1] == "Costs\nItem | Cost\nQuay wall | 4.2 million\n\n"  # a table, row by row
+    assert slides[2].strip() == ""
+    assert slides[3] == "Timeline\nConstruction of the quay starts in May 2026.\n\n"  # text inside a group
+    assert slides[4] == "Questions"
+    assert doc.page_at(doc.text.index("Construction of the quay")) == 4
+    assert doc.page_at(doc.text.index("4.2 million")) == 2
+    assert doc.page_at(len(doc.text) - 1) == 5
+
+
+def test_page_label_depends_on_the_kind() -> None:
+    assert page_label("decks/Q3 review.PPTX") == "slide"
+    assert page_label("report.pdf") == "page"
+    assert page_label("notes.txt") == "page"
+    assert Document(text="x", title="", kind="pdf", pages=(0,)).page_label == "page"
+
+
+def test_pptx_of_2000_slides_loads_every_slide_in_linear_time(tmp_path: Path) -> None:
+    started = time.perf_counter()
+    path = make_pptx(tmp_path / "huge.pptx", [f"Point {i} of the review." for i in range(1, 2001)])
+    built = time.perf_counter() - started
+    started = time.perf_counter()
+    doc = load_document(path, max_bytes=20_000_000)
+    loaded = time.perf_counter() - started
+    assert len(doc.pages) == 2000
+    for n in (1, 4, 999, 1234, 2000):
+        offset = doc.text.index(f"Point {n} of the review.")
+        assert offset == doc.pages[n - 1]
+        assert doc.page_at(offset) == n and doc.page_at(offset + 10) == n
+    print(f"2,000-slide deck: built in {built:.1f} s, loaded in {loaded:.1f} s")
+    assert loaded < 30  # about 1 s here; a quadratic loader would take minutes
+
+
+# --- EPUB --------------------------------------------------------------------------------
+
+CHAPTERS = [
+    ("intro", "Introduction", "<p>The river rises in the hills.</p><script>HIDDEN()</script>"),
+    ("mouth", "The Mouth", "<p>It meets the sea at the old port.</p><p>Ships wait there.</p>"),
+    ("middle", "The Middle Reaches", "<nav>NAV_TEXT</nav><p>It widens past the mills.</p>"),
+]
+
+
+def test_epub_chapters_in_spine_order(tmp_path: Path) -> None:
+    path = make_epub(tmp_path / "river.epub", CHAPTERS, spine=["intro", "middle", "mouth"])
+    doc = load_document(path, max_bytes=LIMIT)
+    assert doc.kind == "epub" and doc.title == "The River Book" and doc.pages == ()
+    assert doc.text == (
+        "Introduction\n\nThe river rises in the hills.\n\n"
+        "The Middle Reaches\n\nIt widens past the mills.\n\n"
+        "The Mouth\n\nIt meets the sea at the old port.\n\nShips wait there."
+    )  # spine order, not manifest order; scripts, navigation and the <head> left out
+
+
+def test_epub_with_font_obfuscation_only_is_read(tmp_path: Path) -> None:
+    path = make_epub(tmp_path / "fonts.epub", CHAPTERS, spine=["intro"], encrypted=["OEBPS/fonts/serif.otf"])
+    assert "The river rises" in load_document(path, max_bytes=LIMIT).text
+
+
+# --- damaged and locked packages ---------------------------------------------------------
+
+
+def _junk_zip() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("junk.bin", bytes(random.Random(3).randrange(256) for _ in range(2000)))
+    return out.getvalue()
+
+
+# The start of an OLE compound file: what Office writes for a password-protected document.
+OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(random.Random(5).randrange(256) for _ in range(4000))
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("junk.docx", _junk_zip(), "broken .docx"),
+        ("locked.docx", OLE, "not a valid .docx (damaged or password-protected)"),
+        ("noise.pptx", bytes(random.Random(9).randrange(256) for _ in range(5000)), "not a valid .pptx"),
+        ("locked.pptx", OLE, "not a valid .pptx (damaged or password-protected)"),
+        ("junk.pptx", _junk_zip(), "broken .pptx"),
+        ("junk.epub", _junk_zip(), "not a valid .epub (META-INF/container.xml is missing)"),
+        ("text.epub", b"This is not a zip file at all.\n" * 10, "not a valid .epub"),
+    ],
+)
+def test_damaged_packages_are_skipped_with_a_reason(tmp_path: Path, name: str, data: bytes, expected: str) -> None:
+    assert expected in skip_reason(write(tmp_path, name, data))
+
+
+def test_truncated_docx_and_pptx_are_skipped(tmp_path: Path) -> None:
+    whole = make_docx(tmp_path / "whole.docx").read_bytes()
+    assert "docx" in skip_reason(write(tmp_path, "cut.docx", whole[: len(whole) // 2]))
+    deck = make_pptx(tmp_path / "deck.pptx", ["One", "Two"]).read_bytes()
+    assert "pptx" in skip_reason(write(tmp_path, "cut.pptx", deck[: len(deck) // 2]))
+
+
+def test_a_docx_named_pptx_is_skipped(tmp_path: Path) -> None:
+    data = make_docx(tmp_path / "real.docx").read_bytes()
+    assert "broken .pptx" in skip_reason(write(tmp_path, "fake.pptx", data))
+
+
+def test_epub_without_spine_is_skipped(tmp_path: Path) -> None:
+    path = make_epub(tmp_path / "nospine.epub", CHAPTERS, spine=None)
+    assert skip_reason(path) == "not a valid .epub (its package document has no spine, the reading order)"
+
+
+def test_epub_with_encrypted_chapters_is_skipped(tmp_path: Path) -> None:
+    path = make_epub(tmp_path / "drm.epub", CHAPTERS, spine=["intro"], encrypted=["OEBPS/text/intro.xhtml"])
+    assert "encrypted EPUB" in skip_reason(path)
+
+
+def test_epub_with_a_missing_chapter_is_skipped(tmp_path: Path) -> None:
+    path = make_epub(tmp_path / "gap.epub", CHAPTERS, spine=["intro", "ghost"])
+    assert load_document(path, max_bytes=LIMIT).text.startswith("Introduction")  # an unknown idref is ignored
+    out = io.BytesIO()
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            if not info.filename.endswith("intro.xhtml"):
+                dst.writestr(info, src.read(info))
+    assert "OEBPS/text/intro.xhtml is missing" in skip_reason(write(tmp_path, "hole.epub", out.getvalue()))
+
+
+def test_zip_bomb_is_refused_before_unpacking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ingest.loaders._MAX_UNPACKED_BYTES", 10_000)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("word/document.xml", b" " * 50_000)
+    assert "unpacks to 50,000 bytes" in skip_reason(write(tmp_path, "bomb.docx", out.getvalue()))

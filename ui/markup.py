@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from assistant import Answer, Citation, Hit
+from ingest.loaders import page_label
 
 _MARKER = re.compile(r"\[(\d+)\]")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
@@ -115,11 +116,11 @@ def citation_passage(citation: Citation, hits: Sequence[Hit]) -> Passage:
 
 
 def line_label(citation: Citation) -> str:
-    """ "line 63", "lines 63-65", plus the PDF page when there is one."""
+    """ "line 63", "lines 63-65", plus the page when there is one: "page 4" in a PDF, "slide 4" in a deck."""
     first, last = citation.lines
     label = f"line {first}" if first == last else f"lines {first}\u2013{last}"
     if citation.page:
-        label += f" \u00b7 page {citation.page}"
+        label += f" \u00b7 {page_label(citation.source)} {citation.page}"
     return label
 
 

@@ -262,7 +262,10 @@ def upload_section(base: Settings, emb, info: dict | None, uploads: Path) -> Non
         accept_multiple_files=True,
         key=f"uploader-{gen}",
         max_upload_size=limit_mb,
-        help=f"Text, Markdown, HTML or PDF, up to {base.max_file_bytes:,} bytes each. They are indexed at once.",
+        help=(
+            "Text, Markdown, reStructuredText, HTML, PDF, Word (.docx), PowerPoint (.pptx) or EPUB, "
+            f"up to {base.max_file_bytes:,} bytes each. They are indexed at once."
+        ),
     )
     if not uploaded:
         return
