@@ -22,7 +22,7 @@ def progress_bar(label: str, *, disable: bool | None = None) -> Progress:
     def progress(done: int, total: int, item: str = "") -> None:
         bar.total = max(total, 1)
         bar.n = done
-        bar.set_postfix_str(item[:40], refresh=False)
+        bar.set_postfix_str(item if len(item) <= 48 else "…" + item[-47:], refresh=False)  # the end says most
         bar.refresh()
         if done >= total:
             bar.close()

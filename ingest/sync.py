@@ -363,7 +363,9 @@ def _sync(
             group.append(job)
             if sum(len(j.chunks) for j in group) >= _GROUP_CHUNKS:
                 guard.begin()
-                embedded += writer.submit(group, _embed_group(store, group, embedder))
+                embedded += writer.submit(
+                    group, _embed_group(store, group, embedder, _chunk_progress(progress, done, total, group))
+                )
                 done += len(group)
                 if progress:
                     progress(done, total, group[-1].source)
@@ -374,7 +376,9 @@ def _sync(
                 updated += 1
         if group:
             guard.begin()
-            embedded += writer.submit(group, _embed_group(store, group, embedder))
+            embedded += writer.submit(
+                group, _embed_group(store, group, embedder, _chunk_progress(progress, done, total, group))
+            )
         writer.wait()
     finally:
         writer.close()
@@ -479,13 +483,33 @@ def _save_manifest(store: Store, state: dict, manifest: dict[str, FileRecord]) -
     os.replace(tmp, path)
 
 
-def _embed_group(store: Store, group: list[_Job], embedder: Embedder) -> tuple[list[Chunk], list]:
-    """The group's chunks that are not stored yet, and their vectors (reads, never writes)."""
+def _embed_group(
+    store: Store, group: list[_Job], embedder: Embedder, on_batch: Callable[[int, int], None] | None = None
+) -> tuple[list[Chunk], list]:
+    """The group's chunks that are not stored yet, and their vectors (reads, never writes).
+
+    They are embedded `_GROUP_CHUNKS` at a time, calling `on_batch(embedded, total)` after
+    each, so one file of thousands of chunks (a 2,000-slide deck) shows progress too.
+    """
     existing = store.chunk_ids_by_source([j.source for j in group])
     for job in group:
         job.existing = existing.get(job.source, set())
     todo = [c for j in group for c in j.chunks if c.id not in j.existing]
-    return todo, (embedder.embed([_embedding_text(c) for c in todo]) if todo else [])
+    vectors: list = []
+    for start in range(0, len(todo), _GROUP_CHUNKS):
+        vectors.extend(embedder.embed([_embedding_text(c) for c in todo[start : start + _GROUP_CHUNKS]]))
+        if on_batch and len(todo) > _GROUP_CHUNKS:
+            on_batch(len(vectors), len(todo))
+    return todo, vectors
+
+
+def _chunk_progress(
+    progress: ProgressFn | None, done: int, total: int, group: list[_Job]
+) -> Callable[[int, int], None] | None:
+    """Progress within one group of files: "deck.pptx: 512/2,000 chunks" beside the file count."""
+    if progress is None:
+        return None
+    return lambda embedded, chunks: progress(done, total, f"{group[-1].source}: {embedded:,}/{chunks:,} chunks")
 
 
 def _store_group(store: Store, group: list[_Job], embedded: tuple[list[Chunk], list]) -> None:

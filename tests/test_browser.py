@@ -234,16 +234,20 @@ def _last_cited_files(page) -> list[str]:
     return last.locator(".dc-src-file").all_inner_texts()
 
 
-# TODO(after merging the .docx support): upload a .docx here instead of a .txt, as issue #16 asks.
 @pytest.mark.timeout(900)
 def test_collections_in_the_browser(hooked_app_url, tmp_path: Path):
-    """Create a collection, upload a file into it, ask and see it cited; back in the default
+    """Create a collection, upload a .docx into it, ask and see it cited; back in the default
     collection the same question never cites it."""
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    upload = tmp_path / "keeper.txt"
-    upload.write_text(KEEPER, encoding="utf-8")
+    import docx  # python-docx, as a user's word processor would write it
+
+    upload = tmp_path / "keeper.docx"
+    report = docx.Document()
+    report.add_heading("Lighthouses of the north coast", level=1)
+    report.add_paragraph(KEEPER.strip())
+    report.save(upload)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -270,14 +274,14 @@ def test_collections_in_the_browser(hooked_app_url, tmp_path: Path):
 
             # Upload into it.
             sidebar.locator("input[type=file]").set_input_files(str(upload))
-            expect(sidebar.get_by_text("Added keeper.txt.")).to_be_visible(timeout=INGEST_S * 1000)
+            expect(sidebar.get_by_text("Added keeper.docx.")).to_be_visible(timeout=INGEST_S * 1000)
             expect(sidebar.get_by_test_id("stMetricValue").first).to_have_text("1")
             page.screenshot(path=ARTIFACTS / "browser_collections_01_uploaded.png")
 
             box = page.get_by_test_id("stChatInputTextArea")
             box.fill(KEEPER_QUESTION)
             box.press("Enter")
-            assert set(_last_cited_files(page)) == {"keeper.txt"}
+            assert set(_last_cited_files(page)) == {"keeper.docx"}
             expect(page.locator(".dc-answer").last).to_contain_text("Ingrid Solberg")
             page.screenshot(path=ARTIFACTS / "browser_collections_02_answer.png")
 
@@ -290,8 +294,8 @@ def test_collections_in_the_browser(hooked_app_url, tmp_path: Path):
             box.press("Enter")
             expect(page.get_by_test_id("stChatMessage")).to_have_count(4, timeout=ANSWER_S * 1000)
             cited = _last_cited_files(page)
-            assert "keeper.txt" not in cited, cited
-            expect(page.get_by_test_id("stChatMessage").last).not_to_contain_text("keeper.txt")
+            assert "keeper.docx" not in cited, cited
+            expect(page.get_by_test_id("stChatMessage").last).not_to_contain_text("keeper.docx")
             expect(page.get_by_test_id("stChatMessage").last).not_to_contain_text("Ingrid Solberg")
             page.screenshot(path=ARTIFACTS / "browser_collections_03_default.png")
         finally:

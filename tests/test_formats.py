@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from format_files import make_docx, make_epub, make_rich_pptx
+from format_files import make_docx, make_epub, make_pptx, make_rich_pptx
 
 from assistant import Citation, ask, document_text
 from assistant.retrieval.store import Store
@@ -83,3 +83,20 @@ def test_the_page_label_follows_the_document_kind() -> None:
     assert markup.line_label(cite("talks/Review.PPTX", 12)) == "line 3 \u00b7 slide 12"
     assert markup.line_label(cite("report.pdf", 2)) == "line 3 \u00b7 page 2"
     assert markup.line_label(cite("notes.md", None)) == "line 3"
+
+
+def test_a_2000_slide_deck_is_ingested_with_progress_inside_the_file(
+    settings: Settings, hash_embedder, tmp_path
+) -> None:
+    docs = tmp_path / "deck"
+    docs.mkdir()
+    make_pptx(docs / "review.pptx", [f"Point {i} of the review: item {i * 7} was checked." for i in range(1, 2001)])
+    calls: list[tuple[int, int, str]] = []
+    report = ingest([docs], settings=settings, embedder=hash_embedder, progress=lambda *a: calls.append(a))
+    assert report.added == 1 and report.skipped == ()
+    store = Store.open(settings, hash_embedder)
+    chunks = list(store.iter_chunks())
+    assert len(chunks) >= 2000 and {c.page for c in chunks} == set(range(1, 2001))  # a chunk never crosses a slide
+    inside = [item for done, total, item in calls if done == 0 and "chunks" in item]
+    assert len(inside) >= len(chunks) // 256 and inside[-1].endswith(f"{len(chunks):,}/{len(chunks):,} chunks")
+    assert calls[-1][:2] == (1, 1)

@@ -643,12 +643,31 @@ def test_two_sessions_save_two_chats_without_mixing_them(seeded, embedder, data_
 
 def test_the_collection_asked_is_saved_with_the_chat(seeded, embedder, data_dir):
     at = make_app(embedder, scripted(HYUN_REPLY))
-    at.session_state[chats.COLLECTION_KEY] = "documents"  # what the collection picker stores
+    at.session_state[COLLECTION_KEY] = "documents"  # what the collection picker stores
     at.run()
     ask(at, HYUN_QUESTION)
     (chat,) = saved(data_dir).list_chats()
     assert chat.collection == "documents"
     assert saved(data_dir).load_chat(chat.id).turns[0].collection == "documents"
+
+
+def test_a_reopened_chat_asks_the_collection_it_asked_before(seeded, embedder, data_dir):
+    at = make_app(embedder).run()
+    create_collection_in_ui(at, "lighthouses")
+    at.sidebar.file_uploader[0].set_value([KEEPER_FILE]).run()
+    at.sidebar.selectbox(key="opt_backend").set_value("extractive").run()
+    ask(at, KEEPER_QUESTION)
+    at.sidebar.selectbox(key=COLLECTION_KEY).set_value("documents").run()
+    button(at, "New chat").click().run()
+    assert at.session_state[COLLECTION_KEY] == "documents"
+
+    button(at, markup.escape_markdown(KEEPER_QUESTION)).click().run()
+    no_exceptions(at)
+    assert at.session_state[COLLECTION_KEY] == "lighthouses"
+    assert at.sidebar.selectbox(key=COLLECTION_KEY).value == "lighthouses"
+    ask(at, KEEPER_QUESTION)
+    no_exceptions(at)
+    assert {c.source for c in last_answer(at)["answer"].citations} == {"keeper.txt"}
 
 
 @pytest.mark.parametrize("content", [b"\x00garbage, not a database\x00" * 200, "foreign"])

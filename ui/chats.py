@@ -16,10 +16,10 @@ import streamlit as st
 from assistant import Settings
 from ui import markup
 from ui.history import ChatHistory, ChatSummary, HistoryError, Turn, history_path, new_chat_id
+from ui.state import COLLECTION_KEY
 
 MESSAGES = "messages"  # the conversation of this session (see ui/views/chat.py)
 CHAT_ID = "chat_id"  # the saved chat this session's conversation belongs to, or None
-COLLECTION_KEY = "opt_collection"  # the sidebar's collection picker, when there is one
 _ERROR = "chats_error"
 _NOTICE_SHOWN = "chats_recovery_shown"
 _LABEL_LIMIT = 48
@@ -107,6 +107,9 @@ def open_chat(chat_id: str, settings: Settings) -> None:
     st.session_state[MESSAGES] = [m for t in chat.turns for m in turn_messages(t)]
     st.session_state[CHAT_ID] = chat_id
     st.session_state.pop("pending_question", None)
+    # Follow-ups go to the collection its last question asked (the picker falls back to the app's own
+    # collection when that one was deleted since; "This chat" then says so).
+    st.session_state[COLLECTION_KEY] = chat.turns[-1].collection if chat.turns else chat.summary.collection
 
 
 def rename_chat(chat_id: str, settings: Settings) -> None:
