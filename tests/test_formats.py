@@ -100,3 +100,25 @@ def test_a_2000_slide_deck_is_ingested_with_progress_inside_the_file(
     inside = [item for done, total, item in calls if done == 0 and "chunks" in item]
     assert len(inside) >= len(chunks) // 256 and inside[-1].endswith(f"{len(chunks):,}/{len(chunks):,} chunks")
     assert calls[-1][:2] == (1, 1)
+
+
+def test_rag_ingest_and_ask_on_the_four_formats_cite_slide_n(
+    settings: Settings, folder: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import assistant.api
+    import ingest.sync
+    from assistant.retrieval.embedder import HashEmbedder
+    from ui import cli
+
+    monkeypatch.setattr(assistant.api, "MiniLMEmbedder", lambda: HashEmbedder(64))
+    monkeypatch.setattr(ingest.sync, "MiniLMEmbedder", lambda: HashEmbedder(64))
+    for name in ("RAG_COLLECTION", "RAG_CHROMA_HOST", "RAG_TOP_K"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RAG_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("RAG_LLM", "extractive")
+    assert cli.main(["ingest", "--collection", "office", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "Indexed 4 files" in out, out
+    assert cli.main(["ask", "--collection", "office", "When does construction of the quay start?"]) == 0
+    out = capsys.readouterr().out
+    assert "May 2026" in out and "harbour.pptx, slide 4, line" in out, out

@@ -18,6 +18,7 @@ from pathlib import Path
 from assistant import Answer, CollectionSummary, NoIndexError, ask_stream, list_collections, status
 from assistant.errors import RagError, report_error
 from assistant.settings import BACKENDS, Settings
+from ingest.loaders import page_label
 from ingest.progress import progress_bar
 
 
@@ -130,8 +131,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if answer.citations:
         print("\nSources:")
         for c in answer.citations:
-            lines = f"line {c.lines[0]}" if c.lines[0] == c.lines[1] else f"lines {c.lines[0]}-{c.lines[1]}"
-            print(f'  [{c.n}] {c.source}, {lines}: "{c.quote}"')
+            where = f"line {c.lines[0]}" if c.lines[0] == c.lines[1] else f"lines {c.lines[0]}-{c.lines[1]}"
+            if c.page:
+                where = f"{page_label(c.source)} {c.page}, {where}"
+            print(f'  [{c.n}] {c.source}, {where}: "{c.quote}"')
     if answer.unsupported:
         print(f"\n({len(answer.unsupported)} unsupported sentence(s) removed)")
     t = answer.timings
