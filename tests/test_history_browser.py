@@ -152,7 +152,9 @@ def test_chats_survive_a_reload_and_a_server_restart(data_dir):
                 expect(page.locator(".dc-answer")).to_have_count(0)
                 ask(page, "Why might South Korea arm Ukraine?", 0)
                 sidebar = page.get_by_test_id("stSidebar")
-                titles = sidebar.locator(".st-key-chats-list button").all_inner_texts()
+                listed = sidebar.locator(".st-key-chats-list button")
+                expect(listed).to_have_count(2, timeout=ANSWER_S * 1000)  # drawn at the end of the run
+                titles = listed.all_inner_texts()
                 assert [t.split("\n")[-1] for t in titles] == ["Why might South Korea arm Ukraine?", QUESTIONS[0]]
                 sidebar.get_by_text("This chat").click()
                 expect(sidebar.get_by_role("button", name="Delete chat")).to_be_visible()
