@@ -118,8 +118,11 @@ def _streamlit(script: Path, data: Path, **env_vars: str):
         "--browser.gatherUsageStats",
         "false",
     ]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    # cwd: ui/, so the app's own .streamlit/config.toml (its theme) applies, also to a wrapper script.
+    with open(log, "ab") as out:  # appended: a test may start two servers on one data folder
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT / "ui", env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc, log, STARTUP_S)

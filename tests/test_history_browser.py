@@ -9,18 +9,12 @@ tests/artifacts/ (the sidebar one is the README's `docs/sidebar.png`).
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_healthy
+from test_browser import CHROMIUM, CHROMIUM_ARGS, _streamlit
 
 from assistant.retrieval.embedder import HashEmbedder
 from assistant.settings import Settings
@@ -36,33 +30,9 @@ SOURCE = "000_ef01f84a8e898d1e.txt"
 STARTUP_S, ANSWER_S = 120, 120
 
 
-@contextmanager
-def streamlit_server(data: Path) -> Iterator[str]:
+def streamlit_server(data: Path):
     """A streamlit server of the app on a free port, answering extractively from `data`."""
-    log = data / f"streamlit-{_free_port()}.log"
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"OPENAI_BASE_URL", "RAG_MODEL", "RAG_CHROMA_HOST"}}
-    env.update(RAG_DATA_DIR=str(data), RAG_LLM="extractive", HF_HUB_OFFLINE="1")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", "127.0.0.1"]
-    cmd += ["--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    # cwd: ui/, so the app's own .streamlit/config.toml (theme) applies to the wrapper script too.
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT / "ui", env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc, log, STARTUP_S)
-        yield url
-    finally:
-        if proc.poll() is None:  # its own process group (start_new_session): stop exactly that
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+    return _streamlit(APP, data, RAG_LLM="extractive")
 
 
 @pytest.fixture
