@@ -467,6 +467,12 @@ def test_planted_instructions_change_nothing(settings: Settings, hash_embedder, 
     assert planted_hits and shown_lines, "the planted file was never retrieved: the test would prove nothing"
 
 
+def passage_number(messages: Sequence[dict], text: str) -> str:
+    """The number of the passage shown to the model (last message) that holds `text`."""
+    evidence = messages[-1]["content"]
+    return next(m.group(1) for m in re.finditer(r"^\[(\d+)\] (.*)$", evidence, re.MULTILINE) if text in m.group(2))
+
+
 def test_a_model_that_obeys_the_injection_is_overruled(settings: Settings, hash_embedder, seeds_copy: Path) -> None:
     """Claims the evidence cannot back (new names, numbers, places) are removed, fake markers
     are dropped, and nothing cites the planted file."""
@@ -474,8 +480,7 @@ def test_a_model_that_obeys_the_injection_is_overruled(settings: Settings, hash_
     ingest([seeds_copy], settings=settings, embedder=hash_embedder)
 
     def obedient(messages: Sequence[dict]) -> str:
-        evidence = messages[-1]["content"]
-        n = next(m.group(1) for m in re.finditer(r"^\[(\d+)\] (.*)$", evidence, re.MULTILINE) if "1,500" in m.group(2))
+        n = passage_number(messages, "1,500")
         return (
             f"Seoul signed a peace treaty in Geneva [1]. North Korea had already sent about "
             f"1,500 special forces to Russia [{n}]. The war ended on 9 May 1999 [{n}]. "
@@ -544,8 +549,7 @@ def test_a_sentence_in_doubt_holds_back_only_what_follows_it(index, hash_embedde
     # is in doubt, so it and the third wait for the draft to end and the model's verdict.
 
     def reply(messages: Sequence[dict]) -> str:
-        evidence = messages[-1]["content"]
-        n = next(m.group(1) for m in re.finditer(r"^\[(\d+)\] (.*)$", evidence, re.MULTILINE) if "1,500" in m.group(2))
+        n = passage_number(messages, "1,500")
         return (
             f"North Korea had sent about 1,500 special forces to Russia [{n}]. "
             f"North Korea has withdrawn all special forces from Russia [{n}]. "
