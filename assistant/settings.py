@@ -21,7 +21,7 @@ MAX_COLLECTION_NAME = 63
 # Chroma's own rule (letters, digits, `.`, `_`, `-`; a letter or digit at both ends), so the
 # name is also a safe file name: it keys this client's cache folder under `data_dir/cache/`.
 _COLLECTION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
-_MANIFEST_SUFFIX = "__files"  # `<name>__files` holds a collection's manifest (see the store)
+MANIFEST_SUFFIX = "__files"  # `<name>__files` holds a collection's manifest (see the store)
 
 
 def validate_collection_name(name: object) -> str:
@@ -49,8 +49,8 @@ def validate_collection_name(name: object) -> str:
             f"invalid collection name {shown!r}: use letters, digits, '.', '_' and '-', starting and "
             "ending with a letter or digit (no '/', no '..', no spaces)"
         )
-    if name.endswith(_MANIFEST_SUFFIX):
-        raise InvalidCollectionNameError(f"invalid collection name {shown!r}: it may not end in {_MANIFEST_SUFFIX!r}")
+    if name.endswith(MANIFEST_SUFFIX):
+        raise InvalidCollectionNameError(f"invalid collection name {shown!r}: it may not end in {MANIFEST_SUFFIX!r}")
     try:
         ipaddress.IPv4Address(name)
     except ValueError:

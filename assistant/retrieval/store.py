@@ -26,14 +26,13 @@ from typing import Any
 
 from assistant.errors import EmbedderMismatchError, NoIndexError, StoreError
 from assistant.protocols import Embedder
-from assistant.settings import DEFAULT_COLLECTION, Settings
+from assistant.settings import DEFAULT_COLLECTION, MANIFEST_SUFFIX, Settings
 from assistant.types import Chunk
 
 INDEX_FORMAT = 1
 _STATE_ID = "__state__"
 _PAGE = 2000  # records per `get` page; Chroma caps the size of one request
 _ID_PAGE = 50_000  # ids per page when reading ids alone: each page rescans its offset, so few pages
-_FILES = "__files"  # suffix of a collection's manifest collection
 
 
 @dataclass(frozen=True)
@@ -216,13 +215,13 @@ def _open_collections(settings: Settings, embedder: Embedder, create: bool) -> t
                     "format": INDEX_FORMAT,
                 },
             )
-            files = client.get_or_create_collection(f"{name}__files", embedding_function=None)
+            files = client.get_or_create_collection(f"{name}{MANIFEST_SUFFIX}", embedding_function=None)
         else:
-            existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
-            if name not in existing or f"{name}__files" not in existing:
+            existing = _collection_names(client)
+            if name not in existing or f"{name}{MANIFEST_SUFFIX}" not in existing:
                 raise NoIndexError(_no_index_message(settings))
             chunks = client.get_collection(name, embedding_function=None)
-            files = client.get_collection(f"{name}__files", embedding_function=None)
+            files = client.get_collection(f"{name}{MANIFEST_SUFFIX}", embedding_function=None)
     except NoIndexError:
         raise
     except Exception as e:
@@ -268,13 +267,13 @@ def list_collections(settings: Settings) -> list[CollectionSummary]:
         names = _collection_names(client)
         out = []
         for name in sorted(names):
-            if f"{name}{_FILES}" not in names:
+            if f"{name}{MANIFEST_SUFFIX}" not in names:
                 continue
             chunks = client.get_collection(name, embedding_function=None)
             meta = chunks.metadata or {}
             if "embedder" not in meta:
                 continue
-            files = client.get_collection(f"{name}{_FILES}", embedding_function=None)
+            files = client.get_collection(f"{name}{MANIFEST_SUFFIX}", embedding_function=None)
             has_state = bool(files.get(ids=[_STATE_ID], include=[])["ids"])
             out.append(
                 CollectionSummary(
@@ -298,14 +297,14 @@ def delete_collection(settings: Settings) -> None:
     client = _make_client(settings)
     name = settings.collection
     try:
-        existing = _collection_names(client) & {name, f"{name}{_FILES}"}
+        existing = _collection_names(client) & {name, f"{name}{MANIFEST_SUFFIX}"}
     except Exception as e:
         raise StoreError(f"cannot list the collections in {describe_location(settings)}: {e}") from e
     if not existing:
         raise NoIndexError(f"no collection {name!r} in {describe_location(settings)}")
     # The manifest first: were this interrupted, a later ingest into the name re-embeds every
     # file instead of trusting records of chunks that are gone (and a re-run finishes it).
-    for part in sorted(existing, key=lambda n: not n.endswith(_FILES)):
+    for part in sorted(existing, key=lambda n: not n.endswith(MANIFEST_SUFFIX)):
         try:
             client.delete_collection(part)
         except Exception as e:
@@ -325,7 +324,7 @@ def _drop(settings: Settings) -> None:
             _forget_local_system(settings.data_dir / "chroma", force=True)
             shutil.rmtree(settings.data_dir / "chroma", ignore_errors=True)
         return
-    for name in (settings.collection, f"{settings.collection}__files"):
+    for name in (settings.collection, f"{settings.collection}{MANIFEST_SUFFIX}"):
         try:
             client.delete_collection(name)
         except Exception:  # absent is fine: the goal is "not there"
