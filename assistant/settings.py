@@ -21,6 +21,10 @@ MAX_COLLECTION_NAME = 63
 # Chroma's own rule (letters, digits, `.`, `_`, `-`; a letter or digit at both ends), so the
 # name is also a safe file name: it keys this client's cache folder under `data_dir/cache/`.
 _COLLECTION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+# The checks an answer sentence must pass, and those whose failure alone the model settles
+# (`Settings.checks`, `Settings.model_decides`; the checks themselves: `assistant.grounding.verify`).
+DEFAULT_CHECKS = ("numbers", "names", "content", "negation")
+DEFAULT_MODEL_DECIDES = ("words",)
 MANIFEST_SUFFIX = "__files"  # `<name>__files` holds a collection's manifest (see the store)
 
 
@@ -114,8 +118,8 @@ class Settings:
     passage_radius: int = 1
     model_check: bool = False
     model_check_threshold: float = 0.5
-    checks: tuple[str, ...] = ("numbers", "names", "content", "negation")
-    model_decides: tuple[str, ...] = ("words",)
+    checks: tuple[str, ...] = DEFAULT_CHECKS
+    model_decides: tuple[str, ...] = DEFAULT_MODEL_DECIDES
     max_question_tokens: int = 512
     max_file_bytes: int = 20_000_000
     llm_timeout: float = 120.0

@@ -40,10 +40,10 @@ import numpy as np
 from assistant.errors import ModelUnavailableError
 from assistant.generation.llm import complete, make_chat_model
 from assistant.generation.prompts import template
-from assistant.grounding.verify import CHECKS, SHIPPED_CHECKS, Checks, Similarity, check_claim
+from assistant.grounding.verify import CHECKS, Checks, Similarity, check_claim
 from assistant.pipeline import model_check, prompt_messages
 from assistant.protocols import ChatModel, Embedder
-from assistant.settings import Settings
+from assistant.settings import DEFAULT_CHECKS, Settings
 
 __all__ = ["JUDGE_MODES", "Checker", "Verdict", "embedding_similarity", "parse_verdict"]
 
@@ -267,7 +267,7 @@ class Checker:
         rules = None
         if self.mode in ("rules", "both", "answers"):
             # Without the model to settle a doubt, every check counts (`Settings.model_decides`).
-            checks = SHIPPED_CHECKS if self.mode == "answers" else CHECKS
+            checks = DEFAULT_CHECKS if self.mode == "answers" else CHECKS
             rules = check_claim(claim, " ".join(passages), question if self.mode == "answers" else "", checks)
             if not rules.ok:
                 with self._lock:

@@ -8,7 +8,8 @@ was shown (the one it cites, or failing that another one) passes every check:
 - **content**: it states something, and the passage speaks of it: one of the words it adds
   to the question is in the passage (a bare "Yes." needs the question's words there);
 - **words**: the words it adds to the question are in the passage, all of them for a short
-  sentence, all but a quarter for a longer one (off by default, see `SHIPPED_CHECKS`);
+  sentence, all but a quarter for a longer one (by default a sentence failing only this one is
+  settled by the model check: `Settings.model_decides`);
 - **negation**: it does not deny what the passage states ("the bridge never opened").
 
 Each check is plain linguistics over the sentence, its question and its passage: no word
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from assistant.grounding.evidence import Passage, Sentence
 from assistant.grounding.sentences import sentence_spans
 from assistant.retrieval.lexical import tokenize
+from assistant.settings import DEFAULT_CHECKS
 
 # "[2]", "[1, 3]", "[1-3]", and the forms small models also write: "[from passage 2]", "[Passage 2]".
 MARKER = re.compile(r"\s*\[(?:(?:from|see)\s+)?(?:passages?\s+)?(\d+(?:\s*[-,–]\s*\d+)*)\]", re.IGNORECASE)
@@ -64,10 +66,6 @@ _NUMBER_WORDS = {
 _SUFFIX = re.compile(r"(?:ing|ed|es|e|s|er|ly)$")
 
 CHECKS = ("numbers", "names", "content", "words", "negation")
-# What an answer must pass by default. "words" is off: on the tech-docs test half it threw away
-# four correct answers and stopped no wrong one (documentation answers add framing words such as
-# "set the ... parameter" or "using the ... library" that the passage does not use).
-SHIPPED_CHECKS = ("numbers", "names", "content", "negation")
 WORD_MISSES = 4  # a claim may lack one in this many of its new words (none when it has fewer)
 
 Similarity = Callable[[str, Sequence[str]], float]
@@ -239,7 +237,7 @@ class Checks:
         return "; ".join(f"{name}: {why}" for name, why in self.reasons.items() if name not in self.off)
 
 
-def check_claim(claim: str, support: str, question: str = "", checks: Collection[str] = SHIPPED_CHECKS) -> Checks:
+def check_claim(claim: str, support: str, question: str = "", checks: Collection[str] = DEFAULT_CHECKS) -> Checks:
     """Run every check of `CHECKS` on `claim` against `support`.
 
     Args:
@@ -322,7 +320,7 @@ def verify_sentence(
     question: str,
     *,
     yes_no: bool = False,
-    checks: Collection[str] = SHIPPED_CHECKS,
+    checks: Collection[str] = DEFAULT_CHECKS,
 ) -> Verdict:
     """Check one draft sentence against the passages it was shown, with the checks `checks`.
 
