@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -152,6 +153,14 @@ def test_export_markdown_has_answers_numbered_citations_and_quotes(store):
     assert "> **Note:** The local model is unavailable." in md
     assert "He likes tea" not in md  # removed sentences are not exported
     assert store.export_markdown("missing") is None
+
+
+def test_export_names_a_deck_s_pages_slides_as_the_ui_does(store):
+    answer = make_answer()
+    (c,) = answer.citations
+    deck = dataclasses.replace(c, source="talks/review.pptx", page=4)
+    store.append_turn("d", Turn("What is on slide four?", dataclasses.replace(answer, citations=(deck,)), "documents"))
+    assert "1. `talks/review.pptx` (line 7, slide 4)" in store.export_markdown("d")
 
 
 def test_the_file_carries_the_schema_version(store):

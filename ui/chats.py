@@ -37,11 +37,6 @@ def history(settings: Settings) -> ChatHistory:
     return _shared_history(str(history_path(settings.data_dir)))
 
 
-def current_collection(settings: Settings) -> str:
-    """The collection questions go to: the sidebar's picker when present, else the settings'."""
-    return st.session_state.get(COLLECTION_KEY) or settings.collection
-
-
 # --------------------------------------------------------------------------- session actions
 
 
@@ -64,7 +59,7 @@ def save_answer(msg: dict, settings: Settings) -> None:
     turn = Turn(
         question=msg["question"],
         answer=msg["answer"],
-        collection=current_collection(settings),
+        collection=settings.collection,  # the picker's choice (ui/views/chat.py)
         notices=tuple(msg.get("notices", ())),
         first_sentence=msg.get("first_sentence"),
         id=msg["id"],
@@ -196,7 +191,7 @@ def chat_actions(chat: ChatSummary, settings: Settings) -> None:
     """Rename, export and delete the open chat."""
     with st.expander("This chat", icon=":material/settings:"):
         st.caption(f"Asked collection `{chat.collection}`")
-        now = current_collection(settings)
+        now = settings.collection
         if now != chat.collection:
             st.caption(f"New questions go to `{now}`, the collection chosen now.")
         key = f"chat-title-{chat.id}"

@@ -18,8 +18,8 @@ from pathlib import Path
 from assistant import Answer, CollectionSummary, NoIndexError, ask_stream, list_collections, status
 from assistant.errors import RagError, report_error
 from assistant.settings import BACKENDS, Settings
-from ingest.loaders import page_label
 from ingest.progress import progress_bar
+from ui.markup import line_label
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -131,10 +131,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if answer.citations:
         print("\nSources:")
         for c in answer.citations:
-            where = f"line {c.lines[0]}" if c.lines[0] == c.lines[1] else f"lines {c.lines[0]}-{c.lines[1]}"
-            if c.page:
-                where = f"{page_label(c.source)} {c.page}, {where}"
-            print(f'  [{c.n}] {c.source}, {where}: "{c.quote}"')
+            print(f'  [{c.n}] {c.source}, {line_label(c, separator=", ")}: "{c.quote}"')
     if answer.unsupported:
         print(f"\n({len(answer.unsupported)} unsupported sentence(s) removed)")
     t = answer.timings

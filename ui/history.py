@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant import Answer
+from ui.markup import line_label
 
 FILENAME = "history.sqlite3"
 SCHEMA_VERSION = 1
@@ -446,11 +447,7 @@ def _turn_markdown(i: int, turn: Turn) -> list[str]:
     if answer.citations and not answer.abstained:
         out += ["**Sources**", ""]
         for c in answer.citations:
-            first, last = c.lines
-            where = f"line {first}" if first == last else f"lines {first}\u2013{last}"
-            if c.page:
-                where += f", page {c.page}"
-            out.append(f"{c.n}. `{c.source}` ({where})")
+            out.append(f"{c.n}. `{c.source}` ({line_label(c, separator=', ')})")
             out += [f"   > {line}" if line.strip() else "   >" for line in c.quote.splitlines()]
         out.append("")
     return out

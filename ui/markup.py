@@ -115,12 +115,13 @@ def citation_passage(citation: Citation, hits: Sequence[Hit]) -> Passage:
     return Passage(citation.quote, 0, len(citation.quote))
 
 
-def line_label(citation: Citation) -> str:
-    """ "line 63", "lines 63-65", plus the page when there is one: "page 4" in a PDF, "slide 4" in a deck."""
+def line_label(citation: Citation, separator: str = " \u00b7 ") -> str:
+    """ "line 63", "lines 63-65", plus the page when there is one: "page 4" in a PDF, "slide 4" in a
+    deck, after `separator`. Every face says where a citation is this way (UI, export, CLI)."""
     first, last = citation.lines
     label = f"line {first}" if first == last else f"lines {first}\u2013{last}"
     if citation.page:
-        label += f" \u00b7 {page_label(citation.source)} {citation.page}"
+        label += f"{separator}{page_label(citation.source)} {citation.page}"
     return label
 
 
