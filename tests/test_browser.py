@@ -94,6 +94,21 @@ def app_url(tmp_path_factory):
 
 
 @contextlib.contextmanager
+def browser_page():
+    """A page of headless Debian Chromium, 1400x1000, closed after (tests/artifacts/ is made for
+    the screenshots)."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1400, "height": 1000})
+        finally:
+            browser.close()
+
+
+@contextlib.contextmanager
 def _streamlit(script: Path, data: Path, **env_vars: str):
     """`streamlit run script` on a free port with `data` as RAG_DATA_DIR; always stopped after."""
     log = data / "streamlit.log"
@@ -140,58 +155,52 @@ def _streamlit(script: Path, data: Path, **env_vars: str):
 
 @pytest.mark.timeout(1200)
 def test_ask_in_the_browser_and_open_the_cited_source(app_url):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(app_url)
+    with browser_page() as page:
+        page.goto(app_url)
 
-            # Empty data folder: the app offers to index the sample articles.
-            ingest_button = page.get_by_role("button", name="Ingest the sample articles")
-            expect(ingest_button).to_be_visible(timeout=STARTUP_S * 1000)
-            page.screenshot(path=ARTIFACTS / "browser_01_no_index.png")
-            ingest_button.click()
-            sidebar = page.get_by_test_id("stSidebar")
-            expect(sidebar.get_by_text(re.compile(r"5 added"))).to_be_visible(timeout=INGEST_S * 1000)
-            expect(sidebar.get_by_test_id("stMetricValue").first).to_have_text("5")
-            page.screenshot(path=ARTIFACTS / "browser_02_indexed.png")
+        # Empty data folder: the app offers to index the sample articles.
+        ingest_button = page.get_by_role("button", name="Ingest the sample articles")
+        expect(ingest_button).to_be_visible(timeout=STARTUP_S * 1000)
+        page.screenshot(path=ARTIFACTS / "browser_01_no_index.png")
+        ingest_button.click()
+        sidebar = page.get_by_test_id("stSidebar")
+        expect(sidebar.get_by_text(re.compile(r"5 added"))).to_be_visible(timeout=INGEST_S * 1000)
+        expect(sidebar.get_by_test_id("stMetricValue").first).to_have_text("5")
+        page.screenshot(path=ARTIFACTS / "browser_02_indexed.png")
 
-            box = page.get_by_test_id("stChatInputTextArea")
-            box.fill(QUESTION)
-            box.press("Enter")
-            expect(page.get_by_text(QUESTION)).to_be_visible(timeout=30_000)
-            page.screenshot(path=ARTIFACTS / "browser_03_asked.png")
+        box = page.get_by_test_id("stChatInputTextArea")
+        box.fill(QUESTION)
+        box.press("Enter")
+        expect(page.get_by_text(QUESTION)).to_be_visible(timeout=30_000)
+        page.screenshot(path=ARTIFACTS / "browser_03_asked.png")
 
-            # The facts line is drawn once the streamed answer is complete.
-            facts = page.get_by_text(re.compile(r"passages cited|none answers"))
-            expect(facts).to_be_visible(timeout=ANSWER_S * 1000)
-            page.screenshot(path=ARTIFACTS / "browser_04_answer.png")
-            expect(facts).to_contain_text("qwen2.5-coder-0.5b")  # the real model answered
-            answer = page.locator(".dc-answer").last
-            expect(answer).to_contain_text(FACT)
-            expect(answer.locator(".dc-cite").first).to_have_text(re.compile(r"\[\d+\]"))
+        # The facts line is drawn once the streamed answer is complete.
+        facts = page.get_by_text(re.compile(r"passages cited|none answers"))
+        expect(facts).to_be_visible(timeout=ANSWER_S * 1000)
+        page.screenshot(path=ARTIFACTS / "browser_04_answer.png")
+        expect(facts).to_contain_text("qwen2.5-coder-0.5b")  # the real model answered
+        answer = page.locator(".dc-answer").last
+        expect(answer).to_contain_text(FACT)
+        expect(answer.locator(".dc-cite").first).to_have_text(re.compile(r"\[\d+\]"))
 
-            files = page.locator(".dc-src-file")
-            names = files.all_inner_texts()
-            assert SOURCE in names, names
-            card = names.index(SOURCE)
-            passage_mark = page.locator(".dc-src-passage").nth(card).locator("mark")
-            expect(passage_mark).to_contain_text("Hyun Seung-soo")
+        files = page.locator(".dc-src-file")
+        names = files.all_inner_texts()
+        assert SOURCE in names, names
+        card = names.index(SOURCE)
+        passage_mark = page.locator(".dc-src-passage").nth(card).locator("mark")
+        expect(passage_mark).to_contain_text("Hyun Seung-soo")
 
-            page.get_by_role("button", name="Open in document").nth(card).click()
-            dialog = page.get_by_role("dialog")
-            expect(dialog).to_be_visible(timeout=30_000)
-            mark = dialog.locator("mark.dc-mark")
-            expect(mark).to_have_count(1)
-            expect(mark).to_contain_text(FACT)
-            expect(mark).to_be_in_viewport(timeout=10_000)  # scrolled to the cited sentence
-            expect(dialog.locator(".dc-doc")).to_contain_text("close")  # the whole document
-            page.screenshot(path=ARTIFACTS / "browser_05_document.png")
-        finally:
-            browser.close()
+        page.get_by_role("button", name="Open in document").nth(card).click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_be_visible(timeout=30_000)
+        mark = dialog.locator("mark.dc-mark")
+        expect(mark).to_have_count(1)
+        expect(mark).to_contain_text(FACT)
+        expect(mark).to_be_in_viewport(timeout=10_000)  # scrolled to the cited sentence
+        expect(dialog.locator(".dc-doc")).to_contain_text("close")  # the whole document
+        page.screenshot(path=ARTIFACTS / "browser_05_document.png")
 
 
 # A scripted model that answers with the first evidence sentence, cited [1].
@@ -241,65 +250,58 @@ def _last_cited_files(page) -> list[str]:
 def test_collections_in_the_browser(hooked_app_url, tmp_path: Path):
     """Create a collection, upload a .docx into it, ask and see it cited; back in the default
     collection the same question never cites it."""
-    from playwright.sync_api import expect, sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     import docx  # python-docx, as a user's word processor would write it
+    from playwright.sync_api import expect
 
     upload = tmp_path / "keeper.docx"
     report = docx.Document()
     report.add_heading("Lighthouses of the north coast", level=1)
     report.add_paragraph(KEEPER.strip())
     report.save(upload)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(hooked_app_url)
-            sidebar = page.get_by_test_id("stSidebar")
+    with browser_page() as page:
+        page.goto(hooked_app_url)
+        sidebar = page.get_by_test_id("stSidebar")
 
-            # The default collection gets the sample articles.
-            ingest_button = page.get_by_role("button", name="Ingest the sample articles")
-            expect(ingest_button).to_be_visible(timeout=STARTUP_S * 1000)
-            ingest_button.click()
-            expect(sidebar.get_by_text(re.compile(r"5 added"))).to_be_visible(timeout=INGEST_S * 1000)
+        # The default collection gets the sample articles.
+        ingest_button = page.get_by_role("button", name="Ingest the sample articles")
+        expect(ingest_button).to_be_visible(timeout=STARTUP_S * 1000)
+        ingest_button.click()
+        expect(sidebar.get_by_text(re.compile(r"5 added"))).to_be_visible(timeout=INGEST_S * 1000)
 
-            # A new collection, chosen at once and empty.
-            sidebar.get_by_text("New collection").click()
-            name_box = sidebar.get_by_label("Name")
-            name_box.fill("lighthouses")
-            name_box.press("Enter")
-            sidebar.get_by_role("button", name="Create collection").click()
-            expect(sidebar.get_by_text("Collection lighthouses is ready")).to_be_visible(timeout=60_000)
-            picker = sidebar.get_by_role("combobox", name="Collection")
-            expect(picker).to_have_value("lighthouses")
-            expect(sidebar.get_by_text("No documents indexed yet.")).to_be_visible()
+        # A new collection, chosen at once and empty.
+        sidebar.get_by_text("New collection").click()
+        name_box = sidebar.get_by_label("Name")
+        name_box.fill("lighthouses")
+        name_box.press("Enter")
+        sidebar.get_by_role("button", name="Create collection").click()
+        expect(sidebar.get_by_text("Collection lighthouses is ready")).to_be_visible(timeout=60_000)
+        picker = sidebar.get_by_role("combobox", name="Collection")
+        expect(picker).to_have_value("lighthouses")
+        expect(sidebar.get_by_text("No documents indexed yet.")).to_be_visible()
 
-            # Upload into it.
-            sidebar.locator("input[type=file]").set_input_files(str(upload))
-            expect(sidebar.get_by_text("Added keeper.docx.")).to_be_visible(timeout=INGEST_S * 1000)
-            expect(sidebar.get_by_test_id("stMetricValue").first).to_have_text("1")
-            page.screenshot(path=ARTIFACTS / "browser_collections_01_uploaded.png")
+        # Upload into it.
+        sidebar.locator("input[type=file]").set_input_files(str(upload))
+        expect(sidebar.get_by_text("Added keeper.docx.")).to_be_visible(timeout=INGEST_S * 1000)
+        expect(sidebar.get_by_test_id("stMetricValue").first).to_have_text("1")
+        page.screenshot(path=ARTIFACTS / "browser_collections_01_uploaded.png")
 
-            box = page.get_by_test_id("stChatInputTextArea")
-            box.fill(KEEPER_QUESTION)
-            box.press("Enter")
-            assert set(_last_cited_files(page)) == {"keeper.docx"}
-            expect(page.locator(".dc-answer").last).to_contain_text("Ingrid Solberg")
-            page.screenshot(path=ARTIFACTS / "browser_collections_02_answer.png")
+        box = page.get_by_test_id("stChatInputTextArea")
+        box.fill(KEEPER_QUESTION)
+        box.press("Enter")
+        assert set(_last_cited_files(page)) == {"keeper.docx"}
+        expect(page.locator(".dc-answer").last).to_contain_text("Ingrid Solberg")
+        page.screenshot(path=ARTIFACTS / "browser_collections_02_answer.png")
 
-            # Back to the default collection: the same question never cites the upload.
-            picker.click()
-            page.get_by_role("option", name="documents").click()
-            expect(picker).to_have_value("documents")
-            expect(sidebar.get_by_test_id("stMetricValue").first).to_have_text("5")
-            box.fill(KEEPER_QUESTION)
-            box.press("Enter")
-            expect(page.get_by_test_id("stChatMessage")).to_have_count(4, timeout=ANSWER_S * 1000)
-            cited = _last_cited_files(page)
-            assert "keeper.docx" not in cited, cited
-            expect(page.get_by_test_id("stChatMessage").last).not_to_contain_text("keeper.docx")
-            expect(page.get_by_test_id("stChatMessage").last).not_to_contain_text("Ingrid Solberg")
-            page.screenshot(path=ARTIFACTS / "browser_collections_03_default.png")
-        finally:
-            browser.close()
+        # Back to the default collection: the same question never cites the upload.
+        picker.click()
+        page.get_by_role("option", name="documents").click()
+        expect(picker).to_have_value("documents")
+        expect(sidebar.get_by_test_id("stMetricValue").first).to_have_text("5")
+        box.fill(KEEPER_QUESTION)
+        box.press("Enter")
+        expect(page.get_by_test_id("stChatMessage")).to_have_count(4, timeout=ANSWER_S * 1000)
+        cited = _last_cited_files(page)
+        assert "keeper.docx" not in cited, cited
+        expect(page.get_by_test_id("stChatMessage").last).not_to_contain_text("keeper.docx")
+        expect(page.get_by_test_id("stChatMessage").last).not_to_contain_text("Ingrid Solberg")
+        page.screenshot(path=ARTIFACTS / "browser_collections_03_default.png")

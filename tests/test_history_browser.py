@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_browser import CHROMIUM, CHROMIUM_ARGS, _streamlit
+from test_browser import _need_browser, _streamlit, browser_page
 
 from assistant.retrieval.embedder import HashEmbedder
 from assistant.settings import Settings
@@ -37,9 +37,7 @@ def streamlit_server(data: Path):
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/test.sh does it)")
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the 'test' extra)")
+    _need_browser()
     data = tmp_path / "data"
     ingest([ROOT / "seeds"], settings=Settings(data_dir=data, backend="extractive"), embedder=HashEmbedder(64))
     return data
@@ -89,52 +87,46 @@ def screenshot_sidebar(page, path: Path) -> None:
 
 @pytest.mark.timeout(900)
 def test_chats_survive_a_reload_and_a_server_restart(data_dir):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            with streamlit_server(data_dir) as url:
-                page.goto(url)
-                expect(page.get_by_test_id("stChatInputTextArea")).to_be_visible(timeout=STARTUP_S * 1000)
-                for i, question in enumerate(QUESTIONS):
-                    ask(page, question, i)
-                before = shown(page)
-                assert SOURCE in before[1] and len(before[0]) == 2, before
-                page.screenshot(path=ARTIFACTS / "history_01_asked.png")
+    with browser_page() as page:
+        with streamlit_server(data_dir) as url:
+            page.goto(url)
+            expect(page.get_by_test_id("stChatInputTextArea")).to_be_visible(timeout=STARTUP_S * 1000)
+            for i, question in enumerate(QUESTIONS):
+                ask(page, question, i)
+            before = shown(page)
+            assert SOURCE in before[1] and len(before[0]) == 2, before
+            page.screenshot(path=ARTIFACTS / "history_01_asked.png")
 
-                page.reload()  # a new session: the conversation is gone from the page...
-                reopen(page, QUESTIONS[0])  # ...and comes back from the sidebar
-                assert shown(page) == before
-                expect(page.locator(".dc-src-passage mark").first).to_be_visible()
-                page.screenshot(path=ARTIFACTS / "history_02_reopened.png")
+            page.reload()  # a new session: the conversation is gone from the page...
+            reopen(page, QUESTIONS[0])  # ...and comes back from the sidebar
+            assert shown(page) == before
+            expect(page.locator(".dc-src-passage mark").first).to_be_visible()
+            page.screenshot(path=ARTIFACTS / "history_02_reopened.png")
 
-            with streamlit_server(data_dir) as url:  # the same data folder, a new process
-                page.goto(url)
-                reopen(page, QUESTIONS[0])
-                assert shown(page) == before
-                page.screenshot(path=ARTIFACTS / "history_03_after_restart.png")
+        with streamlit_server(data_dir) as url:  # the same data folder, a new process
+            page.goto(url)
+            reopen(page, QUESTIONS[0])
+            assert shown(page) == before
+            page.screenshot(path=ARTIFACTS / "history_03_after_restart.png")
 
-                # A second chat is listed above the first; the first is unchanged.
-                page.get_by_role("button", name="New chat").click()
-                expect(page.locator(".dc-answer")).to_have_count(0)
-                ask(page, "Why might South Korea arm Ukraine?", 0)
-                sidebar = page.get_by_test_id("stSidebar")
-                listed = sidebar.locator(".st-key-chats-list button")
-                expect(listed).to_have_count(2, timeout=ANSWER_S * 1000)  # drawn at the end of the run
-                titles = listed.all_inner_texts()
-                assert [t.split("\n")[-1] for t in titles] == ["Why might South Korea arm Ukraine?", QUESTIONS[0]]
-                sidebar.get_by_text("This chat").click()
-                expect(sidebar.get_by_role("button", name="Delete chat")).to_be_visible()
-                screenshot_sidebar(page, ARTIFACTS / "sidebar.png")
+            # A second chat is listed above the first; the first is unchanged.
+            page.get_by_role("button", name="New chat").click()
+            expect(page.locator(".dc-answer")).to_have_count(0)
+            ask(page, "Why might South Korea arm Ukraine?", 0)
+            sidebar = page.get_by_test_id("stSidebar")
+            listed = sidebar.locator(".st-key-chats-list button")
+            expect(listed).to_have_count(2, timeout=ANSWER_S * 1000)  # drawn at the end of the run
+            titles = listed.all_inner_texts()
+            assert [t.split("\n")[-1] for t in titles] == ["Why might South Korea arm Ukraine?", QUESTIONS[0]]
+            sidebar.get_by_text("This chat").click()
+            expect(sidebar.get_by_role("button", name="Delete chat")).to_be_visible()
+            screenshot_sidebar(page, ARTIFACTS / "sidebar.png")
 
-                with page.expect_download() as download:
-                    sidebar.get_by_role("button", name="Export as Markdown").click()
-                assert download.value.suggested_filename == "Why-might-South-Korea-arm-Ukraine.md"
-                exported = Path(download.value.path()).read_text(encoding="utf-8")
-                assert exported.startswith("# Why might South Korea arm Ukraine?\n")
-                assert "**Sources**" in exported and "1. `" in exported and "   > " in exported
-        finally:
-            browser.close()
+            with page.expect_download() as download:
+                sidebar.get_by_role("button", name="Export as Markdown").click()
+            assert download.value.suggested_filename == "Why-might-South-Korea-arm-Ukraine.md"
+            exported = Path(download.value.path()).read_text(encoding="utf-8")
+            assert exported.startswith("# Why might South Korea arm Ukraine?\n")
+            assert "**Sources**" in exported and "1. `" in exported and "   > " in exported
