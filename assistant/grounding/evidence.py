@@ -36,6 +36,7 @@ _YES_NO = re.compile(
 DENSE_WEIGHT = 0.55  # sentence relevance = this * cosine + the rest * idf-weighted term coverage
 MIN_CENTRE_CHARS = 12  # a shorter line ("Timeouts", "Photo: AP") is shown only beside a better one
 MAX_GAP = 3  # characters (white space) between two sentences that follow each other
+MAX_BARE = 2  # short lines a window reaches past on each side (`_window`)
 
 
 def looks_like_instruction(text: str) -> bool:
@@ -211,15 +212,22 @@ def build_passages(
 
 
 def _window(sentences: Sequence[Sentence], k: int, radius: int) -> list[int]:
-    """Indexes of sentence `k` and up to `radius` sentences that follow each other around it."""
-    window = [k]
-    for _ in range(radius):
-        lo, hi = window[0], window[-1]
-        if lo > 0 and _follows(sentences[lo - 1], sentences[lo]):
-            window.insert(0, lo - 1)
-        if hi + 1 < len(sentences) and _follows(sentences[hi], sentences[hi + 1]):
-            window.append(hi + 1)
-    return window
+    """Indexes of sentence `k` and up to `radius` sentences that follow each other on either
+    side of it. Up to `MAX_BARE` lines too short to say anything (a code fence, "Photo: AP")
+    do not count towards `radius`: the window reaches past them to the next sentence."""
+    lo = hi = k
+    for step in (-1, 1):
+        counted = bare = 0
+        while counted < radius:
+            j = (lo if step < 0 else hi) + step
+            if not 0 <= j < len(sentences) or not _follows(sentences[min(j, j - step)], sentences[max(j, j - step)]):
+                break
+            lo, hi = min(lo, j), max(hi, j)
+            if len(sentences[j].text) >= MIN_CENTRE_CHARS or bare == MAX_BARE:
+                counted += 1
+            else:
+                bare += 1
+    return list(range(lo, hi + 1))
 
 
 def _runs(sentences: Sequence[Sentence], chosen: set[int]) -> list[list[int]]:
