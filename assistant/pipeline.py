@@ -380,9 +380,11 @@ def settled(
     threshold = settings.model_check_threshold
     passed, p_yes = model_check(model, messages, question.text, numbered(verdict.passages), verdict.text, threshold)
     checked = with_model_check(verdict, passed, p_yes)
-    if passed and checked.checks is not None and in_doubt(verdict, settings.model_decides):
-        failed = {name for name, ok in checked.checks.passed.items() if not ok}
-        checked = replace(checked, checks=replace(checked.checks, off=checked.checks.off | failed))
+    checks = checked.checks
+    assert checks is not None
+    if passed and in_doubt(verdict, settings.model_decides):
+        failed = {name for name, ok in checks.passed.items() if not ok}
+        checked = replace(checked, checks=replace(checks, off=checks.off | failed))
     return checked
 
 

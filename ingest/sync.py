@@ -339,6 +339,13 @@ def _sync(
     # While the model embeds one group, the previous group is written to the store by a
     # background thread (one group at a time, in order, each in crash-safe order).
     writer = _GroupWriter(store)
+
+    def submit(group: list[_Job]) -> int:
+        """Embed `group` (showing progress inside it) and hand it to the writer."""
+        guard.begin()
+        on_batch = _chunk_progress(progress, done, total, group)
+        return writer.submit(group, _embed_group(store, group, embedder, on_batch))
+
     try:
         for job in jobs:
             try:
@@ -362,10 +369,7 @@ def _sync(
                 continue
             group.append(job)
             if sum(len(j.chunks) for j in group) >= _GROUP_CHUNKS:
-                guard.begin()
-                embedded += writer.submit(
-                    group, _embed_group(store, group, embedder, _chunk_progress(progress, done, total, group))
-                )
+                embedded += submit(group)
                 done += len(group)
                 if progress:
                     progress(done, total, group[-1].source)
@@ -375,10 +379,7 @@ def _sync(
             else:
                 updated += 1
         if group:
-            guard.begin()
-            embedded += writer.submit(
-                group, _embed_group(store, group, embedder, _chunk_progress(progress, done, total, group))
-            )
+            embedded += submit(group)
         writer.wait()
     finally:
         writer.close()
