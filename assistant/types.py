@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ class Chunk:
         ordinal: Position of the chunk within its document (0-based).
         title: Document title (first heading or first non-empty line).
         page: 1-based PDF page (or .pptx slide) of `start`, else None.
+        page_starts: Document offsets inside the chunk where a later page starts (a PDF chunk
+            may run on from one page to the next), so that `page_at` can tell a quote's page.
     """
 
     id: str
@@ -41,6 +44,13 @@ class Chunk:
     ordinal: int
     title: str = ""
     page: int | None = None
+    page_starts: tuple[int, ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        """The page of document offset `offset` inside this chunk (None without pages)."""
+        if self.page is None:
+            return None
+        return self.page + bisect.bisect_right(self.page_starts, offset)
 
 
 @dataclass(frozen=True)
@@ -65,8 +75,8 @@ class Citation:
         lines: 1-based (first, last) line of the quote.
         quote: The exact supporting text (document_text[start:end]).
         chunk_id: The passage the quote lies in.
-        page: PDF page where the cited passage starts (a quote late in it may be on the next
-            page), or the .pptx slide (exact: passages never cross slides); else None.
+        page: The PDF page where the quote starts, or the .pptx slide; else None. (A chunk
+            stored before `Chunk.page_starts` existed names the page its passage starts on.)
     """
 
     n: int

@@ -82,6 +82,7 @@ def chunk_document(
                 ordinal=ordinal,
                 title=doc.title,
                 page=doc.page_at(start),
+                page_starts=tuple(p for p in doc.pages if start < p < end),
             )
         )
     return chunks

@@ -212,7 +212,12 @@ def test_a_chunk_never_crosses_a_slide_but_may_cross_a_pdf_page() -> None:
     ]
     # A PDF's sentence may run on to the next page: there one chunk holds all the pages.
     pdf = Document(text=text, title="t", kind="pdf", pages=starts)
-    assert [c.text for c in chunk_document(pdf, "d.pdf", chunk_tokens=100, overlap_tokens=10)] == [text]
+    [whole] = chunk_document(pdf, "d.pdf", chunk_tokens=100, overlap_tokens=10)
+    assert whole.text == text
+    # ... and knows where each later page starts in it, so a quote's page can be told.
+    assert whole.page_starts == starts[1:]
+    assert [whole.page_at(s) for s in starts] == [1, 2, 3, 4]
+    assert whole.page_at(starts[2] - 1) == 2
 
 
 def test_empty_and_boilerplate_only_documents() -> None:

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from format_files import make_docx, make_epub, make_pptx, make_rich_pptx
+from format_files import make_docx, make_epub, make_pdf, make_pptx, make_rich_pptx
 
 from assistant import Citation, ask, document_text
 from assistant.retrieval.store import Store
@@ -75,6 +75,27 @@ def test_a_citation_into_a_deck_says_slide(settings: Settings, hash_embedder, fo
     label = markup.line_label(cited)
     assert label.endswith("\u00b7 slide 4") and "page" not in label
     assert "slide 4" in markup.source_card_html(cited, markup.citation_passage(cited, answer.hits))
+
+
+def test_a_quote_on_the_second_page_of_a_chunk_cites_that_page(
+    settings: Settings, hash_embedder, tmp_path: Path
+) -> None:
+    # A PDF chunk may run on from one page to the next (a sentence can): the citation names the
+    # page its quote is on, not the page the chunk starts on. Also after the store's round trip.
+    docs = tmp_path / "pdf"
+    docs.mkdir()
+    pages = [["Ferry timetable.", "The morning ferry leaves at six."], ["The evening ferry returns at nine."]]
+    (docs / "ferry.pdf").write_bytes(make_pdf(pages))
+    ingest([docs], settings=settings, embedder=hash_embedder)
+    [chunk] = list(Store.open(settings, hash_embedder).iter_chunks())
+    doc = load_document(docs / "ferry.pdf", max_bytes=settings.max_file_bytes)
+    assert chunk.page == 1 and chunk.page_starts == (doc.pages[1],)
+    answer = ask(
+        "When does the evening ferry return?", settings=settings.replace(backend="extractive"), embedder=hash_embedder
+    )
+    cited = next(c for c in answer.citations if "evening ferry" in c.quote)
+    assert cited.page == doc.page_at(cited.start) == 2
+    assert markup.line_label(cited).endswith("page 2")
 
 
 def test_the_page_label_follows_the_document_kind() -> None:

@@ -95,7 +95,7 @@ class Sentence:
             lines=(first, last),
             quote=self.text,
             chunk_id=chunk.id,
-            page=chunk.page,
+            page=chunk.page_at(self.start),
         )
 
 

@@ -95,6 +95,7 @@ def _similarity(distance: float) -> float:
 
 
 def _chunk_metadata(chunk: Chunk) -> dict:
+    more = {"page_starts": ",".join(map(str, chunk.page_starts))} if chunk.page_starts else {}
     return {
         "source": chunk.source,
         "start": chunk.start,
@@ -104,6 +105,7 @@ def _chunk_metadata(chunk: Chunk) -> dict:
         "ordinal": chunk.ordinal,
         "title": chunk.title,
         "page": -1 if chunk.page is None else chunk.page,
+        **more,
     }
 
 
@@ -120,6 +122,7 @@ def _chunk_from(record_id: str, text: str, meta: dict) -> Chunk:
         ordinal=int(meta["ordinal"]),
         title=str(meta.get("title", "")),
         page=None if page < 0 else page,
+        page_starts=tuple(int(p) for p in str(meta.get("page_starts", "")).split(",") if p),
     )
 
 
