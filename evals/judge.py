@@ -6,9 +6,14 @@
   pipeline applies (the claim's numbers, names and words are in the passages, and it adds no
   negation they lack), every one counting: answers leave a sentence that fails only "words"
   to the model check, and the rules alone have no model to ask;
-* **llm**: a chat model asked for a one-word verdict, SUPPORTED or NOT_SUPPORTED (prompt
-  `prompts/judge.txt`, temperature 0, a handful of tokens). The judge is the local model by
-  default or any OpenAI-compatible endpoint (`make_chat_model`).
+* **llm**: a chat model asked one yes/no question, "does the evidence show that the proposed
+  answer is correct, with every name, number and date in it right?" (prompt
+  `prompts/judge.txt`; `prompts/judge_statement.txt` for a claim without a question;
+  temperature 0), read as the share of yes in P(yes) + P(no) for its first token
+  (`assistant.generation.llm.yes_probability`); the claim passes at `JUDGE_THRESHOLD` or
+  above. The judge is the local model by default or any OpenAI-compatible endpoint
+  (`make_chat_model`); an endpoint that sends no logprobs is asked for one token, and only a
+  "yes" passes.
 
 Modes: "rules" (deterministic only), "llm" (the model only), "both" (both must agree the
 claim is supported; the default when a judge model is given) and "answers": exactly the checks
@@ -17,20 +22,17 @@ one-token question in the answer prompt's form), to measure the checker in use. 
 asked when the rules pass, since a claim the rules reject is rejected anyway.
 
 With a question (`supports(claim, passages, question)` or `for_question`), the model judge
-reads the claim in HaluEval's "qa" form, the question followed by the answer sentence, the
-form its HaluEval accuracy is measured in: an answer such as "Robert Wood." states nothing on
-its own, and judged alone it is "not supported" however right it is. The rules get the
-question only in "answers" mode, as in the pipeline.
+reads the claim as the proposed answer to that question, the form its HaluEval accuracy is
+measured in: an answer such as "Robert Wood." states nothing on its own, and judged alone it
+is "not supported" however right it is. The rules get the question only in "answers" mode,
+as in the pipeline.
 
 Verdicts are cached per (claim, passages), so the repeated checks of citation precision cost
-nothing. A reply that is neither verdict counts as NOT supported and is counted in
-`Checker.stats["unparsed"]`, so a judge that rambles shows up in the numbers instead of
-silently passing claims.
+nothing.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,41 +40,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.errors import ModelUnavailableError
-from assistant.generation.llm import complete, make_chat_model
+from assistant.generation.llm import make_chat_model, yes_probability
 from assistant.generation.prompts import template
 from assistant.grounding.verify import CHECKS, Checks, Similarity, check_claim
 from assistant.pipeline import model_check, prompt_messages
 from assistant.protocols import ChatModel, Embedder
 from assistant.settings import DEFAULT_CHECKS, Settings
 
-__all__ = ["JUDGE_MODES", "Checker", "Verdict", "embedding_similarity", "parse_verdict"]
+__all__ = ["JUDGE_MODES", "JUDGE_THRESHOLD", "Checker", "Verdict", "embedding_similarity"]
 
 JUDGE_MODES = ("rules", "llm", "both", "answers")
 
-# NOT_SUPPORTED must be tested before SUPPORTED, which it contains.
-_NEGATIVE = re.compile(r"\b(?:NOT[\s_-]*SUPPORTED|UNSUPPORTED|NOT[\s_-]*SUPPORT)\b")
-_POSITIVE = re.compile(r"\bSUPPORTED\b")
-_NEGATIVE_START = re.compile(r"^(?:NOT|UNSUPPORT)")
-_POSITIVE_START = re.compile(r"^SUPPORT")
-
-
-def parse_verdict(reply: str) -> bool | None:
-    """Read a judge's reply: True for SUPPORTED, False for NOT_SUPPORTED, None for anything else.
-
-    Tolerates case, spacing, punctuation, markdown and a cut-off reply ("NOT_SUPP" from a
-    tight token limit): "SUPPORTED", " not_supported.", "**Not supported**" all parse.
-    """
-    text = reply.upper().replace("*", " ").replace("`", " ")
-    head = re.sub(r"^[^A-Z]+", "", text)
-    if _NEGATIVE_START.match(head):
-        return False
-    if _POSITIVE_START.match(head):
-        return True
-    if _NEGATIVE.search(text):
-        return False
-    if _POSITIVE.search(text):
-        return True
-    return None
+JUDGE_THRESHOLD = 0.5
+"""P(yes) a claim needs from the model judge. Chosen on the HaluEval tune half (60 questions,
+120 answers, the 1.5B model): see `evals/README.md`, "The faithfulness checker"."""
 
 
 @dataclass(frozen=True)
@@ -82,14 +63,16 @@ class Verdict:
     Attributes:
         supported: The final decision.
         rules: The deterministic verdict (None when the mode skips the rules).
-        llm: The model's verdict (None when not asked, or when its reply was unparsable).
-        reply: The model's raw reply, when it was asked.
+        llm: The model's verdict (None when not asked).
+        reply: What the model said, "P(yes) 0.734", when it was asked.
+        p_yes: The model's P(yes), when it was asked.
     """
 
     supported: bool
     rules: Checks | None = None
     llm: bool | None = None
     reply: str | None = None
+    p_yes: float | None = None
 
     @property
     def reason(self) -> str:
@@ -98,9 +81,7 @@ class Verdict:
             return ""
         if self.rules is not None and not self.rules.ok:
             return f"rules: {self.rules.reason}"
-        if self.reply is not None and self.llm is None:
-            return f"judge reply not understood: {self.reply.strip()[:40]!r}"
-        return "judge: NOT_SUPPORTED"
+        return f"judge: {self.reply}" if self.reply else "judge: not supported"
 
 
 def embedding_similarity(embedder: Embedder) -> Similarity:
@@ -133,8 +114,7 @@ class Checker:
     Attributes:
         mode: "rules", "llm" or "both".
         judge: The judge chat model (None in "rules" mode).
-        stats: Counters: "checks", "cache_hits", "llm_calls", "unparsed", "rules_rejected",
-            "llm_rejected".
+        stats: Counters: "checks", "cache_hits", "llm_calls", "rules_rejected", "llm_rejected".
     """
 
     def __init__(
@@ -143,7 +123,7 @@ class Checker:
         *,
         judge: ChatModel | None = None,
         similarity: Similarity | None = None,
-        max_tokens: int = 5,
+        judge_threshold: float = JUDGE_THRESHOLD,
         threshold: float = Settings.model_check_threshold,
     ) -> None:
         """Configure the checker; nothing is loaded here.
@@ -152,7 +132,7 @@ class Checker:
             mode: "rules", "llm" or "both"; default "both" with a judge, else "rules".
             judge: The chat model asked for verdicts (needed by "llm" and "both").
             similarity: Accepted for callers that pass one; the rules are lexical.
-            max_tokens: Reply budget of the judge; the verdict is one word.
+            judge_threshold: P(yes) the "llm" and "both" modes' judge needs.
             threshold: P(yes) the "answers" mode's model check needs (as in answers).
 
         Raises:
@@ -165,13 +145,12 @@ class Checker:
             raise ValueError(f"judge mode {mode!r} needs a judge model")
         self.mode = mode
         self.judge = judge if mode != "rules" else None
-        self.max_tokens = max_tokens
+        self.judge_threshold = judge_threshold
         self.threshold = threshold
         self.stats = {
             "checks": 0,
             "cache_hits": 0,
             "llm_calls": 0,
-            "unparsed": 0,
             "rules_rejected": 0,
             "llm_rejected": 0,
         }
@@ -283,19 +262,21 @@ class Checker:
             )
             llm, reply = passed, f"P(yes) {p_yes:.3f}"
         else:
-            reply = self._ask(f"{question} {claim}" if question else claim, passages)
-            llm = parse_verdict(reply)
+            p_yes = self._ask(claim, passages, question)
+            llm, reply = p_yes >= self.judge_threshold, f"P(yes) {p_yes:.3f}"
         with self._lock:
             self.stats["llm_calls"] += 1
-            if llm is None:
-                self.stats["unparsed"] += 1
-            elif not llm:
+            if not llm:
                 self.stats["llm_rejected"] += 1
-        return Verdict(bool(llm), rules, llm, reply)
+        return Verdict(llm, rules, llm, reply, p_yes)
 
-    def _ask(self, claim: str, passages: list[str]) -> str:
+    def _ask(self, claim: str, passages: list[str], question: str) -> float:
+        """The judge's P(yes) that `passages` show `claim` (an answer to `question`, if given) is right."""
         assert self.judge is not None
         evidence = "\n".join(f"[{i}] {' '.join(p.split())}" for i, p in enumerate(passages, start=1))
-        claim = " ".join(claim.split())
-        messages = [{"role": "user", "content": template("judge", "evals").format(evidence=evidence, claim=claim)}]
-        return complete(self.judge, messages, max_tokens=self.max_tokens, temperature=0.0)
+        claim, question = " ".join(claim.split()), " ".join(question.split())
+        if question:
+            prompt = template("judge", "evals").format(evidence=evidence, question=question, answer=claim)
+        else:
+            prompt = template("judge_statement", "evals").format(evidence=evidence, claim=claim)
+        return yes_probability(self.judge, [{"role": "user", "content": prompt}])

@@ -48,6 +48,7 @@ __all__ = [
     "normalize",
     "percentile",
     "score_answer",
+    "separation_auc",
     "simple_sentences",
     "source_accuracy",
     "split_sentences",
@@ -570,6 +571,16 @@ def mean(values: Iterable[float | None]) -> float | None:
     """Mean of the values that are not None; None when there are none."""
     kept = [float(v) for v in values if v is not None]
     return sum(kept) / len(kept) if kept else None
+
+
+def separation_auc(positives: Iterable[float], negatives: Iterable[float]) -> float | None:
+    """How well a score separates two groups: the chance that a random positive scores above a
+    random negative, ties counting half (ROC AUC; 0.5 is chance). None when a group is empty."""
+    pos, neg = [float(v) for v in positives], [float(v) for v in negatives]
+    if not pos or not neg:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
 
 
 @dataclass

@@ -70,6 +70,7 @@ from evals.metrics import (
     mrr_at_k,
     percentile,
     score_answer,
+    separation_auc,
     strip_markers,
     summarize,
     token_f1,
@@ -954,10 +955,11 @@ def _run_halueval(
     results = []
     for n, t in enumerate(triples):
         ctx.progress(n, len(triples), f"line {t.item} {t.label}")
-        # "qa": the question and the answer as one claim. Measured on the tune half with the
-        # 1.5B judge it beats the bare answer (0.65 vs 0.50 on 40 triples), which the model cannot
-        # judge without the question; phrasing it "The answer to ... is: ..." made it reject all.
-        claim = t.answer if claim_form == "answer" or checker.mode == "answers" else f"{t.question} {t.answer}"
+        # "qa": the model judge reads the answer as the proposed answer to the question (the
+        # rules check the answer alone, as without a question). The bare answer ("answer")
+        # states nothing the model can judge: on the tune half it scored 0.50 against 0.65
+        # for the question and the answer as one claim (40 triples, the earlier verdict prompt).
+        question = "" if claim_form == "answer" else t.question
         row = {
             "id": f"halueval-{t.item}-{t.label}",
             "category": t.label,
@@ -967,7 +969,7 @@ def _run_halueval(
         }
         try:
             # "answers" reads the answer with its question, as answers are checked.
-            verdict = checker.check(claim, [t.knowledge], t.question if checker.mode == "answers" else "")
+            verdict = checker.check(t.answer, [t.knowledge], t.question if checker.mode == "answers" else question)
         except ModelError as e:
             results.append({**row, "error": f"judge failed: {e}", "passed": False})
             continue
@@ -979,6 +981,7 @@ def _run_halueval(
                 "passed": verdict.supported == t.faithful,
                 "reason": verdict.reason,
                 "judge_reply": verdict.reply,
+                "p_yes": verdict.p_yes,
                 "notes": "knowledge: " + t.knowledge,
             }
         )
@@ -996,10 +999,11 @@ def _run_halueval(
         "hallucination_recall": tpr,
         "hallucination_precision": (sum(not r["faithful"] for r in flagged) / len(flagged)) if flagged else None,
         "faithful_recall": tnr,
-        "judge_unparsed_rate": checker.stats["unparsed"] / checker.stats["llm_calls"]
-        if checker.stats["llm_calls"]
-        else None,
     }
+    sections = []
+    if scored and all(r["p_yes"] is not None for r in scored):
+        headline["judge_auc"] = separation_auc((r["p_yes"] for r in faithful), (r["p_yes"] for r in halluc))
+        sections.append(("The model judge's P(yes) at other thresholds", _threshold_table(faithful, halluc)))
     lines = [
         "| checker | accuracy |",
         "|---|---:|",
@@ -1014,7 +1018,22 @@ def _run_halueval(
         f"{len(scored)} triples ({len(items)} items × right/hallucinated) of the {ctx.split} half.",
     ]
     meta = {"judge": checker.name, "judge_stats": dict(checker.stats), "claim": claim_form, "split": ctx.split}
-    return results, headline, meta, [("HaluEval QA: the checker against published judges", "\n".join(lines))]
+    return results, headline, meta, [("HaluEval QA: the checker against published judges", "\n".join(lines)), *sections]
+
+
+def _threshold_table(faithful: Sequence[Mapping], halluc: Sequence[Mapping]) -> str:
+    """Markdown: at each P(yes) threshold, the faithful answers passed and hallucinations caught,
+    to choose the judge's threshold on the tune half (see `evals.judge.JUDGE_THRESHOLD`)."""
+    lines = [
+        "| P(yes) threshold | faithful passed | hallucinations caught | balanced accuracy |",
+        "|---:|---:|---:|---:|",
+    ]
+    for step in range(1, 20):
+        threshold = step / 20
+        passed = sum(r["p_yes"] >= threshold for r in faithful) / len(faithful)
+        caught = sum(r["p_yes"] < threshold for r in halluc) / len(halluc)
+        lines.append(f"| {threshold:.2f} | {passed:.3f} | {caught:.3f} | {(passed + caught) / 2:.3f} |")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- clapnq

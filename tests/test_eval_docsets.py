@@ -672,7 +672,7 @@ def test_run_eval_docset_both_halves_with_the_baseline(tmp_path: Path, tiny_docs
 def test_run_eval_docset_reads_traces(tmp_path: Path, tiny_docset: Path, monkeypatch) -> None:
     real_ask = eval_run.ask
     monkeypatch.setattr(eval_run, "ask", lambda *a, **k: with_trace(real_ask(*a, **k)))
-    judge = ScriptedChat(["SUPPORTED"] * 200, name="scripted-judge")
+    judge = ScriptedChat(["yes"] * 200, name="scripted-judge")
     report = run_eval(
         tiny_docset,
         backend="openai",

@@ -59,7 +59,7 @@ def _ratio_metrics(headline: dict) -> dict:
 
 
 def test_runner_on_tiny_dataset_with_scripted_model(tmp_path: Path, tiny_dataset: Path) -> None:
-    judge = ScriptedChat(["SUPPORTED"] * 50, name="scripted-judge")
+    judge = ScriptedChat(["yes"] * 50, name="scripted-judge")
     report = run_eval(
         tiny_dataset,
         backend="openai",
@@ -101,7 +101,7 @@ def test_runner_on_tiny_dataset_with_scripted_model(tmp_path: Path, tiny_dataset
 
 
 def test_sentences_the_judge_rejects_fail_the_item(tmp_path: Path, tiny_dataset: Path) -> None:
-    judge = ScriptedChat(["NOT_SUPPORTED"] * 50, name="scripted-judge")
+    judge = ScriptedChat(["no"] * 50, name="scripted-judge")
     report = run_eval(
         tiny_dataset,
         backend="openai",
@@ -451,7 +451,8 @@ def test_halueval_adapter_limit_3(tmp_path: Path) -> None:
 
 @needs_benchmarks
 def test_halueval_adapter_with_scripted_judge(tmp_path: Path) -> None:
-    judge = ScriptedChat(["SUPPORTED", "garbage", "NOT_SUPPORTED", "NOT_SUPPORTED"], name="scripted-judge")
+    # A model without token probabilities: only "yes" passes, "garbage" counts as no.
+    judge = ScriptedChat(["yes", "garbage", "no", "no"], name="scripted-judge")
     report = run_eval(
         "halueval",
         limit=2,
@@ -462,8 +463,16 @@ def test_halueval_adapter_with_scripted_judge(tmp_path: Path) -> None:
         out=tmp_path / "reports",
         charts=False,
     )
-    assert report["headline"]["judge_unparsed_rate"] == pytest.approx(0.25)
+    # faithful passed, hallucinated caught, faithful rejected, hallucinated caught
+    assert report["headline"]["accuracy"] == pytest.approx(0.75)
+    assert report["headline"]["faithful_recall"] == pytest.approx(0.5)
     assert report["meta"]["judge_stats"]["llm_calls"] == 4
+    # P(yes) per answer: faithful 1.0 and 0.0, hallucinated 0.0 and 0.0.
+    p_yes = {(r["faithful"], r["p_yes"]) for r in report["results"]}
+    assert p_yes == {(True, 1.0), (True, 0.0), (False, 0.0)}
+    assert report["headline"]["judge_auc"] == pytest.approx(0.75)
+    md = (Path(report["report_dir"]) / "report.md").read_text(encoding="utf-8")
+    assert "| 0.50 | 0.500 | 1.000 | 0.750 |" in md  # the threshold table
 
 
 @needs_benchmarks

@@ -9,7 +9,7 @@ import pytest
 from assistant.errors import ModelUnavailableError
 from assistant.generation.llm import ScriptedChat
 from assistant.settings import Settings
-from evals.judge import Checker, embedding_similarity, parse_verdict
+from evals.judge import JUDGE_THRESHOLD, Checker, embedding_similarity
 from evals.metrics import citation_scores
 
 EVIDENCE = (
@@ -22,72 +22,70 @@ SUPPORTED_CLAIM = "North Korea planned to deploy a total of 12,000 elite troops.
 CONTRADICTED_CLAIM = "North Korea planned to deploy a total of 50,000 elite troops."
 
 
-# --------------------------------------------------------------------------- parsing
-
-
-@pytest.mark.parametrize(
-    ("reply", "expected"),
-    [
-        ("SUPPORTED", True),
-        ("Supported.", True),
-        (" supported", True),
-        ("**SUPPORTED**", True),
-        ("NOT_SUPPORTED", False),
-        (" not_supported.", False),
-        ("Not supported", False),
-        ("NOT-SUPPORTED", False),
-        ("UNSUPPORTED", False),
-        ("NOT_SUPP", False),  # cut off by the token limit
-        ("Verdict: NOT_SUPPORTED", False),
-        ("The claim is SUPPORTED", True),
-        ("", None),
-        ("Maybe", None),
-        ("I think so", None),
-        ("Yes", None),
-    ],
-)
-def test_parse_verdict(reply: str, expected: bool | None) -> None:
-    assert parse_verdict(reply) is expected
-
-
 # --------------------------------------------------------------------------- scripted judge
 
 
-def test_llm_mode_parses_verdicts_and_counts_garbage() -> None:
-    judge = ScriptedChat(["SUPPORTED", " not_supported.", "Well, it depends on"], name="judge")
+def test_llm_mode_passes_only_a_yes_from_a_model_without_probabilities() -> None:
+    """A judge that gives no token probabilities is asked for one token: only "yes" passes."""
+    judge = ScriptedChat(["Yes", " no.", "Well, it depends on"], name="judge")
     checker = Checker("llm", judge=judge)
     assert checker.supports("claim one", [EVIDENCE]) is True
     assert checker.supports("claim two", [EVIDENCE]) is False
     verdict = checker.check("claim three", [EVIDENCE])
-    assert verdict.supported is False and verdict.llm is None
-    assert "not understood" in verdict.reason
+    assert verdict.supported is False and verdict.llm is False
+    assert verdict.reason == "judge: P(yes) 0.000"
     assert checker.stats["llm_calls"] == 3
-    assert checker.stats["unparsed"] == 1
-    assert checker.stats["llm_rejected"] == 1
+    assert checker.stats["llm_rejected"] == 2
+
+
+class _Sure:
+    """A judge that reports a fixed P(yes), as the local model and logprob endpoints do."""
+
+    name = "sure"
+
+    def __init__(self, p_yes: float) -> None:
+        self.p_yes = p_yes
+        self.asked: list = []
+
+    def yes_probability(self, messages) -> float:
+        self.asked.append(messages)
+        return self.p_yes
+
+
+@pytest.mark.parametrize(("p_yes", "passes"), [(0.9, True), (JUDGE_THRESHOLD, True), (JUDGE_THRESHOLD - 0.01, False)])
+def test_llm_mode_passes_a_claim_at_the_threshold(p_yes: float, passes: bool) -> None:
+    verdict = Checker("llm", judge=_Sure(p_yes)).check(SUPPORTED_CLAIM, [EVIDENCE])
+    assert verdict.supported is passes and verdict.llm is passes
+    assert verdict.reply == f"P(yes) {p_yes:.3f}"
+
+
+def test_judge_threshold_is_configurable() -> None:
+    assert not Checker("llm", judge=_Sure(0.6), judge_threshold=0.7).supports(SUPPORTED_CLAIM, [EVIDENCE])
+    assert Checker("llm", judge=_Sure(0.6), judge_threshold=0.3).supports(SUPPORTED_CLAIM, [EVIDENCE])
 
 
 def test_llm_judge_gets_the_prompt_deterministically() -> None:
-    judge = ScriptedChat(["SUPPORTED"], name="judge")
+    judge = ScriptedChat(["yes"], name="judge")
     Checker("llm", judge=judge).supports(SUPPORTED_CLAIM, [EVIDENCE, BUDANOV])
     (messages,) = judge.calls
     prompt = messages[-1]["content"]
-    assert f"Claim: {SUPPORTED_CLAIM}" in prompt
+    assert f"Statement: {SUPPORTED_CLAIM}" in prompt and "Question:" not in prompt
     assert f"[1] {EVIDENCE}" in prompt and f"[2] {BUDANOV}" in prompt
-    assert "SUPPORTED or NOT_SUPPORTED" in prompt
+    assert prompt.rstrip().endswith("Answer yes or no.")
     options = judge.options[0]
     assert options["temperature"] == 0.0
-    assert options["max_tokens"] <= 8
+    assert options["max_tokens"] == 1
 
 
 def test_judge_reads_an_answer_with_its_question() -> None:
-    """A short answer is judged in HaluEval's "qa" form: the question, then the answer."""
-    judge = ScriptedChat(["SUPPORTED", "NOT_SUPPORTED"], name="judge")
+    """A short answer is judged as the proposed answer to its question (HaluEval's "qa" form)."""
+    judge = ScriptedChat(["yes", "no"], name="judge")
     checker = Checker("llm", judge=judge)
     question = "How many elite troops did North Korea plan to deploy?"
     assert checker.for_question(question)("12,000 [1].", [EVIDENCE])
-    assert f"Claim: {question} 12,000 [1]." in judge.calls[0][-1]["content"]
+    assert f"Question: {question}\nProposed answer: 12,000 [1].\n" in judge.calls[0][-1]["content"]
     assert not checker.supports("12,000 [1].", [EVIDENCE])  # without it: a separate verdict
-    assert "Claim: 12,000 [1]." in judge.calls[1][-1]["content"]
+    assert "Statement: 12,000 [1].\n" in judge.calls[1][-1]["content"]
 
 
 def test_rules_judge_ignores_the_question_outside_answers_mode() -> None:
@@ -100,7 +98,7 @@ def test_rules_judge_ignores_the_question_outside_answers_mode() -> None:
 
 
 def test_verdicts_are_cached_per_claim_and_passages() -> None:
-    judge = ScriptedChat(["SUPPORTED", "NOT_SUPPORTED"], name="judge")
+    judge = ScriptedChat(["yes", "no"], name="judge")
     checker = Checker("llm", judge=judge)
     assert checker.supports("a claim", [EVIDENCE])
     assert checker.supports("a claim", [EVIDENCE])  # cached: no second call
@@ -110,7 +108,7 @@ def test_verdicts_are_cached_per_claim_and_passages() -> None:
 
 
 def test_both_mode_needs_rules_and_judge() -> None:
-    judge = ScriptedChat(["NOT_SUPPORTED"], name="judge")
+    judge = ScriptedChat(["no"], name="judge")
     checker = Checker(judge=judge)
     assert checker.mode == "both"
     # The rules reject a changed number: the judge is not even asked.
@@ -124,7 +122,6 @@ def test_both_mode_needs_rules_and_judge() -> None:
         "checks": 2,
         "cache_hits": 0,
         "llm_calls": 1,
-        "unparsed": 0,
         "rules_rejected": 1,
         "llm_rejected": 1,
     }
@@ -137,8 +134,7 @@ def test_no_passages_is_never_supported_and_costs_no_call() -> None:
 
 def test_checker_plugs_into_citation_scores() -> None:
     judge = ScriptedChat(
-        [lambda messages: "SUPPORTED" if "12,000" in messages[-1]["content"].split("Claim:")[1] else "NOT_SUPPORTED"]
-        * 10,
+        [lambda messages: "yes" if "12,000" in messages[-1]["content"].split("Statement:")[1] else "no"] * 10,
         name="judge",
     )
     checker = Checker("llm", judge=judge)
@@ -211,9 +207,10 @@ def test_real_local_judge_on_obvious_pairs() -> None:
     except ModelUnavailableError as e:
         pytest.skip(f"the 1.5B judge model is not installed: {e}")
     checker = Checker("llm", judge=LocalChat(path, n_ctx=2048, name="judge-1.5b"))
-    assert checker.check(SUPPORTED_CLAIM, [EVIDENCE]).llm is True
-    assert checker.check(CONTRADICTED_CLAIM, [EVIDENCE]).llm is False
-    assert checker.stats["unparsed"] == 0
+    supported = checker.check(SUPPORTED_CLAIM, [EVIDENCE])
+    contradicted = checker.check(CONTRADICTED_CLAIM, [EVIDENCE])
+    assert supported.llm is True and contradicted.llm is False
+    assert supported.reply.startswith("P(yes) ") and contradicted.reply.startswith("P(yes) ")
 
 
 def test_answers_mode_is_the_checker_answers_get() -> None:

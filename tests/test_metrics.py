@@ -20,6 +20,7 @@ from evals.metrics import (
     normalize,
     percentile,
     score_answer,
+    separation_auc,
     simple_sentences,
     source_accuracy,
     summarize,
@@ -315,6 +316,13 @@ def test_retrieval_metrics() -> None:
     assert all_hit_at_k(ranked, [], 5) == 0.0
     with pytest.raises(ValueError):
         hit_at_k(ranked, gold, 0)
+
+
+def test_separation_auc() -> None:
+    assert separation_auc([0.9, 0.8], [0.1, 0.2]) == 1.0
+    assert separation_auc([0.1], [0.9]) == 0.0
+    assert separation_auc([0.5, 0.9], [0.5, 0.1]) == pytest.approx((0.5 + 1 + 1 + 1) / 4)  # a tie counts half
+    assert separation_auc([], [0.3]) is None
 
 
 def test_percentile_matches_linear_interpolation() -> None:
