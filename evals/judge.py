@@ -64,15 +64,18 @@ class Verdict:
         supported: The final decision.
         rules: The deterministic verdict (None when the mode skips the rules).
         llm: The model's verdict (None when not asked).
-        reply: What the model said, "P(yes) 0.734", when it was asked.
         p_yes: The model's P(yes), when it was asked.
     """
 
     supported: bool
     rules: Checks | None = None
     llm: bool | None = None
-    reply: str | None = None
     p_yes: float | None = None
+
+    @property
+    def reply(self) -> str | None:
+        """What the model said, "P(yes) 0.734" (None when it was not asked)."""
+        return None if self.p_yes is None else f"P(yes) {self.p_yes:.3f}"
 
     @property
     def reason(self) -> str:
@@ -256,27 +259,31 @@ class Checker:
                 return Verdict(True, rules)
         if self.mode == "answers":
             assert self.judge is not None
-            shown = "\n".join(f"[{i}] {' '.join(p.split())}" for i, p in enumerate(passages, start=1))
-            passed, p_yes = model_check(
+            shown = _numbered(passages)
+            llm, p_yes = model_check(
                 self.judge, prompt_messages(shown, question), question, shown, claim, self.threshold
             )
-            llm, reply = passed, f"P(yes) {p_yes:.3f}"
         else:
             p_yes = self._ask(claim, passages, question)
-            llm, reply = p_yes >= self.judge_threshold, f"P(yes) {p_yes:.3f}"
+            llm = p_yes >= self.judge_threshold
         with self._lock:
             self.stats["llm_calls"] += 1
             if not llm:
                 self.stats["llm_rejected"] += 1
-        return Verdict(llm, rules, llm, reply, p_yes)
+        return Verdict(llm, rules, llm, p_yes)
 
     def _ask(self, claim: str, passages: list[str], question: str) -> float:
         """The judge's P(yes) that `passages` show `claim` (an answer to `question`, if given) is right."""
         assert self.judge is not None
-        evidence = "\n".join(f"[{i}] {' '.join(p.split())}" for i, p in enumerate(passages, start=1))
+        evidence = _numbered(passages)
         claim, question = " ".join(claim.split()), " ".join(question.split())
         if question:
             prompt = template("judge", "evals").format(evidence=evidence, question=question, answer=claim)
         else:
             prompt = template("judge_statement", "evals").format(evidence=evidence, claim=claim)
         return yes_probability(self.judge, [{"role": "user", "content": prompt}])
+
+
+def _numbered(passages: Sequence[str]) -> str:
+    """The passages as the judge is shown them: "[1] ...", one a line, whitespace collapsed."""
+    return "\n".join(f"[{i}] {' '.join(p.split())}" for i, p in enumerate(passages, start=1))

@@ -951,15 +951,16 @@ def _run_halueval(
     if ctx.limit is not None:
         items = items[: ctx.limit]
     claim_form = claim_form or ("answer" if checker.mode == "rules" else "qa")
+    # "qa": the model judge reads the answer as the proposed answer to the question (the rules
+    # check the answer alone, as without a question); "answers" always reads it with its
+    # question, as answers are checked. The bare answer ("answer") states nothing the model can
+    # judge: on the tune half it scored 0.50 against 0.65 for the question and the answer as one
+    # claim (40 triples, the earlier verdict prompt).
+    with_question = claim_form == "qa" or checker.mode == "answers"
     triples = list(benchmarks.halueval_triples(tuple(items)))
     results = []
     for n, t in enumerate(triples):
         ctx.progress(n, len(triples), f"line {t.item} {t.label}")
-        # "qa": the model judge reads the answer as the proposed answer to the question (the
-        # rules check the answer alone, as without a question). The bare answer ("answer")
-        # states nothing the model can judge: on the tune half it scored 0.50 against 0.65
-        # for the question and the answer as one claim (40 triples, the earlier verdict prompt).
-        question = "" if claim_form == "answer" else t.question
         row = {
             "id": f"halueval-{t.item}-{t.label}",
             "category": t.label,
@@ -968,8 +969,7 @@ def _run_halueval(
             "answerable": True,
         }
         try:
-            # "answers" reads the answer with its question, as answers are checked.
-            verdict = checker.check(t.answer, [t.knowledge], t.question if checker.mode == "answers" else question)
+            verdict = checker.check(t.answer, [t.knowledge], t.question if with_question else "")
         except ModelError as e:
             results.append({**row, "error": f"judge failed: {e}", "passed": False})
             continue
