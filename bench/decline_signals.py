@@ -1,0 +1,196 @@
+"""Would a one-token model check turn answers to unanswerable questions into declines without
+throwing away correct answers? Measured before building one (the rule: a check that rejects
+shows what it stops against what it kills, per corpus, on tune halves).
+
+    .venv/bin/python bench/decline_signals.py --dataset bbc-news --answerable 24
+    .venv/bin/python bench/decline_signals.py --dataset tech-docs --backend openai   # a bigger model
+
+Every unanswerable question of the half and the first `--answerable` answerable ones are
+asked with the default pipeline (`ask()`). For each question it answered, the model is asked
+four yes/no questions and the share of yes in its first token (`llm.yes_probability`) kept:
+
+- check: the answer path's own model check (`prompts/check.txt`: passages, question, answer);
+- judge_style: the same, worded as the faithfulness judge ("do the passages show that the
+  proposed answer is correct ...?");
+- answerable: the question message with "do the passages above contain the answer?" appended,
+  answer not shown (it could run before drafting: it shares the answer prompt up to the question);
+- follow_up: a turn after the model's own draft ("is every name, number and date in it
+  stated in the passages ...?").
+
+It prints, per signal and threshold, answers to unanswerable questions it would stop and
+correct answers it would kill, and writes `bench/results/decline_signals-<dataset>.json` and a
+chart of the values by group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import chart_path, print_table, pyplot, write_result
+
+PROMPTS = Path(__file__).resolve().parent / "prompts"
+SIGNALS = ("check", "judge_style", "answerable", "follow_up")
+THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75)
+
+
+def signal_messages(messages: list[dict], question: str, passages: str, answer: str, draft: str) -> dict:
+    """The chat of each signal, all sharing the answer prompt's fixed prefix (`messages[:-1]`)."""
+    from assistant.generation.prompts import render
+
+    head = messages[:-1]
+    judge = (PROMPTS / "judge_style.txt").read_text(encoding="utf-8")
+    return {
+        "check": [
+            *head,
+            {"role": "user", "content": render("check", passages=passages, question=question, answer=answer)},
+        ],
+        "judge_style": [
+            *head,
+            {"role": "user", "content": judge.format(passages=passages, question=question, answer=answer)},
+        ],
+        "answerable": [
+            *head,
+            {"role": "user", "content": messages[-1]["content"] + (PROMPTS / "answerable.txt").read_text("utf-8")},
+        ],
+        "follow_up": [
+            *messages,
+            {"role": "assistant", "content": draft},
+            {"role": "user", "content": (PROMPTS / "follow_up.txt").read_text(encoding="utf-8").strip()},
+        ],
+    }
+
+
+def measure(question, docset, settings, model, embedder) -> dict:
+    """Ask one question, score the answer, and read every signal on it (when answered)."""
+    from assistant.api import ask
+    from assistant.generation.llm import yes_probability
+    from assistant.pipeline import prompt_messages, read_question
+    from evals import docsets
+    from evals.metrics import strip_markers
+
+    t0 = time.perf_counter()
+    answer = ask(question.question, settings=settings, chat_model=model, embedder=embedder).to_dict()
+    declined = bool(answer["abstained"]) or not answer["text"].strip()
+    cited = list(dict.fromkeys(c["source"] for c in answer["citations"]))
+    score = docsets.score_reply(question, docset.rules, answer["text"], declined, cited)
+    row = {
+        "id": question.id,
+        "answerable": question.answerable,
+        "declined": declined,
+        "correct": score.correct,
+        "seconds": time.perf_counter() - t0,
+        "signals": {},
+    }
+    trace = answer.get("trace") or {}
+    passages = "\n".join(trace.get("passages") or [])
+    draft = (trace.get("drafts") or [{}])[0].get("text", "")
+    if declined or not passages or not draft:
+        return row
+    messages = prompt_messages(passages, read_question(question.question, None, settings))
+    plain = strip_markers(answer["text"]).strip()
+    for name, chat in signal_messages(messages, question.question, passages, plain, draft).items():
+        t1 = time.perf_counter()
+        row["signals"][name] = {"p_yes": yes_probability(model, chat), "seconds": time.perf_counter() - t1}
+    return row
+
+
+def group(row: dict) -> str | None:
+    """ "stop" (an answer to an unanswerable question), "keep" (a correct answer) or None."""
+    if row["declined"] or not row["signals"]:
+        return None
+    if not row["answerable"]:
+        return "stop"
+    return "keep" if row["correct"] else None
+
+
+def tradeoffs(rows: list[dict]) -> list[dict]:
+    """Per signal and threshold: answers to unanswerable questions stopped, correct ones killed."""
+    out = []
+    for name in SIGNALS:
+        for t in THRESHOLDS:
+            below = [group(r) for r in rows if group(r) and r["signals"][name]["p_yes"] < t]
+            out.append({"signal": name, "threshold": t, "stops": below.count("stop"), "kills": below.count("keep")})
+    return out
+
+
+def chart(rows: list[dict], name: str) -> Path:
+    """P(yes) of each signal: answers to unanswerable questions beside correct answers."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for i, signal in enumerate(SIGNALS):
+        for offset, (kind, color) in enumerate((("stop", "tab:red"), ("keep", "tab:green"))):
+            ys = [r["signals"][signal]["p_yes"] for r in rows if group(r) == kind]
+            ax.scatter(
+                [i + (offset - 0.5) * 0.3] * len(ys),
+                ys,
+                color=color,
+                alpha=0.6,
+                s=18,
+                label=None if i else {"stop": "answer to an unanswerable question", "keep": "correct answer"}[kind],
+            )
+    ax.set_xticks(range(len(SIGNALS)), SIGNALS)
+    ax.set_ylabel("P(yes)")
+    ax.set_title(f"{name}: would a model check separate them?")
+    ax.legend(loc="lower right", fontsize=8)
+    path = chart_path(name)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", default="bbc-news", help="bbc-news, tech-docs or a docset folder")
+    parser.add_argument("--split", default="tune", choices=("tune", "test"))
+    parser.add_argument("--answerable", type=int, default=24, help="answerable questions to ask (all unanswerable are)")
+    parser.add_argument("--backend", default="local", choices=("local", "local-small", "openai"))
+    parser.add_argument("--benchmarks-dir", default=None)
+    args = parser.parse_args(argv)
+
+    from tqdm import tqdm
+
+    from assistant.generation.llm import make_chat_model
+    from assistant.retrieval.embedder import MiniLMEmbedder
+    from assistant.settings import Settings
+    from evals import docsets
+    from ingest import ingest
+
+    docset = docsets.load_docset(args.dataset, args.split, args.benchmarks_dir)
+    settings = Settings.from_env().replace(collection=docsets.docset_collection(docset))
+    embedder = MiniLMEmbedder()
+    ingest([docset.docs_dir], settings=settings, embedder=embedder)
+    model = make_chat_model(settings, args.backend)
+    half = [q for q in docset.questions if q.split == args.split]
+    chosen = [q for q in half if not q.answerable] + [q for q in half if q.answerable][: args.answerable]
+    rows = [measure(q, docset, settings, model, embedder) for q in tqdm(chosen, desc=f"{docset.name} {args.split}")]
+
+    table = tradeoffs(rows)
+    print_table(
+        ["signal", "threshold", "unanswerable stopped", "correct killed"],
+        [(t["signal"], t["threshold"], t["stops"], t["kills"]) for t in table],
+    )
+    groups = [group(r) for r in rows]
+    print(f"{groups.count('stop')} answers to unanswerable questions, {groups.count('keep')} correct answers")
+    name = f"decline_signals-{docset.name}"
+    path = write_result(
+        name,
+        {
+            "dataset": docset.name,
+            "split": args.split,
+            "model": model.name if model else None,
+            "tradeoffs": table,
+            "rows": rows,
+        },
+    )
+    print(f"wrote {path} and {chart(rows, name)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
