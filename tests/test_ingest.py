@@ -193,3 +193,25 @@ def test_kill9_mid_ingest_converges(tmp_path: Path, hash_embedder, delay: float)
     clean = Settings(data_dir=tmp_path / "clean")
     ingest([docs], settings=clean, embedder=hash_embedder)
     assert _store_state(settings, hash_embedder) == _store_state(clean, hash_embedder)
+
+
+def test_progress_shows_in_a_log_file_too_one_bar_per_phase(monkeypatch):
+    """With stderr not a terminal (CI, `nohup ... > log`), tqdm alone would print nothing; the
+    bar still writes each phase's start and end, and a new phase (answering after indexing)
+    gets its own bar instead of being swallowed by the closed one."""
+    import io
+
+    from ingest.progress import progress_bar
+
+    log = io.StringIO()  # not a terminal
+    monkeypatch.setattr(sys, "stderr", log)
+    progress = progress_bar("eval")
+    progress(0, 1, "indexing seeds/")
+    for n in range(1, 4):
+        progress(n, 3, f"file{n}.txt")
+    for n in range(0, 75):
+        progress(n, 74, f"item {n}")
+    lines = [line for line in log.getvalue().replace("\r", "\n").splitlines() if line.strip()]
+    assert any("3/3" in line and "file3.txt" in line for line in lines)
+    assert any("74/74" in line and "item 74" in line for line in lines)
+    assert len(lines) <= 6  # start and end of each phase, not a line per item
