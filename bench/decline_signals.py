@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from functools import cache
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -38,29 +39,31 @@ SIGNALS = ("check", "judge_style", "answerable", "follow_up")
 THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75)
 
 
+@cache
+def _prompt(name: str) -> str:
+    """One of `bench/prompts/<name>.txt`, read once."""
+    return (PROMPTS / f"{name}.txt").read_text(encoding="utf-8")
+
+
 def signal_messages(messages: list[dict], question: str, passages: str, answer: str, draft: str) -> dict:
     """The chat of each signal, all sharing the answer prompt's fixed prefix (`messages[:-1]`)."""
-    from assistant.generation.prompts import render
+    from assistant.pipeline import check_messages
 
     head = messages[:-1]
-    judge = (PROMPTS / "judge_style.txt").read_text(encoding="utf-8")
     return {
-        "check": [
-            *head,
-            {"role": "user", "content": render("check", passages=passages, question=question, answer=answer)},
-        ],
+        "check": check_messages(messages, question, passages, answer),
         "judge_style": [
             *head,
-            {"role": "user", "content": judge.format(passages=passages, question=question, answer=answer)},
+            {
+                "role": "user",
+                "content": _prompt("judge_style").format(passages=passages, question=question, answer=answer),
+            },
         ],
-        "answerable": [
-            *head,
-            {"role": "user", "content": messages[-1]["content"] + (PROMPTS / "answerable.txt").read_text("utf-8")},
-        ],
+        "answerable": [*head, {"role": "user", "content": messages[-1]["content"] + _prompt("answerable")}],
         "follow_up": [
             *messages,
             {"role": "assistant", "content": draft},
-            {"role": "user", "content": (PROMPTS / "follow_up.txt").read_text(encoding="utf-8").strip()},
+            {"role": "user", "content": _prompt("follow_up").strip()},
         ],
     }
 
