@@ -158,6 +158,9 @@ class Settings:
             values["model"] = env["RAG_MODEL"]
         if env.get("RAG_TOP_K"):
             values["top_k"] = int(env["RAG_TOP_K"])
+        for name in ("context_tokens", "max_passages", "passage_radius"):
+            if env.get(f"RAG_{name.upper()}"):
+                values[name] = int(env[f"RAG_{name.upper()}"])
         if env.get("RAG_MODEL_CHECK"):
             values["model_check"] = env["RAG_MODEL_CHECK"].strip().lower() not in ("0", "false", "no", "off")
         if env.get("RAG_CHECKS"):
@@ -184,6 +187,8 @@ class Settings:
             raise ValueError(f"unknown check(s) {', '.join(unknown)}; choose from {', '.join(CHECKS)}")
         if self.top_k < 1:
             raise ValueError("top_k must be at least 1")
+        if self.context_tokens < 1 or self.max_passages < 1 or self.passage_radius < 0:
+            raise ValueError("context_tokens and max_passages must be at least 1, passage_radius at least 0")
         if self.chunk_overlap_tokens >= self.chunk_tokens:
             raise ValueError("chunk_overlap_tokens must be smaller than chunk_tokens")
         return self

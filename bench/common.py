@@ -143,3 +143,25 @@ def one_line_chunk(source: str, text: str, title: str = ""):
         ordinal=0,
         title=title,
     )
+
+
+def docset_arguments(parser, default: str) -> None:
+    """The options of a docset benchmark: `--dataset`, `--split`, `--benchmarks-dir`."""
+    parser.add_argument("--dataset", default=default, help="bbc-news, tech-docs or a docset folder")
+    parser.add_argument("--split", default="tune", choices=("tune", "test"))
+    parser.add_argument("--benchmarks-dir", default=None)
+
+
+def indexed_docset(args):
+    """(docset, settings, embedder) for `args` of `docset_arguments`: the docset's documents
+    synced into their own collection with MiniLM (a re-run embeds nothing)."""
+    from assistant.retrieval.embedder import MiniLMEmbedder
+    from assistant.settings import Settings
+    from evals import docsets
+    from ingest import ingest
+
+    docset = docsets.load_docset(args.dataset, args.split, args.benchmarks_dir)
+    settings = Settings.from_env().replace(collection=docsets.docset_collection(docset))
+    embedder = MiniLMEmbedder()
+    ingest([docset.docs_dir], settings=settings, embedder=embedder)
+    return docset, settings, embedder

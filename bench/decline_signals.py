@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import chart_path, print_table, pyplot, write_result
+from bench.common import chart_path, docset_arguments, indexed_docset, print_table, pyplot, write_result
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 SIGNALS = ("check", "judge_style", "answerable", "follow_up")
@@ -149,25 +149,16 @@ def chart(rows: list[dict], name: str) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", default="bbc-news", help="bbc-news, tech-docs or a docset folder")
-    parser.add_argument("--split", default="tune", choices=("tune", "test"))
+    docset_arguments(parser, "bbc-news")
     parser.add_argument("--answerable", type=int, default=24, help="answerable questions to ask (all unanswerable are)")
     parser.add_argument("--backend", default="local", choices=("local", "local-small", "openai"))
-    parser.add_argument("--benchmarks-dir", default=None)
     args = parser.parse_args(argv)
 
     from tqdm import tqdm
 
     from assistant.generation.llm import make_chat_model
-    from assistant.retrieval.embedder import MiniLMEmbedder
-    from assistant.settings import Settings
-    from evals import docsets
-    from ingest import ingest
 
-    docset = docsets.load_docset(args.dataset, args.split, args.benchmarks_dir)
-    settings = Settings.from_env().replace(collection=docsets.docset_collection(docset))
-    embedder = MiniLMEmbedder()
-    ingest([docset.docs_dir], settings=settings, embedder=embedder)
+    docset, settings, embedder = indexed_docset(args)
     model = make_chat_model(settings, args.backend)
     half = [q for q in docset.questions if q.split == args.split]
     chosen = [q for q in half if not q.answerable] + [q for q in half if q.answerable][: args.answerable]

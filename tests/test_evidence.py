@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from assistant.generation.tokens import count_tokens
 from assistant.grounding.evidence import Sentence, build_passages
 from assistant.grounding.sentences import sentence_spans
+from assistant.settings import Settings
 from assistant.types import Chunk, Hit
 
 DOC = (
@@ -81,3 +84,11 @@ def test_windows_that_touch_merge_and_the_best_passage_comes_first() -> None:
         ranked, budget_tokens=budget(ranked, "Alpha", "Alpha") + budget(ranked, "Charlie", "Charlie"), radius=1
     )
     assert [p.text[:5] for p in apart] == ["Charl", "Alpha"]
+
+
+def test_what_the_model_is_shown_is_set_from_the_environment() -> None:
+    settings = Settings.from_env({"RAG_CONTEXT_TOKENS": "600", "RAG_MAX_PASSAGES": "8", "RAG_PASSAGE_RADIUS": "0"})
+    assert (settings.context_tokens, settings.max_passages, settings.passage_radius) == (600, 8, 0)
+    for name, value in (("RAG_PASSAGE_RADIUS", "-1"), ("RAG_MAX_PASSAGES", "0"), ("RAG_CONTEXT_TOKENS", "0")):
+        with pytest.raises(ValueError, match="passage_radius at least 0"):
+            Settings.from_env({name: value})
