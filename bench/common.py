@@ -101,6 +101,15 @@ def pyplot():
     return plt
 
 
+def save_chart(fig, name: str) -> Path:
+    """Save `fig` as `bench/results/<name>.png`, close it, and return the path."""
+    path = chart_path(name)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+    return path
+
+
 # ---- the HotpotQA corpus as a folder of files --------------------------------------------
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import chart_path, docset_arguments, indexed_docset, print_table, pyplot, write_result
+from bench.common import docset_arguments, indexed_docset, print_table, pyplot, save_chart, write_result
 
 # (top_k, context_tokens, max_passages, passage_radius); the first is the default settings.
 SETTINGS = (
@@ -137,11 +137,7 @@ def chart(table: list[dict], name: str) -> Path:
     ax.set_xlim(min(shares) - 0.1, 1.12)
     ax.set_xlabel("share of answerable items whose gold answer is in the passages shown")
     ax.set_title(f"{name} (first row: the default settings)")
-    path = chart_path(name)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_chart(fig, name)
 
 
 def main(argv: list[str] | None = None) -> int:

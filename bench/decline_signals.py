@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import chart_path, docset_arguments, indexed_docset, print_table, pyplot, write_result
+from bench.common import docset_arguments, indexed_docset, print_table, pyplot, save_chart, write_result
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 SIGNALS = ("check", "judge_style", "answerable", "follow_up")
@@ -140,11 +140,7 @@ def chart(rows: list[dict], name: str) -> Path:
     ax.set_ylabel("P(yes)")
     ax.set_title(f"{name}: would a model check separate them?")
     ax.legend(loc="lower right", fontsize=8)
-    path = chart_path(name)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_chart(fig, name)
 
 
 def main(argv: list[str] | None = None) -> int:
