@@ -168,3 +168,16 @@ def test_yes_probability_in_process_and_through_the_server_agree(small_chat: Loc
         assert 0.0 <= local <= 1.0 and (local > 0.5) is stated, (claim, local)
         # The same model and prompt: the server's top logprobs give the same share.
         assert remote == pytest.approx(local, abs=0.05), (claim, local, remote)
+
+
+def test_closing_local_models_frees_them_and_the_next_question_loads_again(small_gguf: Path) -> None:
+    from assistant.generation import llm
+
+    chat = LocalChat(small_gguf, n_ctx=1024, n_threads=2, name="small")
+    assert "".join(chat.stream(GROUNDED, max_tokens=8)).strip()
+    loaded = list(llm._loaded.values())
+    assert loaded
+    llm.close_local_models()
+    assert not llm._loaded
+    assert all(found.llama._model.model is None for found in loaded)  # llama.cpp's model freed
+    assert "Zorbla" in "".join(chat.stream(GROUNDED, max_tokens=16))  # loaded again on use

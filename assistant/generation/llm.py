@@ -12,6 +12,7 @@ original.
 
 from __future__ import annotations
 
+import atexit
 import re
 import threading
 import time
@@ -141,6 +142,26 @@ def unload_local_models() -> None:
     """Forget every loaded local model (memory is freed once no `LocalChat` stream holds one)."""
     with _loaded_guard:
         _loaded.clear()
+
+
+def close_local_models() -> None:
+    """Free every loaded local model now (later use loads it again).
+
+    Registered with `atexit`: a `Llama` left for the interpreter's final clean-up is freed after
+    llama_cpp's module globals are gone, and its `__del__` prints a TypeError traceback.
+    """
+    with _loaded_guard:
+        loaded = list(_loaded.values())
+        _loaded.clear()
+    for found in loaded:
+        if found.lock.acquire(timeout=5):  # not under a generation still running (it keeps it)
+            try:
+                found.llama.close()
+            finally:
+                found.lock.release()
+
+
+atexit.register(close_local_models)
 
 
 _OVERFLOW = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
