@@ -51,16 +51,14 @@ def label(setting: tuple[int, int, int, int]) -> str:
 
 
 def shown(question, rules, text: str, files: set[str]) -> dict:
-    """Are the gold answer and a gold source in the shown `text` / `files`?"""
-    said = rules.norm(text)
-    source = bool(files & {Path(s).name for s in question.sources})
-    if question.kind == "yesno":
-        answer = source
-    else:
-        answer = any(rules.norm(a) in said for a in question.answers) and all(
-            rules.norm(a) in said for a in question.also
-        )
-    return {"answer": answer, "source": source}
+    """Are the gold answer and a gold source in the shown `text` / `files`? The answer is
+    matched as the docset scores replies (`docsets.answer_ok`), except that for a yes/no item
+    (whose gold string is "yes" or "no") it counts as shown when a gold file is."""
+    from evals.docsets import answer_ok
+    from evals.metrics import source_accuracy
+
+    source = bool(source_accuracy(files, question.sources))
+    return {"answer": source if question.kind == "yesno" else answer_ok(question, rules, text), "source": source}
 
 
 def measure(questions, docset, settings, embedder) -> list[dict]:
@@ -73,11 +71,11 @@ def measure(questions, docset, settings, embedder) -> list[dict]:
     from assistant.retrieval.lexical import refresh_lexical_index
     from assistant.retrieval.retrieve import retrieve
     from assistant.retrieval.store import Store
-    from evals.baseline import PassageIndex
+    from evals import baseline
 
     store = Store.open(settings, embedder)
     index = refresh_lexical_index(store)
-    naive = PassageIndex.build(docset.docs_dir, embedder)
+    naive = baseline.PassageIndex.build(docset.docs_dir, embedder)
     rows = []
     for q in tqdm(questions, desc=f"{docset.name} passages"):
         question = read_question(q.question, None, settings)
@@ -93,7 +91,7 @@ def measure(questions, docset, settings, embedder) -> list[dict]:
             files = {Path(p.source).name for p in passages}
             row["settings"][label(setting)] = {**shown(q, docset.rules, text, files), "tokens": count_tokens(text)}
         chunks = naive.search(q.question, embedder)
-        text = "\n\n".join(f"[{n}] {c.text}" for n, c in enumerate(chunks, 1))
+        text = baseline.numbered(chunks)
         files = {Path(c.source).name for c in chunks}
         row["settings"]["baseline"] = {**shown(q, docset.rules, text, files), "tokens": count_tokens(text)}
         rows.append(row)

@@ -43,6 +43,7 @@ __all__ = [
     "PassageIndex",
     "cited_numbers",
     "load_passages",
+    "numbered",
     "pack_chunks",
     "paragraphs",
     "prompt_messages",
@@ -168,14 +169,18 @@ class PassageIndex:
 # --------------------------------------------------------------------------- answers
 
 
+def numbered(passages: Sequence[Passage]) -> str:
+    """The passages as the baseline shows them: `[1] text`, a blank line between."""
+    return "\n\n".join(f"[{n}] {p.text}" for n, p in enumerate(passages, start=1))
+
+
 def prompt_messages(question: str, passages: Sequence[Passage]) -> list[Message]:
     """The baseline's chat: the system message and one user message with the numbered passages."""
-    numbered = "\n\n".join(f"[{n}] {p.text}" for n, p in enumerate(passages, start=1))
     return [
         {"role": "system", "content": template("baseline_system", "evals").strip()},
         {
             "role": "user",
-            "content": template("baseline_question", "evals").format(passages=numbered, question=question),
+            "content": template("baseline_question", "evals").format(passages=numbered(passages), question=question),
         },
     ]
 

@@ -43,6 +43,7 @@ __all__ = [
     "Rules",
     "Score",
     "ablation",
+    "answer_ok",
     "check_names",
     "docset_collection",
     "draft_outcomes",
@@ -274,7 +275,8 @@ def yes_no_word(normalized: str) -> str | None:
     return found.group(1) if found else None
 
 
-def _answer_ok(question: DocsetQuestion, rules: Rules, text: str) -> bool:
+def answer_ok(question: DocsetQuestion, rules: Rules, text: str) -> bool:
+    """Does `text` hold the item's answer, by the docset's matching rules (`[n]` markers ignored)?"""
     said = rules.norm(strip_markers(text))  # markers are not content
     if question.kind == "yesno":
         word = yes_no_word(said)
@@ -300,10 +302,10 @@ def score_reply(question: DocsetQuestion, rules: Rules, text: str, declined: boo
         return Score(None, None, declined, declined)
     if declined:
         return Score(False, False, False, True)
-    answer_ok = _answer_ok(question, rules, text)
+    said_ok = answer_ok(question, rules, text)
     source_ok = bool(source_accuracy(list(cited_files), question.sources))
-    correct = answer_ok and (source_ok or not rules.citation_in_correct)
-    return Score(answer_ok, source_ok, correct, False)
+    correct = said_ok and (source_ok or not rules.citation_in_correct)
+    return Score(said_ok, source_ok, correct, False)
 
 
 # --------------------------------------------------------------------------- headline
