@@ -97,7 +97,7 @@ __all__ = [
 
 DATASETS = ("seeds", "hotpotqa", "halueval", "clapnq", *docsets.DOCSETS)
 BASELINES = ("none", "naive")
-BASELINE_DATASETS = ("seeds", *docsets.DOCSETS)
+BASELINE_DATASETS = ("seeds", "hotpotqa", "clapnq", *docsets.DOCSETS)
 """Datasets a baseline can run beside docchat (and any seeds-format .jsonl or docset folder)."""
 SEEDS_FILE = Path(__file__).resolve().parent / "datasets" / "seeds.jsonl"
 GATES_FILE = Path(__file__).resolve().parent / "gates.json"
@@ -310,6 +310,11 @@ def _digest(corpus: Sequence[Paragraph]) -> str:
     return h.hexdigest()[:16]
 
 
+def _bench_docs(ctx: _Context, name: str) -> Path:
+    """The folder a pooled benchmark corpus is written to (one .txt per paragraph)."""
+    return ctx.settings.data_dir / "benchmarks" / name
+
+
 def _bench_settings(ctx: _Context, name: str, corpus: Sequence[Paragraph]) -> Settings:
     """Write the pooled corpus as one .txt per paragraph and sync it into its own collection.
 
@@ -318,7 +323,7 @@ def _bench_settings(ctx: _Context, name: str, corpus: Sequence[Paragraph]) -> Se
     """
     from ingest import ingest
 
-    docs = ctx.settings.data_dir / "benchmarks" / name
+    docs = _bench_docs(ctx, name)
     docs.mkdir(parents=True, exist_ok=True)
     stamp = docs / ".corpus"
     digest = _digest(corpus)
@@ -857,6 +862,36 @@ def _run_docset(ctx: _Context, dataset: str | Path, checker: Checker) -> _Outcom
 # --------------------------------------------------------------------------- hotpotqa
 
 
+def _baseline_replies(ctx: _Context, questions: Sequence[str], docs: Path) -> list[BaselineReply]:
+    """The naive baseline's replies to `questions` over the pooled corpus folder `docs`, asked
+    after docchat's answers so that each keeps its own prompt prefix in the model's cache."""
+    assert ctx.baseline is not None
+    return [ctx.baseline.answer(q, docs) for q in _steps(ctx, questions, "baseline")]
+
+
+def _pooled_baseline_fields(reply: BaselineReply) -> dict:
+    """The baseline's reply to a pooled-corpus question, fields prefixed `baseline_`: what it
+    said, whether it declined, the paragraphs it cited (file stems) and its timings."""
+    return {
+        "baseline_answer": reply.text,
+        "baseline_declined": reply.declined,
+        "baseline_cited": [Path(f).stem for f in reply.cited_files],
+        "baseline_first_visible": reply.first_token,
+        "baseline_latency": reply.total,
+        "baseline_error": reply.error,
+    }
+
+
+def _first_visible_baseline(rows: Sequence[Mapping]) -> dict:
+    """Median time to the baseline's first token over the rows where one came."""
+    times = [r["baseline_first_visible"] for r in rows if r.get("baseline_first_visible") is not None]
+    return {"first_visible_p50_baseline": percentile(times, 50)} if times else {}
+
+
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} s"
+
+
 def _run_hotpotqa(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str, str]]]:
     data = benchmarks.load_hotpotqa(ctx.split, ctx.root)
     settings = _bench_settings(ctx, "hotpotqa", data.corpus)
@@ -899,10 +934,22 @@ def _run_hotpotqa(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str
                 latency=seconds,
                 error=error,
             )
+            row["first_visible"] = _first_visible(answer, seconds) if answer else seconds
             row["passed"] = row["passed"] and bool(row["contains_answer"])
         row["notes"] = "gold: " + " | ".join(row["gold"]) + " — retrieved: " + " | ".join(row["retrieved"])
         results.append(row)
     ctx.progress(len(questions), len(questions), "done")
+    if ctx.baseline is not None and answer_n:
+        docs = _bench_docs(ctx, "hotpotqa")
+        asked = questions[:answer_n]
+        for row, q, reply in zip(results, asked, _baseline_replies(ctx, [q.question for q in asked], docs)):
+            text = "" if reply.declined else strip_markers(reply.text)
+            row.update(
+                _pooled_baseline_fields(reply),
+                baseline_exact_match=exact_match(text, q.answers),
+                baseline_f1=token_f1(text, q.answers),
+                baseline_contains_answer=float(fact_present(text, q.answers)),
+            )
 
     headline: dict[str, Any] = {"n": float(len(results))}
     for k in (2, 5, 10):
@@ -918,8 +965,20 @@ def _run_hotpotqa(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str
                 "exact_match": mean(r["exact_match"] for r in answered),
                 "f1": mean(r["f1"] for r in answered),
                 "contains_answer": mean(r["contains_answer"] for r in answered),
+                "declined": mean(float(r["abstained"]) for r in answered),
+                "first_visible_p50": percentile([r["first_visible"] for r in answered], 50),
                 "latency_p50": percentile([r["latency"] for r in answered], 50),
                 "latency_p95": percentile([r["latency"] for r in answered], 95),
+            }
+        )
+    if answered and "baseline_f1" in answered[0]:
+        headline.update(
+            {
+                "exact_match_baseline": mean(r["baseline_exact_match"] for r in answered),
+                "f1_baseline": mean(r["baseline_f1"] for r in answered),
+                "contains_answer_baseline": mean(r["baseline_contains_answer"] for r in answered),
+                "declined_baseline": mean(float(r["baseline_declined"]) for r in answered),
+                **_first_visible_baseline(answered),
             }
         )
     table = ["| k | Hit@k | AllHit@k |", "|---:|---:|---:|"]
@@ -937,7 +996,21 @@ def _run_hotpotqa(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str
             f"{headline['contains_answer']:.3f}. Published reference (Yang et al. 2018, distractor "
             f"setting, 10 given paragraphs): F1 {HOTPOTQA_PUBLISHED_F1:.3f}; pooled retrieval is harder.",
         ]
+    if "f1_baseline" in headline:
+        table += [
+            "",
+            "| system | exact match | token F1 | gold answer contained | declined | first visible p50 |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for system, mark in (("docchat", ""), ("naive baseline", "_baseline")):
+            table.append(
+                f"| {system} | {headline['exact_match' + mark]:.3f} | {headline['f1' + mark]:.3f} | "
+                f"{headline['contains_answer' + mark]:.3f} | {headline['declined' + mark]:.3f} | "
+                f"{_seconds(headline.get('first_visible_p50' + mark))} |"
+            )
     meta = {"corpus_documents": len(data.corpus), "collection": settings.collection, "split": ctx.split}
+    if ctx.baseline is not None:
+        meta["baseline"] = ctx.baseline.name
     return results, headline, meta, [("HotpotQA pooled retrieval", "\n".join(table))]
 
 
@@ -1070,6 +1143,7 @@ def _run_clapnq(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str, 
                 {"n": c["n"], "source": c["source"], "quote": c["quote"]} for c in (answer or {}).get("citations", [])
             ],
             "abstention_ok": abstained != q.answerable,
+            "first_visible": _first_visible(answer, seconds) if answer else seconds,
             "latency": seconds,
             "error": error,
         }
@@ -1080,28 +1154,65 @@ def _run_clapnq(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str, 
         row["passed"] = bool(row["abstention_ok"] and not error)
         results.append(row)
     ctx.progress(len(questions), len(questions), "done")
+    if ctx.baseline is not None:
+        replies = _baseline_replies(ctx, [q.question for q in questions], _bench_docs(ctx, "clapnq"))
+        for row, q, reply in zip(results, questions, replies):
+            row.update(_pooled_baseline_fields(reply))
+            if q.answerable:
+                text = "" if reply.declined else strip_markers(reply.text)
+                row["baseline_correctness"] = token_f1(text, q.answer or "") if text else 0.0
+                row["baseline_source_ok"] = q.gold_key in row["baseline_cited"] if not reply.declined else None
+    headline = {"n": float(len(results)), **_clapnq_scores(results, "")}
+    headline["latency_p50"] = percentile([r["latency"] for r in results], 50)
+    headline["latency_p95"] = percentile([r["latency"] for r in results], 95)
+    if ctx.baseline is not None:
+        headline.update({f"{k}_baseline": v for k, v in _clapnq_scores(results, "baseline_").items()})
     abst = abstention_scores((r["answerable"], r["abstained"]) for r in results)
-    answerable = [r for r in results if r["answerable"]]
-    answered = [r for r in answerable if not r["abstained"]]
-    headline = {
-        "n": float(len(results)),
-        "abstention_precision": abst.precision,
-        "abstention_recall": abst.recall,
-        "abstention_f1": abst.f1,
-        "abstention_accuracy": abst.accuracy,
-        "answer_f1": mean(r["correctness"] for r in answerable),
-        "answer_f1_answered": mean(r["correctness"] for r in answered),
-        "source_accuracy": mean(float(bool(r["source_ok"])) for r in answered),
-        "latency_p50": percentile([r["latency"] for r in results], 50),
-        "latency_p95": percentile([r["latency"] for r in results], 95),
-    }
     body = (
         f"Abstention (positive = declined): tp {abst.tp}, fp {abst.fp} (declined an answerable "
         f"question), fn {abst.fn} (answered an unanswerable one), tn {abst.tn}. Corpus: "
         f"{len(data.corpus)} pooled gold passages. Answer F1 is token F1 against the long gold answer."
     )
+    if ctx.baseline is not None:
+        rows = [
+            "| system | abstention precision | abstention recall | answer F1 (answered) | source cited "
+            "| first visible p50 |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for system, mark in (("docchat", ""), ("naive baseline", "_baseline")):
+            rows.append(
+                f"| {system} | {_fixed(headline['abstention_precision' + mark])} | "
+                f"{_fixed(headline['abstention_recall' + mark])} | {_fixed(headline['answer_f1_answered' + mark])} | "
+                f"{_fixed(headline['source_accuracy' + mark])} | {_seconds(headline.get('first_visible_p50' + mark))} |"
+            )
+        body += "\n\n" + "\n".join(rows)
     meta = {"corpus_documents": len(data.corpus), "collection": settings.collection, "split": ctx.split}
+    if ctx.baseline is not None:
+        meta["baseline"] = ctx.baseline.name
     return results, headline, meta, [("CLAP NQ abstention", body)]
+
+
+def _clapnq_scores(rows: Sequence[Mapping], prefix: str) -> dict:
+    """Abstention and answer scores of one system (`prefix` "" for docchat, "baseline_")."""
+    declined = [bool(r["abstained"] if not prefix else r[prefix + "declined"]) for r in rows]
+    abst = abstention_scores((r["answerable"], d) for r, d in zip(rows, declined))
+    answerable = [r for r, d in zip(rows, declined) if r["answerable"]]
+    answered = [r for r, d in zip(rows, declined) if r["answerable"] and not d]
+    times = [r[prefix + "first_visible"] for r in rows if r.get(prefix + "first_visible") is not None]
+    return {
+        "abstention_precision": abst.precision,
+        "abstention_recall": abst.recall,
+        "abstention_f1": abst.f1,
+        "abstention_accuracy": abst.accuracy,
+        "answer_f1": mean(r[prefix + "correctness"] for r in answerable),
+        "answer_f1_answered": mean(r[prefix + "correctness"] for r in answered),
+        "source_accuracy": mean(float(bool(r[prefix + "source_ok"])) for r in answered),
+        "first_visible_p50": percentile(times, 50) if times else None,
+    }
+
+
+def _fixed(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 # --------------------------------------------------------------------------- reports
@@ -1176,10 +1287,12 @@ def _check_options(
         raise ValueError("halueval_claim must be 'answer' or 'qa'")
     if baseline not in (None, *BASELINES):
         raise ValueError(f"unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)}")
-    if baseline == "naive" and kind not in ("seeds", "docset"):
+    if baseline == "naive" and kind not in ("seeds", "docset", "hotpotqa", "clapnq"):
         raise EvalUsageError(
             f"--baseline naive runs with {', '.join(BASELINE_DATASETS)}, a seeds-format .jsonl or a docset folder"
         )
+    if baseline == "naive" and kind == "hotpotqa" and not limit:
+        raise EvalUsageError("--baseline naive with hotpotqa needs --limit N: only that many questions are answered")
 
 
 def _run_dataset(

@@ -12,7 +12,7 @@ from assistant.generation.llm import ScriptedChat
 from assistant.retrieval.embedder import HashEmbedder
 from assistant.settings import Settings
 from evals import run as eval_run
-from evals.benchmarks import DEFAULT_ROOT, BenchmarkDataMissing
+from evals.benchmarks import DEFAULT_ROOT, BenchmarkDataMissing, load_hotpotqa
 from evals.run import check_gate, gate_thresholds, load_gates, load_items, main, run_eval, select_items
 
 TINY_IDS = ("fact-01", "oos-01", "multiturn-04")
@@ -528,3 +528,84 @@ def test_clapnq_adapter_limit_3(tmp_path: Path) -> None:
     head = report["headline"]
     assert head["abstention_accuracy"] is not None and 0 <= head["abstention_accuracy"] <= 1
     assert 0 <= head["answer_f1"] <= 1
+
+
+def _baseline_prompt(messages: list[dict]) -> bool:
+    return "using only the passages above" in messages[-1]["content"]
+
+
+@needs_benchmarks
+def test_hotpotqa_answers_beside_the_baseline(tmp_path: Path) -> None:
+    # docchat's model finds nothing; the baseline replies with the gold answer: the report must
+    # score each system on its own reply, in the same run.
+    root = _trimmed_benchmarks(tmp_path)
+    gold = {q.question: q.answers[0] for q in load_hotpotqa("test", root).questions}
+
+    def reply(messages: list[dict]) -> str:
+        if _baseline_prompt(messages):
+            asked = next(q for q in gold if q in messages[-1]["content"])
+            return f"{gold[asked]} [1]"
+        return "NOT_FOUND"
+
+    model = ScriptedChat([reply] * 20, name="scripted")
+    report = run_eval(
+        "hotpotqa",
+        backend="openai",
+        baseline="naive",
+        limit=2,
+        settings=Settings(data_dir=tmp_path / "data"),
+        benchmarks_dir=root,
+        embedder=HashEmbedder(64),
+        chat_model=model,
+        out=tmp_path / "reports",
+        charts=False,
+    )
+    head = report["headline"]
+    assert head["answers_n"] == 2 and head["declined"] == 1.0 and head["f1"] == 0.0
+    assert head["exact_match_baseline"] == 1.0 and head["declined_baseline"] == 0.0
+    assert head["first_visible_p50_baseline"] is not None
+    assert sum(_baseline_prompt(c) for c in model.calls) == 2  # only the answered questions
+    answered = [r for r in report["results"] if "f1" in r]
+    assert all(r["baseline_answer"].endswith("[1]") and r["baseline_cited"] for r in answered)
+    md = (Path(report["report_dir"]) / "report.md").read_text(encoding="utf-8")
+    assert "| naive baseline | 1.000 | 1.000 | 1.000 | 0.000 |" in md
+
+
+@needs_benchmarks
+def test_clapnq_abstention_beside_the_baseline(tmp_path: Path) -> None:
+    # docchat declines everything, the baseline answers everything: recall 1.0 against 0.0.
+    root = _trimmed_benchmarks(tmp_path)
+    model = ScriptedChat(
+        [lambda m: "It is the first one [1]." if _baseline_prompt(m) else "NOT_FOUND"] * 20, name="scripted"
+    )
+    report = run_eval(
+        "clapnq",
+        backend="openai",
+        baseline="naive",
+        limit=3,
+        settings=Settings(data_dir=tmp_path / "data"),
+        benchmarks_dir=root,
+        embedder=HashEmbedder(64),
+        chat_model=model,
+        out=tmp_path / "reports",
+        charts=False,
+    )
+    head = report["headline"]
+    assert head["abstention_recall"] == 1.0 and head["abstention_precision"] == pytest.approx(1 / 3)
+    assert head["abstention_recall_baseline"] == 0.0 and head["answer_f1_answered"] is None
+    assert 0 < head["answer_f1_answered_baseline"] < 1
+    assert report["meta"]["baseline"] == "naive"
+    assert [r["baseline_declined"] for r in report["results"]] == [False, False, False]
+
+
+def test_hotpotqa_baseline_needs_a_limit(tmp_path: Path) -> None:
+    with pytest.raises(eval_run.EvalUsageError, match="needs --limit"):
+        run_eval(
+            "hotpotqa",
+            backend="openai",
+            baseline="naive",
+            settings=Settings(data_dir=tmp_path / "data"),
+            embedder=HashEmbedder(64),
+            chat_model=ScriptedChat(["x"]),
+            out=tmp_path / "reports",
+        )
