@@ -862,37 +862,7 @@ def _run_docset(ctx: _Context, dataset: str | Path, checker: Checker) -> _Outcom
 # --------------------------------------------------------------------------- hotpotqa
 
 
-def _baseline_replies(ctx: _Context, questions: Sequence[str], docs: Path) -> list[BaselineReply]:
-    """The naive baseline's replies to `questions` over the pooled corpus folder `docs`, asked
-    after docchat's answers so that each keeps its own prompt prefix in the model's cache."""
-    assert ctx.baseline is not None
-    return [ctx.baseline.answer(q, docs) for q in _steps(ctx, questions, "baseline")]
-
-
-def _pooled_baseline_fields(reply: BaselineReply) -> dict:
-    """The baseline's reply to a pooled-corpus question, fields prefixed `baseline_`: what it
-    said, whether it declined, the paragraphs it cited (file stems) and its timings."""
-    return {
-        "baseline_answer": reply.text,
-        "baseline_declined": reply.declined,
-        "baseline_cited": [Path(f).stem for f in reply.cited_files],
-        "baseline_first_visible": reply.first_token,
-        "baseline_latency": reply.total,
-        "baseline_error": reply.error,
-    }
-
-
-def _first_visible_baseline(rows: Sequence[Mapping]) -> dict:
-    """Median time to the baseline's first token over the rows where one came."""
-    times = [r["baseline_first_visible"] for r in rows if r.get("baseline_first_visible") is not None]
-    return {"first_visible_p50_baseline": percentile(times, 50)} if times else {}
-
-
-def _seconds(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f} s"
-
-
-def _run_hotpotqa(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str, str]]]:
+def _run_hotpotqa(ctx: _Context) -> _Outcome:
     data = benchmarks.load_hotpotqa(ctx.split, ctx.root)
     settings = _bench_settings(ctx, "hotpotqa", data.corpus)
     titles = {p.key: p.title for p in data.corpus}
@@ -918,37 +888,33 @@ def _run_hotpotqa(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str
         row["passed"] = bool(row["all_hit_at_10"])
         if n < answer_n:
             answer, seconds, error = _ask_safely(q.question, ctx, settings)
-            text = strip_markers(answer["text"]) if answer and not answer["abstained"] else ""
+            abstained = bool(answer and answer["abstained"])
+            text = strip_markers(answer["text"]) if answer and not abstained else ""
             row.update(
                 answer=answer["text"] if answer else "",
-                abstained=bool(answer and answer["abstained"]),
+                abstained=abstained,
                 citations=[
                     {"n": c["n"], "source": c["source"], "quote": c["quote"]}
                     for c in (answer or {}).get("citations", [])
                 ],
                 gold_answers=list(q.answers),
-                exact_match=exact_match(text, q.answers),
-                f1=token_f1(text, q.answers),
-                contains_answer=float(fact_present(text, q.answers)),
+                **_span_scores(text, q.answers),
                 correctness=token_f1(text, q.answers),
+                first_visible=_first_visible(answer, seconds) if answer else seconds,
                 latency=seconds,
                 error=error,
             )
-            row["first_visible"] = _first_visible(answer, seconds) if answer else seconds
             row["passed"] = row["passed"] and bool(row["contains_answer"])
         row["notes"] = "gold: " + " | ".join(row["gold"]) + " — retrieved: " + " | ".join(row["retrieved"])
         results.append(row)
     ctx.progress(len(questions), len(questions), "done")
-    if ctx.baseline is not None and answer_n:
-        docs = _bench_docs(ctx, "hotpotqa")
+    answered = results[:answer_n]
+    if ctx.baseline is not None and answered:
         asked = questions[:answer_n]
-        for row, q, reply in zip(results, asked, _baseline_replies(ctx, [q.question for q in asked], docs)):
+        for row, q, reply in zip(answered, asked, _baseline_replies(ctx, [q.question for q in asked], "hotpotqa")):
             text = "" if reply.declined else strip_markers(reply.text)
             row.update(
-                _pooled_baseline_fields(reply),
-                baseline_exact_match=exact_match(text, q.answers),
-                baseline_f1=token_f1(text, q.answers),
-                baseline_contains_answer=float(fact_present(text, q.answers)),
+                _pooled_baseline_fields(reply), **{f"baseline_{k}": v for k, v in _span_scores(text, q.answers).items()}
             )
 
     headline: dict[str, Any] = {"n": float(len(results))}
@@ -957,30 +923,14 @@ def _run_hotpotqa(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str
     for k in (2, 5, 10):
         headline[f"all_hit_at_{k}"] = mean(r[f"all_hit_at_{k}"] for r in results)
     headline["mrr_at_10"] = mean(r["mrr_at_10"] for r in results)
-    answered = [r for r in results if "f1" in r]
+    comparison = None
     if answered:
-        headline.update(
-            {
-                "answers_n": float(len(answered)),
-                "exact_match": mean(r["exact_match"] for r in answered),
-                "f1": mean(r["f1"] for r in answered),
-                "contains_answer": mean(r["contains_answer"] for r in answered),
-                "declined": mean(float(r["abstained"]) for r in answered),
-                "first_visible_p50": percentile([r["first_visible"] for r in answered], 50),
-                "latency_p50": percentile([r["latency"] for r in answered], 50),
-                "latency_p95": percentile([r["latency"] for r in answered], 95),
-            }
+        headline["answers_n"] = float(len(answered))
+        headline["latency_p95"] = percentile([r["latency"] for r in answered], 95)
+        comparison = _pooled_comparison(
+            ctx, answered, _hotpotqa_metrics, ["exact_match", "f1", "contains_answer", "false_declines"]
         )
-    if answered and "baseline_f1" in answered[0]:
-        headline.update(
-            {
-                "exact_match_baseline": mean(r["baseline_exact_match"] for r in answered),
-                "f1_baseline": mean(r["baseline_f1"] for r in answered),
-                "contains_answer_baseline": mean(r["baseline_contains_answer"] for r in answered),
-                "declined_baseline": mean(float(r["baseline_declined"]) for r in answered),
-                **_first_visible_baseline(answered),
-            }
-        )
+        headline.update(_flatten(comparison))
     table = ["| k | Hit@k | AllHit@k |", "|---:|---:|---:|"]
     table += [f"| {k} | {headline[f'hit_at_{k}']:.3f} | {headline[f'all_hit_at_{k}']:.3f} |" for k in (2, 5, 10)]
     table += [
@@ -996,22 +946,82 @@ def _run_hotpotqa(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str
             f"{headline['contains_answer']:.3f}. Published reference (Yang et al. 2018, distractor "
             f"setting, 10 given paragraphs): F1 {HOTPOTQA_PUBLISHED_F1:.3f}; pooled retrieval is harder.",
         ]
-    if "f1_baseline" in headline:
-        table += [
-            "",
-            "| system | exact match | token F1 | gold answer contained | declined | first visible p50 |",
-            "|---|---:|---:|---:|---:|---:|",
-        ]
-        for system, mark in (("docchat", ""), ("naive baseline", "_baseline")):
-            table.append(
-                f"| {system} | {headline['exact_match' + mark]:.3f} | {headline['f1' + mark]:.3f} | "
-                f"{headline['contains_answer' + mark]:.3f} | {headline['declined' + mark]:.3f} | "
-                f"{_seconds(headline.get('first_visible_p50' + mark))} |"
-            )
     meta = {"corpus_documents": len(data.corpus), "collection": settings.collection, "split": ctx.split}
     if ctx.baseline is not None:
         meta["baseline"] = ctx.baseline.name
-    return results, headline, meta, [("HotpotQA pooled retrieval", "\n".join(table))]
+    return _Outcome(results, headline, meta, [("HotpotQA pooled retrieval", "\n".join(table))], comparison)
+
+
+def _span_scores(text: str, answers: Sequence[str]) -> dict:
+    """A reply scored against short gold answers (empty text for a decline)."""
+    return {
+        "exact_match": exact_match(text, answers),
+        "f1": token_f1(text, answers),
+        "contains_answer": float(fact_present(text, answers)),
+    }
+
+
+def _hotpotqa_metrics(rows: Sequence[Mapping], prefix: str) -> dict:
+    """One system's HotpotQA answer scores (`prefix` "" for docchat, "baseline_")."""
+    return {
+        "exact_match": mean(r[prefix + "exact_match"] for r in rows),
+        "f1": mean(r[prefix + "f1"] for r in rows),
+        "contains_answer": mean(r[prefix + "contains_answer"] for r in rows),
+        "false_declines": mean(float(_declined(r, prefix)) for r in rows),  # every question has an answer
+        **_timings(rows, prefix),
+    }
+
+
+def _declined(row: Mapping, prefix: str) -> bool:
+    return bool(row[prefix + "declined"] if prefix else row["abstained"])
+
+
+def _timings(rows: Sequence[Mapping], prefix: str) -> dict:
+    """Medians of the time to something visible (docchat: first verified sentence; baseline:
+    first token) and to the whole answer."""
+    first = [r[prefix + "first_visible"] for r in rows if r.get(prefix + "first_visible") is not None]
+    return {
+        "latency_first_visible_p50": percentile(first, 50) if first else None,
+        "latency_p50": percentile([r[prefix + "latency"] for r in rows], 50),
+    }
+
+
+def _pooled_comparison(ctx: _Context, rows: Sequence[Mapping], metrics, chart: list[str]) -> dict:
+    """docchat (and the baseline, when it ran) over the answered rows of a pooled set, in the
+    `comparison` form the report draws; `metrics(rows, prefix)` scores one system."""
+    return {
+        "halves": {
+            ctx.split: {
+                "n": len(rows),
+                "docchat": metrics(rows, ""),
+                "baseline": metrics(rows, "baseline_") if ctx.baseline is not None else None,
+                "losses": None,
+                "ablation": None,
+            }
+        },
+        "chart_metrics": chart,
+    }
+
+
+def _baseline_replies(ctx: _Context, questions: Sequence[str], corpus: str) -> list[BaselineReply]:
+    """The naive baseline's replies to `questions` over the pooled corpus folder of `corpus`,
+    asked after docchat's answers so that each keeps its own prompt prefix in the model's cache."""
+    assert ctx.baseline is not None
+    docs = _bench_docs(ctx, corpus)
+    return [ctx.baseline.answer(q, docs) for q in _steps(ctx, questions, "baseline")]
+
+
+def _pooled_baseline_fields(reply: BaselineReply) -> dict:
+    """The baseline's reply to a pooled-corpus question, fields prefixed `baseline_`: what it
+    said, whether it declined, the paragraphs it cited (file stems) and its timings."""
+    return {
+        "baseline_answer": reply.text,
+        "baseline_declined": reply.declined,
+        "baseline_cited": [Path(f).stem for f in reply.cited_files],
+        "baseline_first_visible": reply.first_token,
+        "baseline_latency": reply.total,
+        "baseline_error": reply.error,
+    }
 
 
 # --------------------------------------------------------------------------- halueval
@@ -1121,7 +1131,7 @@ def _balanced(questions: Sequence, limit: int | None) -> list:
     return yes[:take_yes] + no[: min(len(no), limit - take_yes)]
 
 
-def _run_clapnq(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str, str]]]:
+def _run_clapnq(ctx: _Context) -> _Outcome:
     data = benchmarks.load_clapnq(ctx.split, ctx.root)
     settings = _bench_settings(ctx, "clapnq", data.corpus)
     questions = _balanced(data.questions, ctx.limit)
@@ -1155,50 +1165,39 @@ def _run_clapnq(ctx: _Context) -> tuple[list[dict], dict, dict, list[tuple[str, 
         results.append(row)
     ctx.progress(len(questions), len(questions), "done")
     if ctx.baseline is not None:
-        replies = _baseline_replies(ctx, [q.question for q in questions], _bench_docs(ctx, "clapnq"))
-        for row, q, reply in zip(results, questions, replies):
+        for row, q, reply in zip(results, questions, _baseline_replies(ctx, [q.question for q in questions], "clapnq")):
             row.update(_pooled_baseline_fields(reply))
             if q.answerable:
                 text = "" if reply.declined else strip_markers(reply.text)
                 row["baseline_correctness"] = token_f1(text, q.answer or "") if text else 0.0
                 row["baseline_source_ok"] = q.gold_key in row["baseline_cited"] if not reply.declined else None
-    headline = {"n": float(len(results)), **_clapnq_scores(results, "")}
-    headline["latency_p50"] = percentile([r["latency"] for r in results], 50)
+    comparison = _pooled_comparison(
+        ctx,
+        results,
+        _clapnq_metrics,
+        ["abstention_precision", "abstention_recall", "answer_f1_answered", "source_accuracy"],
+    )
+    headline = {"n": float(len(results)), **_flatten(comparison)}
     headline["latency_p95"] = percentile([r["latency"] for r in results], 95)
-    if ctx.baseline is not None:
-        headline.update({f"{k}_baseline": v for k, v in _clapnq_scores(results, "baseline_").items()})
     abst = abstention_scores((r["answerable"], r["abstained"]) for r in results)
     body = (
         f"Abstention (positive = declined): tp {abst.tp}, fp {abst.fp} (declined an answerable "
         f"question), fn {abst.fn} (answered an unanswerable one), tn {abst.tn}. Corpus: "
         f"{len(data.corpus)} pooled gold passages. Answer F1 is token F1 against the long gold answer."
     )
-    if ctx.baseline is not None:
-        rows = [
-            "| system | abstention precision | abstention recall | answer F1 (answered) | source cited "
-            "| first visible p50 |",
-            "|---|---:|---:|---:|---:|---:|",
-        ]
-        for system, mark in (("docchat", ""), ("naive baseline", "_baseline")):
-            rows.append(
-                f"| {system} | {_fixed(headline['abstention_precision' + mark])} | "
-                f"{_fixed(headline['abstention_recall' + mark])} | {_fixed(headline['answer_f1_answered' + mark])} | "
-                f"{_fixed(headline['source_accuracy' + mark])} | {_seconds(headline.get('first_visible_p50' + mark))} |"
-            )
-        body += "\n\n" + "\n".join(rows)
     meta = {"corpus_documents": len(data.corpus), "collection": settings.collection, "split": ctx.split}
     if ctx.baseline is not None:
         meta["baseline"] = ctx.baseline.name
-    return results, headline, meta, [("CLAP NQ abstention", body)]
+    return _Outcome(results, headline, meta, [("CLAP NQ abstention", body)], comparison)
 
 
-def _clapnq_scores(rows: Sequence[Mapping], prefix: str) -> dict:
-    """Abstention and answer scores of one system (`prefix` "" for docchat, "baseline_")."""
-    declined = [bool(r["abstained"] if not prefix else r[prefix + "declined"]) for r in rows]
+def _clapnq_metrics(rows: Sequence[Mapping], prefix: str) -> dict:
+    """One system's CLAP NQ scores (`prefix` "" for docchat, "baseline_"): abstention (positive =
+    declined), token F1 of its answers to answerable questions, gold passage cited."""
+    declined = [_declined(r, prefix) for r in rows]
     abst = abstention_scores((r["answerable"], d) for r, d in zip(rows, declined))
-    answerable = [r for r, d in zip(rows, declined) if r["answerable"]]
+    answerable = [r for r in rows if r["answerable"]]
     answered = [r for r, d in zip(rows, declined) if r["answerable"] and not d]
-    times = [r[prefix + "first_visible"] for r in rows if r.get(prefix + "first_visible") is not None]
     return {
         "abstention_precision": abst.precision,
         "abstention_recall": abst.recall,
@@ -1207,12 +1206,8 @@ def _clapnq_scores(rows: Sequence[Mapping], prefix: str) -> dict:
         "answer_f1": mean(r[prefix + "correctness"] for r in answerable),
         "answer_f1_answered": mean(r[prefix + "correctness"] for r in answered),
         "source_accuracy": mean(float(bool(r[prefix + "source_ok"])) for r in answered),
-        "first_visible_p50": percentile(times, 50) if times else None,
+        **_timings(rows, prefix),
     }
-
-
-def _fixed(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
 
 
 # --------------------------------------------------------------------------- reports
@@ -1299,9 +1294,9 @@ def _run_dataset(
     kind: str, dataset: str | Path, ctx: _Context, checker: Checker | None, halueval_claim: str | None
 ) -> _Outcome:
     if kind == "hotpotqa":
-        return _Outcome(*_run_hotpotqa(ctx))
+        return _run_hotpotqa(ctx)
     if kind == "clapnq":
-        return _Outcome(*_run_clapnq(ctx))
+        return _run_clapnq(ctx)
     assert checker is not None
     if kind == "halueval":
         return _Outcome(*_run_halueval(ctx, checker, halueval_claim))

@@ -561,14 +561,15 @@ def test_hotpotqa_answers_beside_the_baseline(tmp_path: Path) -> None:
         charts=False,
     )
     head = report["headline"]
-    assert head["answers_n"] == 2 and head["declined"] == 1.0 and head["f1"] == 0.0
-    assert head["exact_match_baseline"] == 1.0 and head["declined_baseline"] == 0.0
-    assert head["first_visible_p50_baseline"] is not None
+    assert head["answers_n"] == 2 and head["false_declines"] == 1.0 and head["f1"] == 0.0
+    assert head["exact_match_baseline"] == 1.0 and head["false_declines_baseline"] == 0.0
+    assert head["latency_first_visible_p50_baseline"] is not None
     assert sum(_baseline_prompt(c) for c in model.calls) == 2  # only the answered questions
     answered = [r for r in report["results"] if "f1" in r]
     assert all(r["baseline_answer"].endswith("[1]") and r["baseline_cited"] for r in answered)
     md = (Path(report["report_dir"]) / "report.md").read_text(encoding="utf-8")
-    assert "| naive baseline | 1.000 | 1.000 | 1.000 | 0.000 |" in md
+    assert "docchat beside the naive baseline: test (2 items)" in md
+    assert "| Exact match | 0.000 | 1.000 |" in md
 
 
 @needs_benchmarks
