@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="tune", choices=("tune", "test"))
     parser.add_argument("--limit", type=int, default=None, help="ask at most this many questions")
     parser.add_argument("--backend", default="local", choices=("local", "local-small", "openai"))
-    parser.add_argument("--benchmarks-dir", type=Path, default=None, help="folder holding halueval-qa/, hotpotqa-dev500/")
+    parser.add_argument("--benchmarks-dir", type=Path, default=None, help="benchmarks folder")
     args = parser.parse_args(argv)
 
     from assistant.generation.llm import make_chat_model
@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     table = summary(rows)
     print_table(["measure", "value"], [(k, v) for k, v in table.items()])
     name = f"yes_no-{args.set}-{args.split}"
-    path = write_result(name, {"set": args.set, "split": args.split, "model": model.name, "summary": table, "rows": rows})
+    data = {"set": args.set, "split": args.split, "model": model.name, "summary": table, "rows": rows}
+    path = write_result(name, data)
     print(f"wrote {path} and {chart(table, name)}")
     return 0
 
