@@ -534,6 +534,22 @@ def _baseline_prompt(messages: list[dict]) -> bool:
     return "using only the passages above" in messages[-1]["content"]
 
 
+def _beside_the_baseline(dataset: str, limit: int, model: ScriptedChat, root: Path, tmp_path: Path) -> dict:
+    """A pooled set's eval with the naive baseline, both answering with `model`."""
+    return run_eval(
+        dataset,
+        backend="openai",
+        baseline="naive",
+        limit=limit,
+        settings=Settings(data_dir=tmp_path / "data"),
+        benchmarks_dir=root,
+        embedder=HashEmbedder(64),
+        chat_model=model,
+        out=tmp_path / "reports",
+        charts=False,
+    )
+
+
 @needs_benchmarks
 def test_hotpotqa_answers_beside_the_baseline(tmp_path: Path) -> None:
     # docchat's model finds nothing; the baseline replies with the gold answer: the report must
@@ -548,18 +564,7 @@ def test_hotpotqa_answers_beside_the_baseline(tmp_path: Path) -> None:
         return "NOT_FOUND"
 
     model = ScriptedChat([reply] * 20, name="scripted")
-    report = run_eval(
-        "hotpotqa",
-        backend="openai",
-        baseline="naive",
-        limit=2,
-        settings=Settings(data_dir=tmp_path / "data"),
-        benchmarks_dir=root,
-        embedder=HashEmbedder(64),
-        chat_model=model,
-        out=tmp_path / "reports",
-        charts=False,
-    )
+    report = _beside_the_baseline("hotpotqa", 2, model, root, tmp_path)
     head = report["headline"]
     assert head["answers_n"] == 2 and head["false_declines"] == 1.0 and head["f1"] == 0.0
     assert head["exact_match_baseline"] == 1.0 and head["false_declines_baseline"] == 0.0
@@ -579,18 +584,7 @@ def test_clapnq_abstention_beside_the_baseline(tmp_path: Path) -> None:
     model = ScriptedChat(
         [lambda m: "It is the first one [1]." if _baseline_prompt(m) else "NOT_FOUND"] * 20, name="scripted"
     )
-    report = run_eval(
-        "clapnq",
-        backend="openai",
-        baseline="naive",
-        limit=3,
-        settings=Settings(data_dir=tmp_path / "data"),
-        benchmarks_dir=root,
-        embedder=HashEmbedder(64),
-        chat_model=model,
-        out=tmp_path / "reports",
-        charts=False,
-    )
+    report = _beside_the_baseline("clapnq", 3, model, root, tmp_path)
     head = report["headline"]
     assert head["abstention_recall"] == 1.0 and head["abstention_precision"] == pytest.approx(1 / 3)
     assert head["abstention_recall_baseline"] == 0.0 and head["answer_f1_answered"] is None
