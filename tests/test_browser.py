@@ -254,6 +254,13 @@ def choose(page, combobox, option: str) -> None:
             page.keyboard.press("Escape")
 
 
+def _wait_idle(page) -> None:
+    """Wait until the app's script run is over (Streamlit marks it on the stApp element)."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning", timeout=60_000)
+
+
 def _last_cited_files(page) -> list[str]:
     """The cited file names under the newest answer, once it is complete."""
     from playwright.sync_api import expect
@@ -290,6 +297,7 @@ def test_collections_in_the_browser(hooked_app_url, tmp_path: Path):
         name_box = sidebar.get_by_label("Name")
         name_box.fill("lighthouses")
         name_box.press("Enter")
+        _wait_idle(page)  # a click during the rerun that Enter starts can be lost
         sidebar.get_by_role("button", name="Create collection").click()
         expect(sidebar.get_by_text("Collection lighthouses is ready")).to_be_visible(timeout=60_000)
         picker = sidebar.get_by_role("combobox", name="Collection")

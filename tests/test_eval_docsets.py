@@ -737,7 +737,8 @@ def test_cli_docset_prints_side_by_side(tmp_path: Path, tiny_docset: Path, capsy
     ("argv", "message"),
     [
         (["--dataset", "seeds", "--split", "both"], "unknown split 'both'"),
-        (["--dataset", "hotpotqa", "--baseline", "naive", "--backend", "local-small"], "--baseline naive runs with"),
+        (["--dataset", "halueval", "--baseline", "naive", "--backend", "local-small"], "--baseline naive runs with"),
+        (["--dataset", "hotpotqa", "--baseline", "naive", "--backend", "local-small"], "hotpotqa needs --limit N"),
         (["--baseline", "naive", "--backend", "extractive"], "the naive baseline needs a model"),
         (["--baseline", "smart"], "invalid choice"),
     ],
