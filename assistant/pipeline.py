@@ -34,7 +34,7 @@ from assistant.grounding.evidence import (
     without_instructions,
 )
 from assistant.grounding.sentences import sentence_spans
-from assistant.grounding.verify import MARKER, Verdict, split_draft, verify_sentence
+from assistant.grounding.verify import MARKER, Verdict, split_draft, verify_sentence, yes_no_lead
 from assistant.protocols import ChatModel, Embedder
 from assistant.retrieval.lexical import refresh_lexical_index
 from assistant.retrieval.retrieve import retrieve
@@ -157,6 +157,37 @@ def model_check(
     """
     p = yes_probability(model, check_messages(messages, question, passages, claim))
     return p >= threshold, p
+
+
+def lead_probability(
+    model: ChatModel, messages: Sequence[dict], question: Question, settings: Settings
+) -> float | None:
+    """Step 5a: for a yes/no question, the model's P(yes) for the first word of its answer to
+    `messages` (the answer prompt itself, so llama.cpp reuses the prompt for the draft).
+
+    None when not asked: the question is not yes/no, `Settings.yes_floor` is 0, or the model
+    cannot report probabilities (one sampled token would only repeat its draft's lead).
+
+    Raises:
+        ModelError: The model failed.
+    """
+    if not question.yes_no or settings.yes_floor <= 0 or not callable(getattr(model, "yes_probability", None)):
+        return None
+    return yes_probability(model, messages)
+
+
+def with_unsure_yes(verdict: Verdict, p_yes: float, floor: float) -> Verdict:
+    """`verdict` failed by the "yes" check: its answer's "Yes" had P(yes) below `floor`."""
+    if verdict.kind != "claim" or verdict.checks is None:
+        return verdict
+    checks = verdict.checks
+    reasons = {**checks.reasons, "yes": f"the model's Yes is unsure (P(yes) {p_yes:.2f} < {floor:.2f})"}
+    return replace(
+        verdict,
+        checks=replace(
+            checks, passed={**checks.passed, "yes": False}, reasons=reasons, scores={**checks.scores, "yes": p_yes}
+        ),
+    )
 
 
 def numbered(passages: Sequence[Passage]) -> str:
@@ -307,10 +338,17 @@ class Draft:
 
 
 def draft_verdicts(
-    context: Context, model: ChatModel, messages: Sequence[dict], settings: Settings, draft: Draft
+    context: Context,
+    model: ChatModel,
+    messages: Sequence[dict],
+    settings: Settings,
+    draft: Draft,
+    p_yes: float | None = None,
 ) -> Iterator[Verdict]:
     """Steps 5-6a: stream the model's reply into `draft` and yield the lexical verdict on each
-    sentence as soon as it is complete.
+    sentence as soon as it is complete. When the first claim opens with "Yes" and `p_yes`
+    (`lead_probability`) is below `Settings.yes_floor`, every claim fails the "yes" check: the
+    rest of such an answer argues for that Yes.
 
     Raises:
         ModelError: The model failed before any sentence passed, or replied with nothing.
@@ -318,11 +356,16 @@ def draft_verdicts(
     question, passages = context.question, context.passages
     checks = (*settings.checks, *settings.model_decides)  # the model settles the second kind
     done, passed = 0, False
+    unsure: bool | None = None  # decided at the first claim
 
     def verdicts(segment: str) -> Iterator[Verdict]:
-        nonlocal passed
+        nonlocal passed, unsure
         for sentence in split_draft(segment):
             verdict = verify_sentence(sentence, passages, question.asked, yes_no=question.yes_no, checks=checks)
+            if unsure is None and verdict.kind == "claim":
+                unsure = p_yes is not None and p_yes < settings.yes_floor and yes_no_lead(verdict.text)[0] == "Yes"
+            if unsure:
+                verdict = with_unsure_yes(verdict, p_yes or 0.0, settings.yes_floor)
             passed = passed or verdict.kept
             yield verdict
 
@@ -420,7 +463,8 @@ def generate(context: Context, model: ChatModel, settings: Settings, notices: li
     messages = prompt_messages(context.passages, context.question)
     t_gen = time.perf_counter()
     draft = Draft()
-    stream: Iterable[Verdict] = draft_verdicts(context, model, messages, settings, draft)
+    p_yes = lead_probability(model, messages, context.question, settings)
+    stream: Iterable[Verdict] = draft_verdicts(context, model, messages, settings, draft, p_yes)
     drafted: list[Verdict] = []
     if settings.model_check:
         drafted = list(stream)
@@ -448,6 +492,8 @@ def generate(context: Context, model: ChatModel, settings: Settings, notices: li
     if kept and any(v.kind == "decline" for v in verdicts):
         notices.append("The documents may not answer every part of the question.")
     claims = [v for v in verdicts if v.kind == "claim"]
+    if not kept and any(v.checks and "yes" in v.checks.reasons for v in claims):
+        notices.append("The model was unsure of its Yes to this yes-or-no question, so no answer is shown.")
     timings.update(first_token=draft.first_token or 0.0, generation=time.perf_counter() - t_gen)
     tokens = {"prompt": sum(count_tokens(m["content"]) for m in messages), "completion": count_tokens(draft.text)}
     yield assemble(

@@ -86,6 +86,12 @@ class Settings:
             and it answers the question (one token each). Off by default: on the tune halves
             it stopped few wrong answers and delays the first sentence to the end of the draft.
         model_check_threshold: The share of yes in the model's P(yes) + P(no) a sentence needs.
+        yes_floor: For a yes/no question, the share of yes in the model's P(yes) + P(no) for
+            the first word of its answer that an answer opening with "Yes" needs; below it the
+            answer is withheld. The 1.5B model opens nearly every such answer with "Yes" (all 13
+            of HaluEval's tune half whose answer is no) but is less sure of the wrong ones.
+            Asked only of models that report probabilities (the local model, an endpoint with
+            logprobs); 0 turns it off.
         checks: The lexical checks an answer sentence must pass (`assistant.grounding.verify`:
             numbers, names, content, words, negation).
         model_decides: Checks whose failure the model settles: a sentence that fails only
@@ -118,6 +124,7 @@ class Settings:
     passage_radius: int = 1
     model_check: bool = False
     model_check_threshold: float = 0.5
+    yes_floor: float = 0.85
     checks: tuple[str, ...] = DEFAULT_CHECKS
     model_decides: tuple[str, ...] = DEFAULT_MODEL_DECIDES
     max_question_tokens: int = 512
@@ -167,6 +174,8 @@ class Settings:
             values["checks"] = tuple(c.strip() for c in env["RAG_CHECKS"].split(",") if c.strip())
         if "RAG_MODEL_DECIDES" in env:
             values["model_decides"] = tuple(c.strip() for c in env["RAG_MODEL_DECIDES"].split(",") if c.strip())
+        if env.get("RAG_YES_FLOOR"):
+            values["yes_floor"] = float(env["RAG_YES_FLOOR"])
         if env.get("RAG_LLM_TIMEOUT"):
             values["llm_timeout"] = float(env["RAG_LLM_TIMEOUT"])
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -189,6 +198,8 @@ class Settings:
             raise ValueError("top_k must be at least 1")
         if self.context_tokens < 1 or self.max_passages < 1 or self.passage_radius < 0:
             raise ValueError("context_tokens and max_passages must be at least 1, passage_radius at least 0")
+        if not 0.0 <= self.yes_floor <= 1.0:
+            raise ValueError("yes_floor must be between 0 and 1 (0 turns it off)")
         if self.chunk_overlap_tokens >= self.chunk_tokens:
             raise ValueError("chunk_overlap_tokens must be smaller than chunk_tokens")
         return self

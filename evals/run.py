@@ -898,6 +898,8 @@ def _run_hotpotqa(ctx: _Context) -> _Outcome:
                     for c in (answer or {}).get("citations", [])
                 ],
                 gold_answers=list(q.answers),
+                draft=_draft_of(answer).get("text", ""),
+                failed_checks=_failed_checks(answer),
                 **_span_scores(text, q.answers),
                 correctness=token_f1(text, q.answers),
                 first_visible=_first_visible(answer, seconds) if answer else seconds,
@@ -959,6 +961,18 @@ def _span_scores(text: str, answers: Sequence[str]) -> dict:
         "f1": token_f1(text, answers),
         "contains_answer": float(fact_present(text, answers)),
     }
+
+
+def _draft_of(answer: Mapping | None) -> dict:
+    """The answer trace's draft: {"text": the model's reply, "sentences": each verdict}."""
+    drafts = ((answer or {}).get("trace") or {}).get("drafts") or [{}]
+    return drafts[-1]
+
+
+def _failed_checks(answer: Mapping | None) -> list[str]:
+    """The checks that failed on some claim of the answer's draft (what withheld it)."""
+    claims = [s for s in _draft_of(answer).get("sentences") or [] if s.get("kind") == "claim"]
+    return sorted({name for s in claims for name, ok in (s.get("checks") or {}).items() if not ok})
 
 
 def _hotpotqa_metrics(rows: Sequence[Mapping], prefix: str) -> dict:

@@ -320,6 +320,53 @@ def test_a_yes_no_question_asks_for_yes_or_no(index, hash_embedder) -> None:
     assert answer.text.startswith("Yes, North Korea had sent about 1,500 special forces")
 
 
+class _SureOf(_Reply):
+    """`_Reply` that reports `p_yes` as its P(yes) for a first word, as the real backends do."""
+
+    def __init__(self, reply: str, p_yes: float) -> None:
+        super().__init__(reply)
+        self.p_yes = p_yes
+        self.asked: list[list[dict]] = []
+
+    def yes_probability(self, messages: Sequence[dict]) -> float:
+        self.asked.append(list(messages))
+        return self.p_yes
+
+
+YES_NO = "Had North Korea sent special forces to Russia?"
+SAYS_YES = "Yes, North Korea had sent about 1,500 special forces to Russia [1]. They went in October [1]."
+
+
+def test_an_unsure_yes_is_withheld_and_a_sure_one_shown(index, hash_embedder) -> None:
+    settings, _ = index
+    unsure = _SureOf(SAYS_YES, p_yes=0.6)
+    answer = ask(YES_NO, settings=settings, chat_model=unsure, embedder=hash_embedder)
+    assert unsure.asked == unsure.calls  # asked of the answer prompt itself, before the draft
+    assert answer.abstained and answer.trace.abstained_by == "checks"
+    assert all(s.checks.get("yes") is False for s in answer.trace.sentences if s.kind == "claim")
+    assert any("unsure of its Yes" in n for n in answer.notices)
+
+    sure = ask(YES_NO, settings=settings, chat_model=_SureOf(SAYS_YES, p_yes=0.95), embedder=hash_embedder)
+    assert not sure.abstained and sure.text.startswith("Yes, North Korea had sent about 1,500")
+    off = ask(YES_NO, settings=settings.replace(yes_floor=0.0), chat_model=unsure, embedder=hash_embedder)
+    assert not off.abstained and len(unsure.asked) == 1  # the floor off: not asked again
+    # A "No" is not doubted, and a question that is not yes/no is never asked about.
+    says_no = _SureOf("No, North Korea had not sent special forces to Russia [1].", p_yes=0.2)
+    assert (
+        "yes"
+        not in ask(YES_NO, settings=settings, chat_model=says_no, embedder=hash_embedder).trace.sentences[0].checks
+    )
+    other = _SureOf("North Korea had sent about 1,500 special forces to Russia [1].", p_yes=0.1)
+    assert not ask(Q, settings=settings, chat_model=other, embedder=hash_embedder).abstained and not other.asked
+
+
+def test_the_yes_floor_is_set_from_the_environment() -> None:
+    assert Settings.from_env({"RAG_YES_FLOOR": "0.7"}).yes_floor == 0.7
+    assert Settings.from_env({}).yes_floor == Settings().yes_floor
+    with pytest.raises(ValueError, match="yes_floor must be between 0 and 1"):
+        Settings.from_env({"RAG_YES_FLOOR": "1.5"})
+
+
 def test_abstentions_say_why(index, hash_embedder) -> None:
     settings, _ = index
     floor = ask("What is the population of Brazil?", settings=settings, chat_model=_Reply("x"), embedder=hash_embedder)
