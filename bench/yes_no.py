@@ -5,6 +5,10 @@ supporting paragraphs as passages [1], [2]) the model is asked with the pipeline
 prompt (`pipeline.prompt_messages`, the yes/no wording included), and the Yes or No that
 docchat would show (`verify.agreeing_lead` applied to the first sentence) is compared with the
 gold answer. Retrieval and the checks are left out: this measures the model's reading only.
+It also reports what `Settings.yes_floor` would do at several floors: of the replies opening
+with "Yes" whose P(yes) (`pipeline.lead_probability`) is below the floor, how many were wrong
+(withheld: stops) and how many right (withheld: kills). The floor was chosen on HaluEval's
+tune half; report it on HaluEval's test half and HotpotQA.
 
     .venv/bin/python bench/yes_no.py --set halueval --split tune
     .venv/bin/python bench/yes_no.py --set hotpotqa --split test --limit 40
@@ -24,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import print_table, pyplot, save_chart, write_result
 
 GOLD = ("yes", "no")
+FLOORS = (0.5, 0.7, 0.8, 0.85, 0.9)  # `Settings.yes_floor` values whose effect is reported
 
 
 def yes_no_items(name: str, split: str, root: Path | None) -> list[tuple[str, str, str]]:
@@ -65,12 +70,15 @@ def measure(items, model) -> list[dict]:
 
     from assistant.generation.llm import complete
     from assistant.grounding.evidence import is_yes_no
-    from assistant.pipeline import Question, prompt_messages
+    from assistant.pipeline import Question, lead_probability, prompt_messages
+    from assistant.settings import Settings
 
     rows = []
     for question, passages, gold in tqdm(items, desc="yes/no"):
         asked = Question(question, question, question, yes_no=is_yes_no(question))
-        reply = complete(model, prompt_messages(passages, asked), max_tokens=96, temperature=0.0)
+        messages = prompt_messages(passages, asked)
+        p_yes = lead_probability(model, messages, Question(question, question, question, yes_no=True), Settings())
+        reply = complete(model, messages, max_tokens=96, temperature=0.0)
         lead = shown_lead(question, reply)
         rows.append(
             {
@@ -80,9 +88,23 @@ def measure(items, model) -> list[dict]:
                 "reply": reply,
                 "lead": lead,
                 "right": lead == gold,
+                "p_yes": p_yes,
             }
         )
     return rows
+
+
+def floor_effect(rows: list[dict], floor: float) -> dict:
+    """What `Settings.yes_floor` at `floor` does to the replies that open with "Yes": how many
+    wrong ones it withholds (stops) and how many right ones (kills)."""
+    unsure = [r for r in rows if r["lead"] == "yes" and r["p_yes"] is not None and r["p_yes"] < floor]
+    return {
+        "floor": floor,
+        "stops": sum(r["gold"] == "no" for r in unsure),
+        "kills": sum(r["gold"] == "yes" for r in unsure),
+        "wrong_yes": sum(r["lead"] == "yes" and r["gold"] == "no" for r in rows),
+        "right_yes": sum(r["lead"] == "yes" and r["gold"] == "yes" for r in rows),
+    }
 
 
 def summary(rows: list[dict]) -> dict:
@@ -131,8 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = measure(items, model)
     table = summary(rows)
     print_table(["measure", "value"], [(k, v) for k, v in table.items()])
+    floors = [floor_effect(rows, f) for f in FLOORS]
+    print_table(list(floors[0]), [tuple(f.values()) for f in floors])
     name = f"yes_no-{args.set}-{args.split}"
-    data = {"set": args.set, "split": args.split, "model": model.name, "summary": table, "rows": rows}
+    data = {"set": args.set, "split": args.split, "model": model.name, "summary": table, "floors": floors, "rows": rows}
     path = write_result(name, data)
     print(f"wrote {path} and {chart(table, name)}")
     return 0

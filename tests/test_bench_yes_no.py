@@ -8,7 +8,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ is scripts, not a package
 
 from assistant.generation.llm import ScriptedChat
-from bench.yes_no import measure, shown_lead, summary, yes_no_items
+from bench.yes_no import floor_effect, measure, shown_lead, summary, yes_no_items
 from evals.benchmarks import DEFAULT_ROOT
 
 
@@ -37,6 +37,19 @@ def test_measure_asks_with_the_answer_prompt_and_scores_the_lead():
     assert table["accuracy"] == pytest.approx(1 / 3)
     assert table["accuracy_yes"] == 1.0 and table["accuracy_no"] == 0.0
     assert table["no_lead"] == pytest.approx(1 / 3) and table["not_detected"] == 0
+    assert all(r["p_yes"] is None for r in rows)  # a scripted model reports no probabilities
+
+
+def test_the_floor_effect_counts_withheld_yes_by_gold():
+    rows = [
+        {"lead": "yes", "gold": "no", "p_yes": 0.6},  # wrong, withheld at 0.7 and 0.85: a stop
+        {"lead": "yes", "gold": "yes", "p_yes": 0.8},  # right, withheld at 0.85 only: a kill
+        {"lead": "yes", "gold": "yes", "p_yes": 0.95},  # right, kept
+        {"lead": "no", "gold": "no", "p_yes": 0.1},  # a No is never withheld
+        {"lead": "yes", "gold": "no", "p_yes": None},  # no probability: never withheld
+    ]
+    assert floor_effect(rows, 0.7) == {"floor": 0.7, "stops": 1, "kills": 0, "wrong_yes": 2, "right_yes": 2}
+    assert floor_effect(rows, 0.85) == {"floor": 0.85, "stops": 1, "kills": 1, "wrong_yes": 2, "right_yes": 2}
 
 
 @pytest.mark.skipif(not DEFAULT_ROOT.is_dir(), reason=f"benchmark data not found at {DEFAULT_ROOT}")
