@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.generation.tokens import count_tokens
-from assistant.grounding.evidence import Sentence, build_passages
+from assistant.grounding.evidence import Sentence, build_passages, is_yes_no
 from assistant.grounding.sentences import sentence_spans
 from assistant.settings import Settings
 from assistant.types import Chunk, Hit
@@ -92,3 +92,11 @@ def test_what_the_model_is_shown_is_set_from_the_environment() -> None:
     for name, value in (("RAG_PASSAGE_RADIUS", "-1"), ("RAG_MAX_PASSAGES", "0"), ("RAG_CONTEXT_TOKENS", "0")):
         with pytest.raises(ValueError, match="passage_radius at least 0"):
             Settings.from_env({name: value})
+
+
+def test_a_question_offering_a_choice_is_not_yes_no() -> None:
+    assert is_yes_no("Did the museum reopen in May?")
+    assert is_yes_no("Has the tram line opened, or not?")
+    assert not is_yes_no("Was the museum or the library opened first?")
+    assert not is_yes_no("Is the director Ana Ruiz or Tomas Vidal?")
+    assert not is_yes_no("Which opened first, the museum or the library?")  # not yes/no-shaped either

@@ -33,6 +33,7 @@ _INSTRUCTION = re.compile(
 _YES_NO = re.compile(
     r"^\s*(has|have|had|did|does|do|is|are|was|were|will|would|can|could|should|may|might)\b", re.IGNORECASE
 )
+_CHOICE = re.compile(r"\bor\b(?!\s+not\b)", re.IGNORECASE)  # "A or B", but not "or not"
 DENSE_WEIGHT = 0.55  # sentence relevance = this * cosine + the rest * idf-weighted term coverage
 MIN_CENTRE_CHARS = 12  # a shorter line ("Timeouts", "Photo: AP") is shown only beside a better one
 MAX_GAP = 3  # characters (white space) between two sentences that follow each other
@@ -56,8 +57,9 @@ def without_instructions(question: str) -> str:
 
 
 def is_yes_no(question: str) -> bool:
-    """Does the question ask for yes or no ("Did ...?", "Has ...?")?"""
-    return bool(_YES_NO.match(question))
+    """Does the question ask for yes or no ("Did ...?", "Has ...?")? Not when it offers a
+    choice ("Was A or B released first?" asks for A or B; "..., or not?" still asks yes or no)."""
+    return bool(_YES_NO.match(question)) and not _CHOICE.search(question)
 
 
 @dataclass(frozen=True)
