@@ -176,18 +176,17 @@ def lead_probability(
     return yes_probability(model, messages)
 
 
-def with_unsure_yes(verdict: Verdict, p_yes: float, floor: float) -> Verdict:
-    """`verdict` failed by the "yes" check: its answer's "Yes" had P(yes) below `floor`."""
+def with_yes_check(verdict: Verdict, p_yes: float, floor: float) -> Verdict:
+    """`verdict` with the "yes" check added: its answer opens with "Yes", and that needs the
+    model's P(yes) for its first word (`p_yes`) to reach `floor`."""
     if verdict.kind != "claim" or verdict.checks is None:
         return verdict
     checks = verdict.checks
-    reasons = {**checks.reasons, "yes": f"the model's Yes is unsure (P(yes) {p_yes:.2f} < {floor:.2f})"}
-    return replace(
-        verdict,
-        checks=replace(
-            checks, passed={**checks.passed, "yes": False}, reasons=reasons, scores={**checks.scores, "yes": p_yes}
-        ),
-    )
+    reasons = dict(checks.reasons)
+    if p_yes < floor:
+        reasons["yes"] = f"the model's Yes is unsure (P(yes) {p_yes:.2f} < {floor:.2f})"
+    passed, scores = {**checks.passed, "yes": p_yes >= floor}, {**checks.scores, "yes": p_yes}
+    return replace(verdict, checks=replace(checks, passed=passed, reasons=reasons, scores=scores))
 
 
 def numbered(passages: Sequence[Passage]) -> str:
@@ -346,9 +345,9 @@ def draft_verdicts(
     p_yes: float | None = None,
 ) -> Iterator[Verdict]:
     """Steps 5-6a: stream the model's reply into `draft` and yield the lexical verdict on each
-    sentence as soon as it is complete. When the first claim opens with "Yes" and `p_yes`
-    (`lead_probability`) is below `Settings.yes_floor`, every claim fails the "yes" check: the
-    rest of such an answer argues for that Yes.
+    sentence as soon as it is complete. When the first claim opens with "Yes", every claim
+    gets the "yes" check (`with_yes_check`): `p_yes` (`lead_probability`) must reach
+    `Settings.yes_floor`, for all of them, as the rest of such an answer argues for that Yes.
 
     Raises:
         ModelError: The model failed before any sentence passed, or replied with nothing.
@@ -356,16 +355,16 @@ def draft_verdicts(
     question, passages = context.question, context.passages
     checks = (*settings.checks, *settings.model_decides)  # the model settles the second kind
     done, passed = 0, False
-    unsure: bool | None = None  # decided at the first claim
+    says_yes: bool | None = None  # decided at the first claim
 
     def verdicts(segment: str) -> Iterator[Verdict]:
-        nonlocal passed, unsure
+        nonlocal passed, says_yes
         for sentence in split_draft(segment):
             verdict = verify_sentence(sentence, passages, question.asked, yes_no=question.yes_no, checks=checks)
-            if unsure is None and verdict.kind == "claim":
-                unsure = p_yes is not None and p_yes < settings.yes_floor and yes_no_lead(verdict.text)[0] == "Yes"
-            if unsure:
-                verdict = with_unsure_yes(verdict, p_yes or 0.0, settings.yes_floor)
+            if says_yes is None and verdict.kind == "claim":
+                says_yes = p_yes is not None and yes_no_lead(verdict.text)[0] == "Yes"
+            if says_yes and p_yes is not None:
+                verdict = with_yes_check(verdict, p_yes, settings.yes_floor)
             passed = passed or verdict.kept
             yield verdict
 

@@ -348,6 +348,8 @@ def test_an_unsure_yes_is_withheld_and_a_sure_one_shown(index, hash_embedder) ->
 
     sure = ask(YES_NO, settings=settings, chat_model=_SureOf(SAYS_YES, p_yes=0.95), embedder=hash_embedder)
     assert not sure.abstained and sure.text.startswith("Yes, North Korea had sent about 1,500")
+    first = sure.trace.sentences[0]
+    assert first.checks["yes"] is True and first.scores["yes"] == 0.95 and "yes" not in first.reasons
     off = ask(YES_NO, settings=settings.replace(yes_floor=0.0), chat_model=unsure, embedder=hash_embedder)
     assert not off.abstained and len(unsure.asked) == 1  # the floor off: not asked again
     # A "No" is not doubted, and a question that is not yes/no is never asked about.
