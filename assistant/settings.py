@@ -90,8 +90,9 @@ class Settings:
             the first word of its answer that an answer opening with "Yes" needs; below it the
             answer is withheld. The 1.5B model opens nearly every such answer with "Yes" (all 13
             of HaluEval's tune half whose answer is no) but is less sure of the wrong ones.
-            Asked only of models that report probabilities (the local model, an endpoint with
-            logprobs); 0 turns it off.
+            0.75 was chosen on the tune halves of HaluEval and bbc-news (30 yes/no questions:
+            it stops 9 wrong Yes and kills 3 right ones). Asked only of models that report
+            probabilities (the local model, an endpoint with logprobs); 0 turns it off.
         checks: The lexical checks an answer sentence must pass (`assistant.grounding.verify`:
             numbers, names, content, words, negation).
         model_decides: Checks whose failure the model settles: a sentence that fails only
@@ -124,7 +125,7 @@ class Settings:
     passage_radius: int = 1
     model_check: bool = False
     model_check_threshold: float = 0.5
-    yes_floor: float = 0.85
+    yes_floor: float = 0.75
     checks: tuple[str, ...] = DEFAULT_CHECKS
     model_decides: tuple[str, ...] = DEFAULT_MODEL_DECIDES
     max_question_tokens: int = 512
