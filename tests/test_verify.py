@@ -132,6 +132,15 @@ def test_restating_the_question_is_no_answer_but_a_new_identifier_is() -> None:
     )
 
 
+def test_picking_one_side_of_a_choice_is_an_answer() -> None:
+    q = "Which band, Letters to Cleo or Screaming Trees, had more members?"
+    assert not restates("Letters to Cleo had more members.", q)
+    assert not restates("Screaming Trees had more members.", q)
+    assert restates("Letters to Cleo or Screaming Trees had more members.", q)  # both sides: no choice made
+    assert restates("The band had more members.", q)  # neither side
+    assert not restates("Dinosaur came out first.", "Which came out first, Dinosaur or McFarland, USA")
+
+
 @pytest.mark.parametrize(
     "text, declined",
     [

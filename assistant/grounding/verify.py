@@ -180,6 +180,9 @@ def _holds_name(name: str, forms: set[str], text: str) -> bool:
     return any(f.startswith(stem) for f in forms)
 
 
+_EITHER_SIDE = re.compile(r"([\w'’.-]+)[,;:]?\s+or\s+(?:the\s+|a\s+|an\s+)?([\w'’.-]+)", re.IGNORECASE)
+
+
 def _stem(word: str) -> str:
     """A crude stem: "warned", "warning", "warns" -> "warn"."""
     stem = _SUFFIX.sub("", word)
@@ -202,11 +205,26 @@ def _present(term: str, present: set[str]) -> bool:
 def restates(sentence: str, question: str) -> bool:
     """Does `sentence` only say back what the question says ("Kim called the governments."
     for "What did Kim call the governments?"), in the same words or other forms of them?
-    An identifier the question lacks ("next_request" for "response.next") is something new."""
+    An identifier the question lacks ("next_request" for "response.next") is something new,
+    and so is picking one side of a choice the question offers ("A had more members" for
+    "Which band, A or B, had more members?")."""
     if any(i.lower() not in question.lower() for i in _IDENTIFIER.findall(sentence)):
         return False
+    said = {_stem(t) for t in tokenize(sentence)}
+    if picks_a_side(said, question):
+        return False
     asked = {_stem(t) for t in tokenize(question)}
-    return all(_stem(t) in asked for t in tokenize(sentence))
+    return said <= asked
+
+
+def picks_a_side(said: set[str], question: str) -> bool:
+    """Do the (stemmed) words `said` hold one side of an "A or B" in `question` and not the
+    other? The sides are the words next to "or"."""
+    for left, right in _EITHER_SIDE.findall(question):
+        sides = [{_stem(t) for t in tokenize(w)} for w in (left, right)]
+        if all(sides) and bool(sides[0] & said) != bool(sides[1] & said):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
