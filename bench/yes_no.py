@@ -77,7 +77,7 @@ def measure(items, model) -> list[dict]:
     for question, passages, gold in tqdm(items, desc="yes/no"):
         asked = Question(question, question, question, yes_no=is_yes_no(question))
         messages = prompt_messages(passages, asked)
-        p_yes = lead_probability(model, messages, Question(question, question, question, yes_no=True), Settings())
+        p_yes = lead_probability(model, messages, asked, Settings())
         reply = complete(model, messages, max_tokens=96, temperature=0.0)
         lead = shown_lead(question, reply)
         rows.append(

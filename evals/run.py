@@ -971,7 +971,7 @@ def _draft_of(answer: Mapping | None) -> dict:
 
 def _failed_checks(answer: Mapping | None) -> list[str]:
     """The checks that failed on some claim of the answer's draft (what withheld it)."""
-    claims = [s for s in _draft_of(answer).get("sentences") or [] if s.get("kind") == "claim"]
+    claims = [s for s in _draft_of(answer).get("sentences") or [] if docsets.is_claim(s)]
     return sorted({name for s in claims for name, ok in (s.get("checks") or {}).items() if not ok})
 
 

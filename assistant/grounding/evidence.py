@@ -33,7 +33,8 @@ _INSTRUCTION = re.compile(
 _YES_NO = re.compile(
     r"^\s*(has|have|had|did|does|do|is|are|was|were|will|would|can|could|should|may|might)\b", re.IGNORECASE
 )
-_CHOICE = re.compile(r"\bor\b(?!\s+not\b)", re.IGNORECASE)  # "A or B", but not "or not"
+# The two words either side of an "or" that offers a choice ("A or B", "A, or the B"; not "or not").
+_CHOICE = re.compile(r"([\w'’.-]+)[,;:]?\s+or\s+(?!not\b)(?:the\s+|a\s+|an\s+)?([\w'’.-]+)", re.IGNORECASE)
 DENSE_WEIGHT = 0.55  # sentence relevance = this * cosine + the rest * idf-weighted term coverage
 MIN_CENTRE_CHARS = 12  # a shorter line ("Timeouts", "Photo: AP") is shown only beside a better one
 MAX_GAP = 3  # characters (white space) between two sentences that follow each other
@@ -59,7 +60,13 @@ def without_instructions(question: str) -> str:
 def is_yes_no(question: str) -> bool:
     """Does the question ask for yes or no ("Did ...?", "Has ...?")? Not when it offers a
     choice ("Was A or B released first?" asks for A or B; "..., or not?" still asks yes or no)."""
-    return bool(_YES_NO.match(question)) and not _CHOICE.search(question)
+    return bool(_YES_NO.match(question)) and not choice_sides(question)
+
+
+def choice_sides(question: str) -> list[tuple[str, str]]:
+    """The choices `question` offers, each as the words next to its "or": [("museum",
+    "library")] for "Was the museum or the library opened first?"."""
+    return _CHOICE.findall(question)
 
 
 @dataclass(frozen=True)

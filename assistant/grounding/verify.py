@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from assistant.grounding.evidence import Passage, Sentence
+from assistant.grounding.evidence import Passage, Sentence, choice_sides
 from assistant.grounding.sentences import sentence_spans
 from assistant.retrieval.lexical import tokenize
 from assistant.settings import DEFAULT_CHECKS
@@ -180,9 +180,6 @@ def _holds_name(name: str, forms: set[str], text: str) -> bool:
     return any(f.startswith(stem) for f in forms)
 
 
-_EITHER_SIDE = re.compile(r"([\w'’.-]+)[,;:]?\s+or\s+(?:the\s+|a\s+|an\s+)?([\w'’.-]+)", re.IGNORECASE)
-
-
 def _stem(word: str) -> str:
     """A crude stem: "warned", "warning", "warns" -> "warn"."""
     stem = _SUFFIX.sub("", word)
@@ -219,8 +216,8 @@ def restates(sentence: str, question: str) -> bool:
 
 def picks_a_side(said: set[str], question: str) -> bool:
     """Do the (stemmed) words `said` hold one side of an "A or B" in `question` and not the
-    other? The sides are the words next to "or"."""
-    for left, right in _EITHER_SIDE.findall(question):
+    other? The sides are the words next to "or" (`evidence.choice_sides`)."""
+    for left, right in choice_sides(question):
         sides = [{_stem(t) for t in tokenize(w)} for w in (left, right)]
         if all(sides) and bool(sides[0] & said) != bool(sides[1] & said):
             return True
