@@ -78,3 +78,31 @@ def test_planted_instruction_does_not_change_the_answer(tmp_path: Path, small_mo
     )
     assert "Korea Institute for National Unification" in answer.text
     assert "Kremlin" not in answer.text and "war ended" not in answer.text
+
+
+def test_the_yes_floor_reads_a_real_probability(seed_index, small_model) -> None:
+    """The 0.5B's P(yes) for its first word is a probability, not a sampled 0 or 1; an answer
+    opening with Yes carries it on every claim, and a floor of 1.0 withholds such an answer."""
+    from assistant.pipeline import Question, lead_probability, prompt_messages
+
+    question = "Has North Korea denied sending troops to help Russia?"
+    asked = Question(question, question, question, yes_no=True)
+    messages = prompt_messages("[1] North Korea and Russia have denied the reports.", asked)
+    p = lead_probability(small_model, messages, asked, seed_index)
+    assert p is not None and 0.0 < p < 1.0
+    not_yes_no = Question("Who denied it?", "Who denied it?", "Who denied it?")
+    assert lead_probability(small_model, messages, not_yes_no, seed_index) is None
+
+    answer = ask(question, settings=seed_index, chat_model=small_model, embedder=MiniLMEmbedder())
+    claims = [s for s in answer.trace.sentences if s.kind == "claim"]
+    strict = ask(
+        question, settings=seed_index.replace(yes_floor=1.0), chat_model=small_model, embedder=MiniLMEmbedder()
+    )
+    if claims and claims[0].text.startswith("Yes"):
+        scores = {s.scores["yes"] for s in claims}
+        assert len(scores) == 1 and 0.0 < next(iter(scores)) < 1.0
+        assert all(s.checks["yes"] == (s.scores["yes"] >= seed_index.yes_floor) for s in claims)
+        assert strict.abstained and any("unsure of its Yes" in n for n in strict.notices)
+    else:  # the model did not open with Yes: nothing is withheld for it
+        assert all("yes" not in s.checks for s in claims)
+        assert strict.abstained == answer.abstained
