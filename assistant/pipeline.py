@@ -40,7 +40,7 @@ from assistant.retrieval.lexical import refresh_lexical_index
 from assistant.retrieval.retrieve import retrieve
 from assistant.retrieval.store import Store
 from assistant.settings import Settings
-from assistant.types import Answer, Citation, Hit, SentenceTrace, Trace
+from assistant.types import DONT_SAY, UNSURE_YES, Answer, Citation, Hit, SentenceTrace, Trace
 
 RELEVANCE_FLOOR = 0.30  # best sentence below this: the documents do not answer (see evals)
 EXTRACTIVE_SPREAD = 0.08  # extra extractive sentences must score within this of the best
@@ -259,9 +259,9 @@ def sentence_trace(verdict: Verdict) -> SentenceTrace:
     )
 
 
-def abstention_text(hits: Sequence[Hit]) -> str:
-    """What an abstaining answer says: no answer, and where the closest passages are."""
-    text = "The documents don't say."
+def abstention_text(hits: Sequence[Hit], why: str = DONT_SAY) -> str:
+    """What an abstaining answer says: why there is no answer, and where the closest passages are."""
+    text = why
     near: list[str] = []
     for h in hits[:3]:
         label = f"{h.chunk.source} (lines {h.chunk.line_start}-{h.chunk.line_end})"
@@ -296,15 +296,16 @@ def assemble(
     timings: dict[str, float],
     tokens: dict[str, int] | None = None,
     notices: Sequence[str] = (),
+    why: str = DONT_SAY,
 ) -> Answer:
-    """Step 7: the final `Answer`."""
+    """Step 7: the final `Answer` (`why`: what an abstaining one says first)."""
     timings = {**timings, "total": time.perf_counter() - context.t0}
     abstained = abstained_by is not None
     trace = Trace(
         abstained_by, tuple(numbered([p]) for p in context.passages), draft, tuple(sentence_trace(v) for v in verdicts)
     )
     return Answer(
-        text=abstention_text(context.hits) if abstained else " ".join(kept),
+        text=abstention_text(context.hits, why) if abstained else " ".join(kept),
         citations=() if abstained else citations.all(),
         hits=context.hits,
         abstained=abstained,
@@ -491,8 +492,7 @@ def generate(context: Context, model: ChatModel, settings: Settings, notices: li
     if kept and any(v.kind == "decline" for v in verdicts):
         notices.append("The documents may not answer every part of the question.")
     claims = [v for v in verdicts if v.kind == "claim"]
-    if not kept and any(v.checks and "yes" in v.checks.reasons for v in claims):
-        notices.append("The model was unsure of its Yes to this yes-or-no question, so no answer is shown.")
+    unsure = not kept and any(v.checks and "yes" in v.checks.reasons for v in claims)
     timings.update(first_token=draft.first_token or 0.0, generation=time.perf_counter() - t_gen)
     tokens = {"prompt": sum(count_tokens(m["content"]) for m in messages), "completion": count_tokens(draft.text)}
     yield assemble(
@@ -507,6 +507,7 @@ def generate(context: Context, model: ChatModel, settings: Settings, notices: li
         timings=timings,
         tokens=tokens,
         notices=notices,
+        why=UNSURE_YES if unsure else DONT_SAY,
     )
 
 

@@ -8,6 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
+# What an answer without sentences says first (then where the closest passages are).
+DONT_SAY = "The documents don't say."
+UNSURE_YES = "No answer is shown: the model was unsure of its Yes to this yes-or-no question."
+NO_ANSWER = (DONT_SAY.rstrip("."), UNSURE_YES)  # a turn starting so answered nothing
+
+
 def chunk_id(source: str, start: int, end: int, text: str) -> str:
     """Content id of a chunk: a hash of its source, span and text (stable across runs)."""
     digest = hashlib.sha256(f"{source}\x00{start}\x00{end}\x00{text}".encode())

@@ -12,8 +12,10 @@ from assistant import Answer, ask, ask_stream
 from assistant.errors import EmptyQuestionError, ModelUnavailableError, NoIndexError, QuestionTooLongError
 from assistant.generation.llm import ScriptedChat
 from assistant.generation.tokens import count_tokens
+from assistant.grounding.conversation import previous_turn
 from assistant.grounding.sentences import sentence_spans
 from assistant.settings import Settings
+from assistant.types import DONT_SAY, UNSURE_YES
 from ingest import ingest
 
 
@@ -160,6 +162,14 @@ def test_follow_up_retrieves_the_person(index, hash_embedder) -> None:
     )
     assert "Hyun" in answer.query
     assert any("Hyun" in h.chunk.text for h in answer.hits[:3])
+
+
+@pytest.mark.parametrize("reply", [DONT_SAY + " The closest passages are in a.txt (lines 1-2).", UNSURE_YES])
+def test_an_answer_that_said_nothing_gives_a_follow_up_nothing(reply: str) -> None:
+    history = [{"role": "user", "content": "Was Kim in Seoul?"}, {"role": "assistant", "content": reply}]
+    assert previous_turn(history) == ("Was Kim in Seoul?", "")
+    said = [{"role": "user", "content": "Was Kim in Seoul?"}, {"role": "assistant", "content": "Yes, in May [1]."}]
+    assert previous_turn(said) == ("Was Kim in Seoul?", "Yes, in May.")
 
 
 def test_a_bare_follow_up_about_a_thing_retrieves_it(index, hash_embedder) -> None:
@@ -344,7 +354,8 @@ def test_an_unsure_yes_is_withheld_and_a_sure_one_shown(index, hash_embedder) ->
     assert unsure.asked == unsure.calls  # asked of the answer prompt itself, before the draft
     assert answer.abstained and answer.trace.abstained_by == "checks"
     assert all(s.checks.get("yes") is False for s in answer.trace.sentences if s.kind == "claim")
-    assert any("unsure of its Yes" in n for n in answer.notices)
+    assert answer.text.startswith("No answer is shown: the model was unsure of its Yes")
+    assert "documents don't say" not in answer.text  # the cause is named, not a missing answer
 
     sure = ask(YES_NO, settings=settings, chat_model=_SureOf(SAYS_YES, p_yes=0.95), embedder=hash_embedder)
     assert not sure.abstained and sure.text.startswith("Yes, North Korea had sent about 1,500")

@@ -102,7 +102,7 @@ def test_the_yes_floor_reads_a_real_probability(seed_index, small_model) -> None
         scores = {s.scores["yes"] for s in claims}
         assert len(scores) == 1 and 0.0 < next(iter(scores)) < 1.0
         assert all(s.checks["yes"] == (s.scores["yes"] >= seed_index.yes_floor) for s in claims)
-        assert strict.abstained and any("unsure of its Yes" in n for n in strict.notices)
+        assert strict.abstained and strict.text.startswith("No answer is shown: the model was unsure")
     else:  # the model did not open with Yes: nothing is withheld for it
         assert all("yes" not in s.checks for s in claims)
         assert strict.abstained == answer.abstained

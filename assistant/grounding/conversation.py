@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from assistant.grounding.verify import MARKER
 from assistant.retrieval.lexical import tokenize
+from assistant.types import NO_ANSWER
 
 CAPITALISED_RUN = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")  # "Secretary-General Mark Rutte"
 
@@ -15,7 +16,6 @@ _ANAPHORA = re.compile(
     r"the same|the former|the latter|what about|how about|and)\b",
     re.IGNORECASE,
 )
-_DONT_SAY = "The documents don't say"
 _MAX_ANSWER_WORDS = 30
 _BARE_WORDS = 1  # a follow-up this bare ("Who wrote it?") is searched with the previous question's words
 _THING = re.compile(r"\b(it|this|that|these|those)\b", re.IGNORECASE)
@@ -37,7 +37,7 @@ def previous_turn(history: Sequence[dict] | None) -> tuple[str, str]:
         content = str(message.get("content") or "")
         if message.get("role") == "user":
             question, answer = content, ""
-        elif message.get("role") == "assistant" and not content.startswith(_DONT_SAY):
+        elif message.get("role") == "assistant" and not content.startswith(NO_ANSWER):
             answer = content
     if answer:
         answer = MARKER.sub("", answer).strip()
