@@ -28,13 +28,14 @@ from assistant.grounding.conversation import previous_turn, standalone_query
 from assistant.grounding.evidence import (
     Passage,
     Sentence,
+    asked_kind,
     build_passages,
     is_yes_no,
     rank_sentences,
     without_instructions,
 )
 from assistant.grounding.sentences import sentence_spans
-from assistant.grounding.verify import MARKER, Verdict, split_draft, verify_sentence, yes_no_lead
+from assistant.grounding.verify import MARKER, Verdict, split_draft, states_kind, verify_sentence, yes_no_lead
 from assistant.protocols import ChatModel, Embedder
 from assistant.retrieval.lexical import refresh_lexical_index
 from assistant.retrieval.retrieve import retrieve
@@ -57,6 +58,7 @@ class Question:
         query: The standalone retrieval query (a follow-up gets the names it refers to).
         follow_up: The prompt line recalling the previous turn ("" when there is none).
         yes_no: It asks for yes or no.
+        kind: The kind of thing it asks for, when its form says so ("number", "name"; `asked_kind`).
     """
 
     text: str
@@ -64,6 +66,7 @@ class Question:
     query: str
     follow_up: str = ""
     yes_no: bool = False
+    kind: str | None = None
 
 
 def clean_question(question: str, settings: Settings) -> str:
@@ -88,7 +91,7 @@ def read_question(question: str, history: Sequence[dict] | None, settings: Setti
     query = standalone_query(asked, history)
     previous, lead = previous_turn(history) if query != asked else ("", "")
     follow_up = render("followup_context", previous=previous, answer=lead) if previous else ""
-    return Question(text, asked, query, follow_up, is_yes_no(asked))
+    return Question(text, asked, query, follow_up, is_yes_no(asked), asked_kind(asked))
 
 
 def find_passages(
@@ -187,6 +190,41 @@ def with_yes_check(verdict: Verdict, p_yes: float, floor: float) -> Verdict:
         reasons["yes"] = f"the model's Yes is unsure (P(yes) {p_yes:.2f} < {floor:.2f})"
     passed, scores = {**checks.passed, "yes": p_yes >= floor}, {**checks.scores, "yes": p_yes}
     return replace(verdict, checks=replace(checks, passed=passed, reasons=reasons, scores=scores))
+
+
+def with_check(verdict: Verdict, name: str, passed: bool, reason: str) -> Verdict:
+    """A claim's `verdict` with the check `name` of the whole answer added (`reason`: why it failed)."""
+    if verdict.kind != "claim" or verdict.checks is None:
+        return verdict
+    checks = verdict.checks
+    reasons = dict(checks.reasons) | ({} if passed else {name: reason})
+    return replace(verdict, checks=replace(checks, passed={**checks.passed, name: passed}, reasons=reasons))
+
+
+def kind_checked(verdicts: Iterable[Verdict], question: Question) -> Iterator[Verdict]:
+    """Step 6c: when the question asks for a number or a name (`Question.kind`), the answer
+    must state one (`states_kind`) in a sentence that passed. The verdicts pass through from
+    the first such sentence on; those before it wait for it, and fail "kind" when the draft
+    ends without one ("Jim died in April." for "How old was Jim when he died?"). A sentence
+    that states one itself always passes "kind" (whatever else it failed), so that the trace
+    blames its own failed checks."""
+    if question.kind is None:
+        yield from verdicts
+        return
+    held: list[tuple[Verdict, bool]] = []
+    stated = False
+    for verdict in verdicts:
+        if stated:
+            yield with_check(verdict, "kind", True, "")
+            continue
+        own = verdict.kind == "claim" and states_kind(verdict.text, question.kind, question.asked)
+        held.append((verdict, own))
+        if own and verdict.kept:
+            stated = True
+            yield from (with_check(v, "kind", True, "") for v, _ in held)
+    if not stated:
+        why = f"the question asks for a {question.kind} and the answer states none"
+        yield from (with_check(v, "kind", own, why) for v, own in held)
 
 
 def numbered(passages: Sequence[Passage]) -> str:
@@ -471,6 +509,8 @@ def generate(context: Context, model: ChatModel, settings: Settings, notices: li
         stream = model_checked(drafted, model, messages, context.question, settings)
     else:
         stream = doubts_settled(stream, model, messages, context.question, settings)
+    if "kind" in settings.checks:
+        stream = kind_checked(stream, context.question)
     citations, kept, verdicts = Citations(), [], []
     timings = {"retrieval": context.retrieval}
     try:

@@ -23,7 +23,7 @@ MAX_COLLECTION_NAME = 63
 _COLLECTION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 # The checks an answer sentence must pass, and those whose failure alone the model settles
 # (`Settings.checks`, `Settings.model_decides`; the checks themselves: `assistant.grounding.verify`).
-DEFAULT_CHECKS = ("numbers", "names", "content", "negation")
+DEFAULT_CHECKS = ("numbers", "names", "content", "negation", "units", "kind")
 DEFAULT_MODEL_DECIDES = ("words",)
 MANIFEST_SUFFIX = "__files"  # `<name>__files` holds a collection's manifest (see the store)
 
@@ -93,8 +93,9 @@ class Settings:
             0.75 was chosen on the tune halves of HaluEval and bbc-news (30 yes/no questions:
             it stops 9 wrong Yes and kills 3 right ones). Asked only of models that report
             probabilities (the local model, an endpoint with logprobs); 0 turns it off.
-        checks: The lexical checks an answer sentence must pass (`assistant.grounding.verify`:
-            numbers, names, content, words, negation).
+        checks: The checks an answer must pass (`assistant.grounding.verify`): the lexical
+            checks of each sentence (numbers, names, content, words, negation, units) and of the
+            whole answer (kind).
         model_decides: Checks whose failure the model settles: a sentence that fails only
             these is asked about (the model check, one token) and kept when the model says the
             passages state it. "words" by default: alone it threw away correct answers that
@@ -190,11 +191,12 @@ class Settings:
         """Check values; raise `ValueError` with a clear message on a bad one."""
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
-        from assistant.grounding.verify import CHECKS  # the checks live with the code that runs them
+        from assistant.grounding.verify import ANSWER_CHECKS, CHECKS  # the checks live with the code that runs them
 
-        unknown = sorted((set(self.checks) | set(self.model_decides)) - set(CHECKS))
+        known = (*CHECKS, *ANSWER_CHECKS)
+        unknown = sorted((set(self.checks) - set(known)) | (set(self.model_decides) - set(CHECKS)))
         if unknown:
-            raise ValueError(f"unknown check(s) {', '.join(unknown)}; choose from {', '.join(CHECKS)}")
+            raise ValueError(f"unknown check(s) {', '.join(unknown)}; choose from {', '.join(known)}")
         if self.top_k < 1:
             raise ValueError("top_k must be at least 1")
         if self.context_tokens < 1 or self.max_passages < 1 or self.passage_radius < 0:

@@ -99,6 +99,22 @@ def test_streamed_pieces_equal_final_text(index, hash_embedder) -> None:
     assert "".join(items[:-1]).strip() == answer.text  # nothing unverified was streamed
 
 
+def test_an_answer_without_the_number_asked_for_is_not_shown(index, hash_embedder) -> None:
+    settings, _ = index
+    settings = settings.replace(checks=(*settings.checks, "kind"))
+    vague = "North Korea sent elite special forces to join the war in Ukraine [1]."
+    answer = ask(Q, settings=settings, chat_model=ScriptedChat([vague]), embedder=hash_embedder)
+    claims = [s for s in answer.trace.sentences if s.kind == "claim"]
+    assert answer.abstained and claims and all(s.checks["kind"] is False for s in claims)
+    assert all(s.checks[name] for s in claims for name in ("numbers", "names", "negation"))  # only "kind" failed
+    # The number in a later sentence lets the earlier one through; without "kind" it passes alone.
+    later = f"{vague} About 1,500 had already been sent [1]."
+    answer = ask(Q, settings=settings, chat_model=ScriptedChat([later]), embedder=hash_embedder)
+    assert answer.text.startswith("North Korea sent elite special forces") and "1,500" in answer.text
+    off = settings.replace(checks=tuple(c for c in settings.checks if c != "kind"))
+    assert not ask(Q, settings=off, chat_model=ScriptedChat([vague]), embedder=hash_embedder).abstained
+
+
 def test_model_not_found_abstains(index, hash_embedder) -> None:
     settings, _ = index
     answer = ask(Q, settings=settings, chat_model=ScriptedChat(["NOT_FOUND"]), embedder=hash_embedder)
@@ -316,7 +332,9 @@ def test_the_model_check_keeps_what_it_confirms_and_drops_what_it_does_not(index
         "content": True,
         "words": True,
         "negation": True,
+        "units": True,
         "model": False,
+        "kind": True,  # "How many ...?": the sentence states the number, and it is the only claim
     }
 
 

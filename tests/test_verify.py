@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.grounding.evidence import Passage, Sentence
+from assistant.grounding.evidence import Passage, Sentence, asked_kind
 from assistant.grounding.sentences import sentence_spans
 from assistant.grounding.verify import (
     CHECKS,
     DraftSentence,
+    apart_quantities,
     check_claim,
     is_decline,
     names_in,
     numbers_in,
+    quantities,
     restates,
     split_draft,
+    states_kind,
     support_sentences,
     verify_sentence,
     yes_no_lead,
@@ -77,6 +80,7 @@ def test_a_supported_claim_passes_every_check() -> None:
         ("Its director, Maria Lopez, said visitor numbers doubled.", "names"),
         ("The museum was demolished after the renovation.", "words"),
         ("The museum did not reopen on 4 May.", "negation"),
+        ("The renovation took two months.", "units"),
     ],
 )
 def test_each_check_catches_its_own_kind_of_error(claim: str, failed: str) -> None:
@@ -100,6 +104,68 @@ def test_the_question_s_own_numbers_names_and_words_are_not_claims() -> None:
 
 def test_a_negation_the_passage_also_states_is_not_a_contradiction() -> None:
     assert check_claim("The museum did not raise its prices.", MUSEUM, "Did prices rise?").ok
+
+
+def test_a_quantity_is_a_number_and_the_word_it_counts() -> None:
+    assert quantities("Ruiz is 20 years old and counted 2.3 billion visits, a 65-year record.") == [
+        ("20", "year"),
+        ("2.3", "visit"),
+        ("65", "year"),
+    ]
+    # A year, a number before a function word, a name or punctuation counts nothing.
+    assert quantities("In 1997 Ruiz sold 3 of them to Lopez, 4 Ruiz. The 5.") == []
+
+
+@pytest.mark.parametrize(
+    "claim, support, apart",
+    [
+        # The number counts something else there, and the claim's word is elsewhere: apart.
+        ("Ruiz is 20 years old.", "Ruiz was held for three years. She saw her son for 20 minutes.", ["20 year"]),
+        # A bare number, or the same word after an adjective, is together.
+        ("Ruiz was 87 years old.", "Ruiz died at the age of 87. She worked for 56 years.", []),
+        ("20,000 workers lost their jobs.", "20,000 skilled workers lost their jobs.", []),
+        # The word is not in the support at all: the *words* check speaks, not this one.
+        ("20,000 employees lost their jobs.", "20,000 workers lost their jobs. Prices rose.", []),
+        # The number is not there: the *numbers* check speaks.
+        ("Ruiz is 30 years old.", "Ruiz was held for three years.", []),
+    ],
+)
+def test_units_catch_a_number_taken_from_another_quantity(claim: str, support: str, apart: list[str]) -> None:
+    assert apart_quantities(claim, support) == apart
+    assert check_claim(claim, support, "", checks=CHECKS).passed["units"] == (not apart)
+
+
+def test_the_question_s_own_quantities_are_not_judged() -> None:
+    support = "Ruiz was held for three years. She saw her son for 20 minutes."
+    assert apart_quantities("For 20 years, Ruiz was held.", support, "What happened in the 20 years?") == []
+
+
+@pytest.mark.parametrize(
+    "question, kind",
+    [
+        ("How many visitors came?", "number"),
+        ("how old was Ruiz when the museum reopened?", "number"),
+        ("How long is the default timeout?", "number"),
+        ("Who directs the museum?", "name"),
+        ("Who is Ana Ruiz?", None),  # asks for a description
+        ("Who reopened first, the museum or the library?", None),  # asks for a side
+        ("How does the client follow redirects?", None),
+        ("What is the default timeout?", None),
+    ],
+)
+def test_the_form_of_a_question_can_say_what_kind_of_answer_it_wants(question: str, kind: str | None) -> None:
+    assert asked_kind(question) == kind
+
+
+def test_an_answer_states_the_kind_asked_for_or_not() -> None:
+    assert states_kind("Visitor numbers doubled to 80,000.", "number")
+    assert states_kind("It took twenty days.", "number") and states_kind("They came twice.", "number")
+    assert states_kind("The vote must be unanimous.", "number")  # an amount said with a quantifier
+    assert not states_kind("The museum reopened after a renovation.", "number")
+    question = "Who directs the city museum?"
+    assert states_kind("Its director is Ana Ruiz.", "name", question)
+    assert not states_kind("The city museum is directed by its director.", "name", question)
+    assert not states_kind("The City Museum's director.", "name", question)  # names the question holds
 
 
 def test_number_words_and_digits_state_the_same_number() -> None:
@@ -252,3 +318,7 @@ def test_settings_name_the_checks_and_refuse_unknown_ones() -> None:
     assert settings.checks == ("numbers", "names") and settings.model_decides == ()
     with pytest.raises(ValueError, match="unknown check"):
         Settings.from_env({"RAG_CHECKS": "numbers,spelling"})
+    # "kind" is a check of the whole answer: it can be required, not settled by the model.
+    assert Settings.from_env({"RAG_CHECKS": "units,kind"}).checks == ("units", "kind")
+    with pytest.raises(ValueError, match="unknown check"):
+        Settings.from_env({"RAG_MODEL_DECIDES": "kind"})

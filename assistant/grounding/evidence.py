@@ -33,6 +33,9 @@ _INSTRUCTION = re.compile(
 _YES_NO = re.compile(
     r"^\s*(has|have|had|did|does|do|is|are|was|were|will|would|can|could|should|may|might)\b", re.IGNORECASE
 )
+# Questions whose form names the kind of answer (`asked_kind`).
+_ASKS_NUMBER = re.compile(r"^\s*how\s+(many|much|old|long|far|tall)\b", re.IGNORECASE)
+_ASKS_NAME = re.compile(r"^\s*who\s+(?!(is|was|are|were|'s)\b)\w+", re.IGNORECASE)
 # The two words either side of an "or" that offers a choice ("A or B", "A, or the B"; not "or not").
 _CHOICE = re.compile(r"([\w'’.-]+)[,;:]?\s+or\s+(?!not\b)(?:the\s+|a\s+|an\s+)?([\w'’.-]+)", re.IGNORECASE)
 DENSE_WEIGHT = 0.55  # sentence relevance = this * cosine + the rest * idf-weighted term coverage
@@ -61,6 +64,19 @@ def is_yes_no(question: str) -> bool:
     """Does the question ask for yes or no ("Did ...?", "Has ...?")? Not when it offers a
     choice ("Was A or B released first?" asks for A or B; "..., or not?" still asks yes or no)."""
     return bool(_YES_NO.match(question)) and not choice_sides(question)
+
+
+def asked_kind(question: str) -> str | None:
+    """What kind of thing the question asks for, when its form says so: "number" for "How
+    many / much / old / long / far / tall ...?", "name" for "Who <did something>?" ("Who is
+    X?" asks for a description, a choice "Who ..., A or B?" for a side); otherwise None."""
+    if choice_sides(question):
+        return None
+    if _ASKS_NUMBER.match(question):
+        return "number"
+    if _ASKS_NAME.match(question):
+        return "name"
+    return None
 
 
 def choice_sides(question: str) -> list[tuple[str, str]]:

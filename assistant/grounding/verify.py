@@ -63,9 +63,23 @@ What Which Who Whom Whose Where Why How Here Their Our Your My His Her One Two T
 _NUMBER_WORDS = {
     w: str(k) for k, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())
 }
+_AMOUNT_WORD = re.compile(
+    r"\b(thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|"
+    r"seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|dozens?|half|once|twice|double|triple|"
+    r"all|none|both|every|nobody|unanimous(?:ly)?)\b",  # an amount said with a quantifier
+    re.IGNORECASE,
+)
 _SUFFIX = re.compile(r"(?:ing|ed|es|e|s|er|ly)$")
+# For quantities ("20 years", "2.3 billion texts", "a 65-year career"): numbers, words and "%".
+_QUANTITY_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[A-Za-z][\w'’]*|%|[.,;:!?()]")  # punctuation ends a quantity
+_SCALE = frozenset("hundred thousand million billion trillion bn m k % per cent percent".split())
+_YEAR = re.compile(r"1[5-9]\d\d|20\d\d")  # a year counts nothing
+COUNTED_WITHIN = 3  # words after a number (past its scale) that may name what it counts
 
-CHECKS = ("numbers", "names", "content", "words", "negation")
+CHECKS = ("numbers", "names", "content", "words", "negation", "units")
+# Checks of the whole answer, run by the pipeline (`pipeline.kind_checked`): "kind", the answer
+# states the kind of thing the question asks for (`states_kind`).
+ANSWER_CHECKS = ("kind",)
 WORD_MISSES = 4  # a claim may lack one in this many of its new words (none when it has fewer)
 
 Similarity = Callable[[str, Sequence[str]], float]
@@ -152,6 +166,77 @@ def numbers_in(text: str) -> set[str]:
     found = {n.replace(",", "") for n in _NUMBER.findall(text)}
     found |= {_NUMBER_WORDS[w.lower()] for w in _WORD.findall(text) if w.lower() in _NUMBER_WORDS}
     return found
+
+
+def _number_value(token: str) -> str | None:
+    """The number a token states ("20,000" -> "20000", "four" -> "4"), or None."""
+    if _NUMBER.fullmatch(token):
+        return token.replace(",", "")
+    return _NUMBER_WORDS.get(token.lower())
+
+
+def _counts(tokens: Sequence[str], k: int) -> tuple[str, list[str]]:
+    """What the number at `tokens[k]` counts: its first word past the scale ("billion", "%"),
+    folded ("" for a function word, a name, a short word or nothing), and the folded words
+    within `COUNTED_WITHIN` of it (the counted word may come after an adjective)."""
+    j = k + 1
+    while j < len(tokens) and tokens[j].lower() in _SCALE:
+        j += 1
+    if _YEAR.fullmatch(tokens[k]) or j >= len(tokens) or not tokens[j][0].islower() or _number_value(tokens[j]):
+        return "", []
+    first = tokenize(tokens[j])
+    near = []
+    for t in tokens[j : j + COUNTED_WITHIN]:
+        if not t[0].isalnum():
+            break
+        near += tokenize(t)
+    return (first[0] if first and len(first[0]) >= 3 else ""), near
+
+
+def quantities(text: str) -> list[tuple[str, str]]:
+    """The quantities `text` states, as (number, what it counts): "Begg is 20 years old" ->
+    ("20", "year"); "2.3 billion texts were sent" -> ("2.3", "text"). What it counts is the
+    content word right after the number and its scale, of three letters or more, not a name;
+    a year, or a number followed by a function word or a name, counts nothing."""
+    tokens = _QUANTITY_TOKEN.findall(text)
+    found = []
+    for k, token in enumerate(tokens):
+        value = _number_value(token)
+        if value is not None and (counted := _counts(tokens, k)[0]):
+            found.append((value, counted))
+    return found
+
+
+def apart_quantities(claim: str, support: str, question: str = "") -> list[str]:
+    """The claim's quantities that `support` states with the same number counting something
+    else, while the claim's counted word is elsewhere in it: "Begg is 20 years old" against
+    "held for three years ... see his son for 20 minutes". A number the support states bare
+    ("at the age of 87", "2.3 billion were sent") or with the same word nearby passes; a number
+    the question states, or a word the support lacks (the *words* check's matter), is not
+    judged here."""
+    tokens = _QUANTITY_TOKEN.findall(support)
+    present = set(tokenize(support))
+    apart = []
+    for value, word in quantities(claim):
+        at = [_counts(tokens, k) for k, t in enumerate(tokens) if _number_value(t) == value]
+        if value in numbers_in(question) or not at or not _present(word, present):
+            continue
+        if all(first and not _present(word, set(near)) for first, near in at):
+            apart.append(f"{value} {word}")
+    return apart
+
+
+def states_kind(claim: str, kind: str, question: str = "") -> bool:
+    """Does `claim` state the kind of thing `question` asks for (`evidence.asked_kind`)? A
+    "number": digits, a number word ("twenty", "a dozen", "twice") or a quantifier ("all",
+    "none", "unanimous"); a "name": a capitalised name or an identifier that the question does
+    not already hold."""
+    if kind == "number":
+        return bool(numbers_in(claim)) or bool(_AMOUNT_WORD.search(claim))
+    if kind == "name":
+        asked = _word_forms(question)
+        return any(not _holds_name(n, asked, question) for n in names_in(claim))
+    return True
 
 
 def names_in(text: str) -> list[str]:
@@ -289,6 +374,9 @@ def check_claim(claim: str, support: str, question: str = "", checks: Collection
             reasons["content"] = "none of its words is in the passage"
     if _NEGATION.search(claim) and not _NEGATION.search(question) and not _NEGATION.search(_closest(claim, support)):
         reasons["negation"] = "denies what the passage states"
+    apart = apart_quantities(claim, support, question)
+    if apart:
+        reasons["units"] = f"number(s) not with what they count in the passage: {', '.join(apart)}"
     off = frozenset(CHECKS) - frozenset(checks)
     return Checks({name: name not in reasons for name in CHECKS}, reasons, overlap, off=off)
 
