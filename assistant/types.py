@@ -7,7 +7,6 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-
 # What an answer without sentences says first (then where the closest passages are).
 DONT_SAY = "The documents don't say."
 UNSURE_YES = "No answer is shown: the model was unsure of its Yes to this yes-or-no question."
