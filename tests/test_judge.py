@@ -222,7 +222,7 @@ def test_answers_mode_is_the_checker_answers_get() -> None:
     (messages,) = judge.calls
     assert messages[0]["role"] == "system" and question in messages[-1]["content"]
     assert messages[-1]["content"].rstrip().endswith("yes or no.") and "About 1,500." in messages[-1]["content"]
-    assert not checker.supports("About 1,500 troops.", [EVIDENCE], question)  # the model says no
+    assert not checker.supports("About 1,500 special forces went to Russia.", [EVIDENCE], question)  # the model says no
     # The lexical checks come first, with the question: a changed number is rejected unasked.
     assert not checker.supports("About 15,000.", [EVIDENCE], question)
     assert len(judge.calls) == 2

@@ -211,15 +211,16 @@ def apart_quantities(claim: str, support: str, question: str = "") -> list[str]:
     """The claim's quantities that `support` states with the same number counting something
     else, while the claim's counted word is elsewhere in it: "Begg is 20 years old" against
     "held for three years ... see his son for 20 minutes". A number the support states bare
-    ("at the age of 87", "2.3 billion were sent") or with the same word nearby passes; a number
-    the question states, or a word the support lacks (the *words* check's matter), is not
-    judged here."""
+    ("at the age of 87", "2.3 billion were sent") or with the same word nearby passes. Not
+    judged here: a number the question states; a counted word the question uses (the
+    question's own unit: "1,500 troops" for "How many troops ...?" against "1,500 special
+    forces"); a word the support lacks (the *words* check's matter)."""
     tokens = _QUANTITY_TOKEN.findall(support)
-    present = set(tokenize(support))
+    present, asked = set(tokenize(support)), set(tokenize(question))
     apart = []
     for value, word in quantities(claim):
         at = [_counts(tokens, k) for k, t in enumerate(tokens) if _number_value(t) == value]
-        if value in numbers_in(question) or not at or not _present(word, present):
+        if value in numbers_in(question) or _present(word, asked) or not at or not _present(word, present):
             continue
         if all(first and not _present(word, set(near)) for first, near in at):
             apart.append(f"{value} {word}")
