@@ -139,8 +139,13 @@ def test_the_question_s_own_quantities_are_not_judged() -> None:
     support = "Ruiz was held for three years. She saw her son for 20 minutes."
     assert apart_quantities("For 20 years, Ruiz was held.", support, "What happened in the 20 years?") == []
     # The question's own unit: the answer counts in its words what the support counts in others.
-    assert apart_quantities("80,000 visitors.", "About 80,000 people came in May. Visitors paid.", "") == ["80000 visitor"]
-    assert apart_quantities("80,000 visitors.", "About 80,000 people came in May. Visitors paid.", "How many visitors?") == []
+    assert apart_quantities("80,000 visitors.", "About 80,000 people came in May. Visitors paid.", "") == [
+        "80000 visitor"
+    ]
+    assert (
+        apart_quantities("80,000 visitors.", "About 80,000 people came in May. Visitors paid.", "How many visitors?")
+        == []
+    )
 
 
 @pytest.mark.parametrize(
