@@ -182,23 +182,20 @@ def lead_probability(
 def with_yes_check(verdict: Verdict, p_yes: float, floor: float) -> Verdict:
     """`verdict` with the "yes" check added: its answer opens with "Yes", and that needs the
     model's P(yes) for its first word (`p_yes`) to reach `floor`."""
-    if verdict.kind != "claim" or verdict.checks is None:
-        return verdict
-    checks = verdict.checks
-    reasons = dict(checks.reasons)
-    if p_yes < floor:
-        reasons["yes"] = f"the model's Yes is unsure (P(yes) {p_yes:.2f} < {floor:.2f})"
-    passed, scores = {**checks.passed, "yes": p_yes >= floor}, {**checks.scores, "yes": p_yes}
-    return replace(verdict, checks=replace(checks, passed=passed, reasons=reasons, scores=scores))
+    why = f"the model's Yes is unsure (P(yes) {p_yes:.2f} < {floor:.2f})"
+    return with_check(verdict, "yes", p_yes >= floor, why, p_yes)
 
 
-def with_check(verdict: Verdict, name: str, passed: bool, reason: str) -> Verdict:
-    """A claim's `verdict` with the check `name` of the whole answer added (`reason`: why it failed)."""
+def with_check(verdict: Verdict, name: str, passed: bool, reason: str, score: float | None = None) -> Verdict:
+    """A claim's `verdict` with the check `name` added (`reason`: why it failed; `score`: its
+    graded result, when it has one). Other verdicts are returned as they are."""
     if verdict.kind != "claim" or verdict.checks is None:
         return verdict
     checks = verdict.checks
     reasons = dict(checks.reasons) | ({} if passed else {name: reason})
-    return replace(verdict, checks=replace(checks, passed={**checks.passed, name: passed}, reasons=reasons))
+    scores = dict(checks.scores) | ({} if score is None else {name: score})
+    passed_by = {**checks.passed, name: passed}
+    return replace(verdict, checks=replace(checks, passed=passed_by, reasons=reasons, scores=scores))
 
 
 def kind_checked(verdicts: Iterable[Verdict], question: Question) -> Iterator[Verdict]:
@@ -235,14 +232,8 @@ def numbered(passages: Sequence[Passage]) -> str:
 def with_model_check(verdict: Verdict, passed: bool, p_yes: float | None) -> Verdict:
     """`verdict` with the model check's result (and its P(yes), None when not asked) added."""
     assert verdict.checks is not None
-    checks = verdict.checks
-    reasons = dict(checks.reasons)
-    if not passed:
-        reasons["model"] = "not asked: the model failed" if p_yes is None else f"the model says no (P(yes) {p_yes:.2f})"
-    scores = {**checks.scores, "model": p_yes} if p_yes is not None else dict(checks.scores)
-    return replace(
-        verdict, checks=replace(checks, passed={**checks.passed, "model": passed}, reasons=reasons, scores=scores)
-    )
+    why = "not asked: the model failed" if p_yes is None else f"the model says no (P(yes) {p_yes:.2f})"
+    return with_check(verdict, "model", passed, why, p_yes)
 
 
 def complete_sentences(draft: str, done: int) -> tuple[str, int]:

@@ -213,14 +213,17 @@ def apart_quantities(claim: str, support: str, question: str = "") -> list[str]:
     "held for three years ... see his son for 20 minutes". A number the support states bare
     ("at the age of 87", "2.3 billion were sent") or with the same word nearby passes. Not
     judged here: a number the question states; a counted word the question uses (the
-    question's own unit: "1,500 troops" for "How many troops ...?" against "1,500 special
-    forces"); a word the support lacks (the *words* check's matter)."""
+    question's own unit: "80,000 visitors" for "How many visitors ...?" against "80,000
+    people"); a word the support lacks (the *words* check's matter)."""
+    claimed = quantities(claim)
+    if not claimed:  # most sentences: nothing to read in the support
+        return []
     tokens = _QUANTITY_TOKEN.findall(support)
-    present, asked = set(tokenize(support)), set(tokenize(question))
+    present, asked, asked_numbers = set(tokenize(support)), set(tokenize(question)), numbers_in(question)
     apart = []
-    for value, word in quantities(claim):
+    for value, word in claimed:
         at = [_counts(tokens, k) for k, t in enumerate(tokens) if _number_value(t) == value]
-        if value in numbers_in(question) or _present(word, asked) or not at or not _present(word, present):
+        if value in asked_numbers or _present(word, asked) or not at or not _present(word, present):
             continue
         if all(first and not _present(word, set(near)) for first, near in at):
             apart.append(f"{value} {word}")
