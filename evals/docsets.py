@@ -57,6 +57,8 @@ __all__ = [
     "recompute",
     "row_question",
     "score_reply",
+    "shipped_off",
+    "stops_and_kills",
     "system_metrics",
     "yes_no_word",
 ]
@@ -508,6 +510,22 @@ def _row_score(row: Mapping) -> Score:
     return Score(row.get("answer_ok"), row.get("source_ok"), bool(row.get("correct")), bool(row.get("declined")))
 
 
+def shipped_off(rows: Sequence[Mapping]) -> frozenset[str]:
+    """The checks that did not count in the shipped answers: those a kept claim failed.
+
+    Every check runs on every claim, but some only report (the *words* check, which the model
+    settles). A check a kept claim failed cannot have counted; one that no kept claim failed
+    is taken to count (if it did not, treating it as counting changes no kept sentence).
+    """
+    return frozenset(
+        name
+        for row in rows
+        for s in kept_claims(row["trace"])
+        for name, ok in (s.get("checks") or {}).items()
+        if not ok
+    )
+
+
 def _configuration(name: str, outcomes: Sequence[tuple[Mapping, Score, Sequence[Mapping]]]) -> dict[str, Any]:
     answerable = [score for row, score, _ in outcomes if row.get("answerable")]
     unanswerable = [score for row, score, _ in outcomes if not row.get("answerable")]
@@ -525,6 +543,30 @@ def _configuration(name: str, outcomes: Sequence[tuple[Mapping, Score, Sequence[
     }
 
 
+def stops_and_kills(
+    rows: Sequence[Mapping], stricter: Sequence[Score], looser: Sequence[Score]
+) -> dict[str, list[str]]:
+    """What the checks that one configuration runs and another does not do, item by item.
+
+    Args:
+        rows: The items, in the order of the scores.
+        stricter: Each item's score with the checks on.
+        looser: Each item's score with them off.
+
+    Returns:
+        `stopped`: ids of items the looser configuration answers wrongly (an answer to an
+        unanswerable question, or a wrong answer) that the stricter one answers rightly or
+        declines; `killed`: ids of items the looser one gets right and the stricter one not.
+    """
+    stopped, killed = [], []
+    for row, strict, loose in zip(rows, stricter, looser, strict=True):
+        if not loose.declined and not loose.correct and (strict.correct or strict.declined):
+            stopped.append(str(row.get("id")))
+        if loose.correct and not strict.correct:
+            killed.append(str(row.get("id")))
+    return {"stopped": stopped, "killed": killed}
+
+
 def ablation(rows: Sequence[Mapping], rules: Rules) -> list[dict[str, Any]] | None:
     """Correctness and faithfulness with each check switched off alone, recomputed from traces.
 
@@ -535,23 +577,31 @@ def ablation(rows: Sequence[Mapping], rules: Rules) -> list[dict[str, Any]] | No
     Returns:
         None when no row has a trace. Otherwise one dict per configuration: `SHIPPED` (the
         answers as given), `ALL_CHECKS`, `NO_CHECKS`, then `without <check>` for each check
-        seen; each with `n`, `correctness`, `answer_accuracy`, `declined_unanswerable`,
-        `false_declines`, `kept_sentences` and `faithfulness` (share of kept sentences the
-        judge supports).
+        that counted in the shipped answers (`shipped_off`) and `with <check>` for each that
+        only reported; each with `n`, `correctness`, `answer_accuracy`,
+        `declined_unanswerable`, `false_declines`, `kept_sentences` and `faithfulness` (share
+        of kept sentences the judge supports). Every row but `SHIPPED` also has `stopped` and
+        `killed` (`stops_and_kills`): what the checks it differs by from the shipped answers
+        stop and kill, the row's checks against the shipped ones or the other way round.
     """
     traced = [r for r in rows if has_trace(r.get("trace"))]
     if not traced:
         return None
     names = check_names(r["trace"] for r in traced)
+    off_shipped = shipped_off(traced)
     table = []
     shipped = [(r, _row_score(r), kept_claims(r["trace"])) for r in traced]
     table.append(_configuration(SHIPPED, shipped))
+    as_shipped = [_score_sentences(row_question(r), rules, recompute(r["trace"], None)) for r in traced]
     configurations = [(ALL_CHECKS, frozenset()), (NO_CHECKS, frozenset(names))]
-    configurations += [(f"without {name}", frozenset({name})) for name in names]
+    configurations += [(f"without {n}", off_shipped | {n}) for n in names if n not in off_shipped]
+    configurations += [(f"with {n}", off_shipped - {n}) for n in names if n in off_shipped]
     for label, off in configurations:
         outcomes = []
         for row in traced:
             kept = recompute(row["trace"], off)
             outcomes.append((row, _score_sentences(row_question(row), rules, kept), kept))
-        table.append(_configuration(label, outcomes))
+        scores = [score for _, score, _ in outcomes]
+        stricter, looser = (scores, as_shipped) if off <= off_shipped else (as_shipped, scores)
+        table.append(_configuration(label, outcomes) | stops_and_kills(traced, stricter, looser))
     return table

@@ -539,16 +539,32 @@ def _ablation_markdown(half: str, table: Sequence[Mapping[str, Any]]) -> list[st
         f"### Ablation, recomputed from the traces: {half}",
         "",
         "A sentence is kept when every check still switched on passes; an answer that keeps no "
-        "sentence abstains. Faithfulness is the share of kept sentences the judge supports.",
+        "sentence abstains. Faithfulness is the share of kept sentences the judge supports. "
+        "*Stops / kills*: what the checks a row differs by from the shipped answers do, item by "
+        "item: wrong answers (or answers to unanswerable questions) they turn into right ones or "
+        "declines, and right answers they lose.",
         "",
         "| configuration | items | correct | answer strings right | unanswerable declined "
-        "| answerable declined | kept sentences | faithfulness |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| answerable declined | kept sentences | faithfulness | stops / kills | items stopped / killed |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in table:
         cells = " | ".join(_fmt(row.get(c), c) for c in _ABLATION_COLUMNS)
-        out.append(f"| {_cell(row['configuration'])} | {cells} |")
+        out.append(f"| {_cell(row['configuration'])} | {cells} | {_stops_kills(row)} | {_stopped_killed_ids(row)} |")
     return [*out, ""]
+
+
+def _stops_kills(row: Mapping[str, Any]) -> str:
+    """ "2 / 0" for an ablation row with `stopped` and `killed`, "" for the shipped row."""
+    if "stopped" not in row:
+        return ""
+    return f"{len(row['stopped'])} / {len(row.get('killed') or [])}"
+
+
+def _stopped_killed_ids(row: Mapping[str, Any]) -> str:
+    if not row.get("stopped") and not row.get("killed"):
+        return ""
+    return _cell(f"{', '.join(row.get('stopped') or []) or '-'} / {', '.join(row.get('killed') or []) or '-'}")
 
 
 # --------------------------------------------------------------------------- charts
@@ -772,9 +788,9 @@ def _ablation_chart(path: Path, comparison: Mapping[str, Any]) -> Path | None:
                     va="center",
                     fontsize=7,
                 )
-        ax.set_yticks(y, [str(row["configuration"]) for row in table], fontsize=8)
+        ax.set_yticks(y, [f"{row['configuration']} {_stops_kills(row)}".strip() for row in table], fontsize=8)
         ax.set_xlim(0, 1.12)
-        ax.set_title(f"{half}: one check off at a time")
+        ax.set_title(f"{half}: one check off or on (stops / kills)")
         ax.grid(axis="x", alpha=0.3)
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, frameon=False)
     fig.tight_layout()

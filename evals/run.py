@@ -1475,6 +1475,50 @@ def run_eval(
     return report
 
 
+def reanalyse(report_dir: str | Path, *, charts: bool = True) -> dict[str, Any]:
+    """Recompute a docset report's loss accounting and ablation from its stored rows, in place.
+
+    Nothing is answered or judged again: the rows' traces and judge verdicts are read back, so
+    an older run gets the analysis of the current code (`docsets.loss_accounting`,
+    `docsets.ablation`). report.json, report.md and the charts are written again; the meta gains
+    `reanalysed` (the commit that did it).
+
+    Raises:
+        EvalUsageError: The folder holds no report.json, or a report of another dataset kind
+            (only bbc-news, tech-docs and docset folders keep traces per half).
+    """
+    folder = Path(report_dir)
+    path = folder / "report.json"
+    if not path.is_file():
+        raise EvalUsageError(f"{folder}: no report.json there")
+    report = json.loads(path.read_text(encoding="utf-8"))
+    meta = dict(report.get("meta") or {})
+    comparison = report.get("comparison")
+    if meta.get("scoring") not in docsets.RULES or not comparison:
+        raise EvalUsageError(
+            f"{folder}: not a bbc-news, tech-docs or docset-folder report; only those can be reanalysed"
+        )
+    rules = docsets.RULES[meta["scoring"]]
+    results = report.get("results") or []
+    for half, entry in comparison["halves"].items():
+        rows = [r for r in results if r.get("split") == half]
+        entry["losses"] = docsets.loss_accounting(rows, rules)
+        entry["ablation"] = docsets.ablation(rows, rules)
+    meta["reanalysed"] = _git_commit()
+    paths = write_report(
+        results,
+        report.get("headline") or {},
+        folder,
+        targets=report.get("targets"),
+        meta=meta,
+        charts=charts,
+        previous=report.get("previous"),
+        max_failures=40,
+        comparison=comparison,
+    )
+    return json.loads(paths.json.read_text(encoding="utf-8"))
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -1546,6 +1590,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument(
+        "--reanalyse",
+        metavar="REPORT_DIR",
+        help="answer nothing: recompute a bbc-news or tech-docs report's loss accounting and "
+        "ablation (stops and kills per check) from its stored traces and rewrite it in place",
+    )
     return p
 
 
@@ -1583,6 +1633,7 @@ def _print_comparison(comparison: Mapping) -> None:
             print(
                 f"    ablation {row['configuration']:<28} correctness {_fmt(row['correctness'])}"
                 f"  faithfulness {_fmt(row['faithfulness'])}  kept {row['kept_sentences']}"
+                + (f"  stops {len(row['stopped'])} kills {len(row['killed'])}" if "stopped" in row else "")
             )
 
 
@@ -1649,6 +1700,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.limit is not None and args.limit < 1:
         print("error: --limit must be at least 1", file=sys.stderr)
         return 2
+    if args.reanalyse:
+        try:
+            report = reanalyse(args.reanalyse, charts=not args.no_charts)
+        except EvalUsageError as e:
+            return report_error(e)
+        _print_comparison(report["comparison"])
+        print(f"report: {Path(args.reanalyse) / 'report.md'}")
+        return 0
     dataset = args.dataset
     if (
         dataset not in DATASETS

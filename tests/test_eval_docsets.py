@@ -503,7 +503,80 @@ def test_ablation_recomputes_answers_from_traces(traced_rows: list[dict]) -> Non
     assert table["without names"]["correctness"] == pytest.approx(3 / 5)  # A is no longer rejected
     for row in table.values():
         assert row["n"] == 7 and row["declined_unanswerable"] == 0.5  # C answers, G declines, always
+    # Stops and kills against the shipped answers: the names check loses A; numbers changes nothing.
+    assert table["without names"]["killed"] == ["A"] and table["without names"]["stopped"] == []
+    assert table["without numbers"]["killed"] == table["without numbers"]["stopped"] == []
+    assert "stopped" not in table[SHIPPED]
     assert ablation([{**r, "trace": None} for r in traced_rows], BBC) is None
+
+
+def test_ablation_counts_what_each_check_stops_and_kills_against_the_shipped_answers() -> None:
+    words_only_reports = {"numbers": True, "words": False}
+    numbers_fail = {"numbers": False, "words": True}
+    rows = [
+        # U: an unanswerable question; the numbers check dropped the answer.
+        traced_row(
+            "U",
+            "unanswerable",
+            [],
+            [],
+            correct=True,
+            declined=True,
+            abstained_by="checks",
+            drafts=[
+                {
+                    "text": "It cost 5 [1].",
+                    "sentences": [sentence("It cost 5 [1].", False, numbers_fail, "u.txt", None)],
+                }
+            ],
+        ),
+        # W: a wrong answer the numbers check dropped.
+        traced_row(
+            "W",
+            "fact",
+            ["7"],
+            ["w.txt"],
+            correct=False,
+            declined=True,
+            abstained_by="checks",
+            drafts=[
+                {"text": "It was 8 [1].", "sentences": [sentence("It was 8 [1].", False, numbers_fail, "w.txt", None)]}
+            ],
+        ),
+        # K: a right answer kept although the words check failed: words only reports.
+        traced_row(
+            "K",
+            "fact",
+            ["6932"],
+            ["k.txt"],
+            correct=True,
+            declined=False,
+            abstained_by=None,
+            drafts=[
+                {
+                    "text": "It made 6,932 [1].",
+                    "sentences": [sentence("It made 6,932 [1].", True, words_only_reports, "k.txt", True)],
+                }
+            ],
+        ),
+    ]
+    assert docsets.shipped_off(rows) == {"words"}
+    table = {row["configuration"]: row for row in ablation(rows, BBC)}
+    assert list(table) == [SHIPPED, ALL_CHECKS, NO_CHECKS, "without numbers", "with words"]
+    assert table["without numbers"]["stopped"] == ["U", "W"] and table["without numbers"]["killed"] == []
+    assert table["with words"]["stopped"] == [] and table["with words"]["killed"] == ["K"]
+    assert table[ALL_CHECKS]["killed"] == ["K"] and table[NO_CHECKS]["stopped"] == ["U", "W"]
+    assert table["without numbers"]["correctness"] == pytest.approx(1 / 2)  # W is answered, wrongly
+    assert table["with words"]["correctness"] == 0.0
+
+
+def test_stops_and_kills_compares_item_by_item() -> None:
+    right, wrong = docsets.Score(True, True, True, False), docsets.Score(False, True, False, False)
+    declined = docsets.Score(False, False, False, True)
+    rows = [{"id": i} for i in "abcd"]
+    stricter = [declined, right, declined, wrong]
+    looser = [wrong, wrong, right, right]
+    assert docsets.stops_and_kills(rows, stricter, looser) == {"stopped": ["a", "b"], "killed": ["c", "d"]}
 
 
 # --------------------------------------------------------------------------- end to end with fakes
@@ -699,7 +772,25 @@ def test_run_eval_docset_reads_traces(tmp_path: Path, tiny_docset: Path, monkeyp
     folder = Path(report["report_dir"])
     md = (folder / "report.md").read_text(encoding="utf-8")
     assert "Where docchat's answers are lost: tune" in md and "Ablation, recomputed from the traces: tune" in md
+    assert "| stops / kills |" in md
     assert (folder / "ablation.png").is_file()
+
+    # Reanalysed in place from the stored rows: the same analysis, nothing answered again.
+    (folder / "report.md").write_text("stale", encoding="utf-8")
+    calls = len(judge.calls)
+    assert main(["--reanalyse", str(folder), "--no-charts"]) == 0
+    again = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    assert again["comparison"]["halves"]["tune"]["ablation"] == entry["ablation"]
+    assert again["meta"]["reanalysed"] and len(judge.calls) == calls
+    assert "| stops / kills |" in (folder / "report.md").read_text(encoding="utf-8")
+
+
+def test_reanalyse_refuses_what_it_cannot_read(tmp_path: Path, capsys) -> None:
+    assert main(["--reanalyse", str(tmp_path)]) == 2
+    assert "no report.json" in capsys.readouterr().err
+    (tmp_path / "report.json").write_text(json.dumps({"meta": {"dataset": "seeds"}, "results": []}), encoding="utf-8")
+    assert main(["--reanalyse", str(tmp_path)]) == 2
+    assert "only those can be reanalysed" in capsys.readouterr().err
 
 
 def test_cli_docset_prints_side_by_side(tmp_path: Path, tiny_docset: Path, capsys, monkeypatch) -> None:
