@@ -330,6 +330,7 @@ def assemble(
     """Step 7: the final `Answer` (`why`: what an abstaining one says first)."""
     timings = {**timings, "total": time.perf_counter() - context.t0}
     abstained = abstained_by is not None
+    removed = [v for v in verdicts if v.kind == "claim" and not v.kept]
     trace = Trace(
         abstained_by, tuple(numbered([p]) for p in context.passages), draft, tuple(sentence_trace(v) for v in verdicts)
     )
@@ -338,7 +339,8 @@ def assemble(
         citations=() if abstained else citations.all(),
         hits=context.hits,
         abstained=abstained,
-        unsupported=tuple(v.text for v in verdicts if v.kind == "claim" and not v.kept),
+        unsupported=tuple(v.text for v in removed),
+        removed_why=tuple(v.checks.reason if v.checks else "" for v in removed),
         model=model,
         backend=backend,
         question=context.question.text,

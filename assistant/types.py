@@ -165,7 +165,9 @@ class Answer:
         citations: Verified citations, one per marker number used in `text`.
         hits: The retrieved passages, best first.
         abstained: True when the documents do not answer the question.
-        unsupported: Draft sentences removed because no passage supports them.
+        unsupported: Draft sentences removed by the checks (not shown).
+        removed_why: Why each sentence of `unsupported` was removed: the checks it failed
+            ("numbers: number(s) not in the passage: 7"), in the same order.
         model: Name of the model (or "extractive").
         backend: The backend that produced the final text.
         question: The question as asked.
@@ -183,6 +185,7 @@ class Answer:
     hits: tuple[Hit, ...] = ()
     abstained: bool = False
     unsupported: tuple[str, ...] = ()
+    removed_why: tuple[str, ...] = ()
     model: str = ""
     backend: str = ""
     question: str = ""
@@ -222,6 +225,7 @@ class Answer:
                 for h in self.hits
             ],
             "unsupported": list(self.unsupported),
+            "removed_why": list(self.removed_why),
             "model": self.model,
             "backend": self.backend,
             "question": self.question,

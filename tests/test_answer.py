@@ -87,6 +87,8 @@ def test_unsupported_sentence_is_removed(index, hash_embedder) -> None:
     answer = ask(Q, settings=settings, chat_model=model, embedder=hash_embedder)
     assert "Geneva" not in answer.text and "1,500" in answer.text
     assert len(answer.unsupported) == 1 and "Geneva" in answer.unsupported[0]
+    assert len(answer.removed_why) == 1 and "Geneva" in answer.removed_why[0]  # names the check that failed
+    assert answer.to_dict()["removed_why"] == list(answer.removed_why)
     _check_citations(answer, docs)
 
 
@@ -374,6 +376,7 @@ def test_an_unsure_yes_is_withheld_and_a_sure_one_shown(index, hash_embedder) ->
     assert all(s.checks.get("yes") is False for s in answer.trace.sentences if s.kind == "claim")
     assert answer.text.startswith("No answer is shown: the model was unsure of its Yes")
     assert "documents don't say" not in answer.text  # the cause is named, not a missing answer
+    assert answer.removed_why and all("yes: the model's Yes is unsure" in why for why in answer.removed_why)
 
     sure = ask(YES_NO, settings=settings, chat_model=_SureOf(SAYS_YES, p_yes=0.95), embedder=hash_embedder)
     assert not sure.abstained and sure.text.startswith("Yes, North Korea had sent about 1,500")

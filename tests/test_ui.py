@@ -131,6 +131,7 @@ def test_chat_round_trip_streams_a_verified_answer_with_sources(seeded, embedder
     assert markup.removed_label(1) in [c.value for c in at.caption]  # ...and that is said
     removed = [e for e in at.expander if e.label == "Show what was removed"]
     assert removed and "alpacas" in removed[0].text[0].value
+    assert removed[0].caption and ": " in removed[0].caption[0].value  # the check that removed it, and why
 
     cards = [b for b in bodies if 'class="dc-src"' in b]
     assert len(cards) == 1, "only cited sources are listed"
@@ -584,6 +585,8 @@ def test_a_reopened_chat_is_drawn_as_it_was_and_a_follow_up_uses_it(seeded, embe
     assert [m.name for m in later.chat_message] == ["user", "assistant"]
     assert drawn_answers(later) == before  # same answer, same citations, same highlighted passages
     assert markup.removed_label(1) in [c.value for c in later.caption]
+    reopened = [e for e in later.expander if e.label == "Show what was removed"]
+    assert reopened and reopened[0].caption and ": " in reopened[0].caption[0].value  # the reason was saved too
 
     ask(later, "What about his employer?")
     no_exceptions(later)
@@ -703,3 +706,22 @@ def test_many_chats_are_listed_newest_first_in_a_scrolling_box(seeded, embedder,
     no_exceptions(at)
     assert at.session_state[chats.CHAT_ID] == "chat-3"
     assert any("The documents don't say" in i.value for i in at.info)
+
+
+def test_cli_says_which_check_removed_each_sentence(monkeypatch, capsys, tmp_path) -> None:
+    from ui import cli
+
+    answer = Answer(
+        text="It made 6,932 [1].",
+        unsupported=("Yes, it did [1].", "It cost 7."),
+        removed_why=("yes: the model's Yes is unsure (P(yes) 0.60 < 0.75)", "numbers: number(s) not in the passage: 7"),
+    )
+    monkeypatch.setattr(cli, "ask_stream", lambda *a, **k: iter(["It made 6,932 [1].", answer]))
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path))
+    assert cli.main(["ask", "How many?"]) == 0
+    out = capsys.readouterr().out
+    assert "2 sentences removed by the checks:" in out and "unsupported sentence(s)" not in out
+    assert "  - Yes, it did [1].\n    (yes: the model's Yes is unsure" in out
+    assert "  - It cost 7.\n    (numbers: number(s) not in the passage: 7)" in out
+    # An answer saved before reasons were kept still lists its sentences.
+    assert markup.removed_lines(Answer(text="", unsupported=("a",))) == [("a", "")]

@@ -19,7 +19,7 @@ from assistant import Answer, CollectionSummary, NoIndexError, ask_stream, list_
 from assistant.errors import RagError, report_error
 from assistant.settings import BACKENDS, Settings
 from ingest.progress import progress_bar
-from ui.markup import line_label
+from ui.markup import line_label, removed_label, removed_lines
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -133,7 +133,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         for c in answer.citations:
             print(f'  [{c.n}] {c.source}, {line_label(c, separator=", ")}: "{c.quote}"')
     if answer.unsupported:
-        print(f"\n({len(answer.unsupported)} unsupported sentence(s) removed)")
+        print(f"\n{removed_label(len(answer.unsupported))}:")
+        for sentence, why in removed_lines(answer):
+            print(f"  - {sentence}" + (f"\n    ({why})" if why else ""))
     t = answer.timings
     print(
         f"\n{answer.model or answer.backend} · retrieval {t.get('retrieval', 0):.2f}s · "

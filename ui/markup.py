@@ -203,9 +203,15 @@ def facts_line(answer: Answer, first_sentence: float | None = None) -> str:
 
 
 def removed_label(count: int) -> str:
-    """ "1 sentence removed: not supported by the sources" (plural aware)."""
+    """ "1 sentence removed by the checks" (plural aware); what each failed is shown with it."""
     noun = "sentence" if count == 1 else "sentences"
-    return f"{count} {noun} removed: not supported by the sources"
+    return f"{count} {noun} removed by the checks"
+
+
+def removed_lines(answer: Answer) -> list[tuple[str, str]]:
+    """(sentence, why) for each sentence the checks removed ("" when the reason is unknown)."""
+    why = list(answer.removed_why) + [""] * (len(answer.unsupported) - len(answer.removed_why))
+    return list(zip(answer.unsupported, why))
 
 
 STYLE = """

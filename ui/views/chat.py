@@ -422,8 +422,10 @@ def render_assistant(msg: dict, cfg: Settings, emb) -> None:
     if answer.unsupported:
         st.caption(markup.removed_label(len(answer.unsupported)))
         with st.expander("Show what was removed", icon=":material/visibility_off:"):
-            for sentence in answer.unsupported:
+            for sentence, why in markup.removed_lines(answer):
                 st.text(sentence)
+                if why:
+                    st.caption(markup.escape_markdown(why))
     if answer.citations and not answer.abstained:
         render_sources(msg, cfg, emb)
     facts, thumbs = st.columns([5, 1], vertical_alignment="center")
