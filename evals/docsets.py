@@ -22,8 +22,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -43,6 +44,7 @@ __all__ = [
     "Rules",
     "Score",
     "ablation",
+    "abstention_score",
     "answer_ok",
     "check_names",
     "docset_collection",
@@ -438,6 +440,10 @@ def _score_sentences(question: DocsetQuestion, rules: Rules, sentences: Sequence
     return score_reply(question, rules, _text(sentences), not sentences, _files(sentences))
 
 
+def _score_row(rules: Rules, row: Mapping, sentences: Sequence[Mapping]) -> Score:
+    return _score_sentences(row_question(row), rules, sentences)
+
+
 def draft_outcomes(row: Mapping, rules: Rules) -> list[dict[str, bool]]:
     """Per draft of a row's trace: `correct` (all its sentences, unfiltered, with the files of
     their support as citations) and `kept_correct` (only the sentences it kept)."""
@@ -535,7 +541,7 @@ def _configuration(name: str, outcomes: Sequence[tuple[Mapping, Score, Sequence[
         "configuration": name,
         "n": len(outcomes),
         "correctness": mean(float(s.correct) for s in answerable),
-        "answer_accuracy": mean(float(bool(s.answer_ok)) for s in answerable),
+        "answer_accuracy": mean(float(bool(s.answer_ok)) for s in answerable if s.answer_ok is not None),
         "declined_unanswerable": mean(float(s.declined) for s in unanswerable),
         "false_declines": mean(float(s.declined) for s in answerable),
         "kept_sentences": len(kept),
@@ -567,12 +573,24 @@ def stops_and_kills(
     return {"stopped": stopped, "killed": killed}
 
 
-def ablation(rows: Sequence[Mapping], rules: Rules) -> list[dict[str, Any]] | None:
+Scorer = Callable[[Mapping, Sequence[Mapping]], Score]
+"""Scores a row's answer made of the given kept claims (none kept: a decline)."""
+
+
+def abstention_score(row: Mapping, sentences: Sequence[Mapping]) -> Score:
+    """A `Scorer` for sets scored on declining alone (CLAP NQ): an answerable question is right
+    when answered, an unanswerable one when declined."""
+    declined = not sentences
+    return Score(None, None, declined != bool(row.get("answerable")), declined)
+
+
+def ablation(rows: Sequence[Mapping], rules: Rules | Scorer) -> list[dict[str, Any]] | None:
     """Correctness and faithfulness with each check switched off alone, recomputed from traces.
 
     Args:
         rows: One half's report rows; only rows with a trace count.
-        rules: The docset's rules.
+        rules: The docset's rules, or a `Scorer` for another set (`abstention_score`); with a
+            scorer the shipped row is scored like the others, from the claims the answer kept.
 
     Returns:
         None when no row has a trace. Otherwise one dict per configuration: `SHIPPED` (the
@@ -587,12 +605,15 @@ def ablation(rows: Sequence[Mapping], rules: Rules) -> list[dict[str, Any]] | No
     traced = [r for r in rows if has_trace(r.get("trace"))]
     if not traced:
         return None
+    score = rules if callable(rules) else partial(_score_row, rules)
     names = check_names(r["trace"] for r in traced)
     off_shipped = shipped_off(traced)
-    table = []
-    shipped = [(r, _row_score(r), kept_claims(r["trace"])) for r in traced]
-    table.append(_configuration(SHIPPED, shipped))
-    as_shipped = [_score_sentences(row_question(r), rules, recompute(r["trace"], None)) for r in traced]
+    as_shipped = [score(r, recompute(r["trace"], None)) for r in traced]
+    if callable(rules):
+        shipped = [(r, s, kept_claims(r["trace"])) for r, s in zip(traced, as_shipped)]
+    else:
+        shipped = [(r, _row_score(r), kept_claims(r["trace"])) for r in traced]
+    table = [_configuration(SHIPPED, shipped)]
     configurations = [(ALL_CHECKS, frozenset()), (NO_CHECKS, frozenset(names))]
     configurations += [(f"without {n}", off_shipped | {n}) for n in names if n not in off_shipped]
     configurations += [(f"with {n}", off_shipped - {n}) for n in names if n in off_shipped]
@@ -600,8 +621,8 @@ def ablation(rows: Sequence[Mapping], rules: Rules) -> list[dict[str, Any]] | No
         outcomes = []
         for row in traced:
             kept = recompute(row["trace"], off)
-            outcomes.append((row, _score_sentences(row_question(row), rules, kept), kept))
-        scores = [score for _, score, _ in outcomes]
+            outcomes.append((row, score(row, kept), kept))
+        scores = [s for _, s, _ in outcomes]
         stricter, looser = (scores, as_shipped) if off <= off_shipped else (as_shipped, scores)
         table.append(_configuration(label, outcomes) | stops_and_kills(traced, stricter, looser))
     return table

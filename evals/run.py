@@ -1170,6 +1170,7 @@ def _run_clapnq(ctx: _Context) -> _Outcome:
             "first_visible": _first_visible(answer, seconds) if answer else seconds,
             "latency": seconds,
             "error": error,
+            "trace": (answer or {}).get("trace"),
         }
         if q.answerable:
             row["correctness"] = token_f1(text, q.answer or "") if text else 0.0
@@ -1191,13 +1192,16 @@ def _run_clapnq(ctx: _Context) -> _Outcome:
         _clapnq_metrics,
         ["abstention_precision", "abstention_recall", "answer_f1_answered", "source_accuracy"],
     )
+    # What each check stops (answers to unanswerable questions) and kills (answerable ones declined).
+    comparison["halves"][ctx.split]["ablation"] = docsets.ablation(results, docsets.abstention_score)
     headline = {"n": float(len(results)), **_flatten(comparison)}
     headline["latency_p95"] = percentile([r["latency"] for r in results], 95)
     abst = abstention_scores((r["answerable"], r["abstained"]) for r in results)
     body = (
         f"Abstention (positive = declined): tp {abst.tp}, fp {abst.fp} (declined an answerable "
         f"question), fn {abst.fn} (answered an unanswerable one), tn {abst.tn}. Corpus: "
-        f"{len(data.corpus)} pooled gold passages. Answer F1 is token F1 against the long gold answer."
+        f"{len(data.corpus)} pooled gold passages. Answer F1 is token F1 against the long gold answer. "
+        "In the ablation an answerable question counts as correct when it is answered."
     )
     meta = {"corpus_documents": len(data.corpus), "collection": settings.collection, "split": ctx.split}
     if ctx.baseline is not None:

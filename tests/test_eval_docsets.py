@@ -570,6 +570,26 @@ def test_ablation_counts_what_each_check_stops_and_kills_against_the_shipped_ans
     assert table["with words"]["correctness"] == 0.0
 
 
+def test_ablation_of_a_set_scored_on_declining_alone() -> None:
+    # CLAP NQ: an answerable question is right when answered, an unanswerable one when declined.
+    numbers_fail = {"numbers": False, "names": True}
+    dropped = [
+        {"text": "It cost 5 [1].", "sentences": [sentence("It cost 5 [1].", False, numbers_fail, "x.txt", None)]}
+    ]
+    kept = [{"text": "It cost 5 [1].", "sentences": [sentence("It cost 5 [1].", True, ON, "x.txt", None)]}]
+    rows = [
+        {"id": "U", "answerable": False, "trace": {"abstained_by": "checks", "drafts": dropped}},
+        {"id": "A", "answerable": True, "trace": {"abstained_by": "checks", "drafts": dropped}},
+        {"id": "K", "answerable": True, "trace": {"abstained_by": None, "drafts": kept}},
+    ]
+    table = {row["configuration"]: row for row in ablation(rows, docsets.abstention_score)}
+    assert table[SHIPPED]["correctness"] == 0.5 and table[SHIPPED]["declined_unanswerable"] == 1.0
+    assert table[SHIPPED]["answer_accuracy"] is None  # nothing says whether an answer's words are right
+    assert table["without numbers"]["stopped"] == ["U"] and table["without numbers"]["killed"] == ["A"]
+    assert table["without numbers"]["correctness"] == 1.0 and table["without numbers"]["declined_unanswerable"] == 0.0
+    assert table["without names"]["stopped"] == table["without names"]["killed"] == []
+
+
 def test_stops_and_kills_compares_item_by_item() -> None:
     right, wrong = docsets.Score(True, True, True, False), docsets.Score(False, True, False, False)
     declined = docsets.Score(False, False, False, True)

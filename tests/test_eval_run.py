@@ -591,6 +591,10 @@ def test_clapnq_abstention_beside_the_baseline(tmp_path: Path) -> None:
     assert 0 < head["answer_f1_answered_baseline"] < 1
     assert report["meta"]["baseline"] == "naive"
     assert [r["baseline_declined"] for r in report["results"]] == [False, False, False]
+    # docchat's traces give the ablation: here the model declined, so no check changes anything.
+    (table,) = [entry["ablation"] for entry in report["comparison"]["halves"].values()]
+    assert table[0]["configuration"] == "shipped" and table[0]["n"] == 3
+    assert all(row.get("stopped", []) == row.get("killed", []) == [] for row in table)
 
 
 def test_hotpotqa_baseline_needs_a_limit(tmp_path: Path) -> None:
