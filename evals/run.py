@@ -901,10 +901,11 @@ def _run_hotpotqa(ctx: _Context) -> _Outcome:
                 draft=_draft_of(answer).get("text", ""),
                 failed_checks=_failed_checks(answer),
                 **_span_scores(text, q.answers),
-                correctness=token_f1(text, q.answers),
+                correctness=float(fact_present(text, q.answers)),  # "gold answer contained", as reported
                 first_visible=_first_visible(answer, seconds) if answer else seconds,
                 latency=seconds,
                 error=error,
+                trace=(answer or {}).get("trace"),
             )
             row["passed"] = row["passed"] and bool(row["contains_answer"])
         row["notes"] = "gold: " + " | ".join(row["gold"]) + " — retrieved: " + " | ".join(row["retrieved"])
@@ -932,6 +933,8 @@ def _run_hotpotqa(ctx: _Context) -> _Outcome:
         comparison = _pooled_comparison(
             ctx, answered, _hotpotqa_metrics, ["exact_match", "f1", "contains_answer", "false_declines"]
         )
+        # What each check stops (wrong answers it turns into declines) and kills (right ones).
+        comparison["halves"][ctx.split]["ablation"] = docsets.ablation(answered, _gold_contained)
         headline.update(_flatten(comparison))
     table = ["| k | Hit@k | AllHit@k |", "|---:|---:|---:|"]
     table += [f"| {k} | {headline[f'hit_at_{k}']:.3f} | {headline[f'all_hit_at_{k}']:.3f} |" for k in (2, 5, 10)]
@@ -961,6 +964,14 @@ def _span_scores(text: str, answers: Sequence[str]) -> dict:
         "f1": token_f1(text, answers),
         "contains_answer": float(fact_present(text, answers)),
     }
+
+
+def _gold_contained(row: Mapping, sentences: Sequence[Mapping]) -> docsets.Score:
+    """A HotpotQA answer made of `sentences` scored for the ablation: right when it contains a
+    gold answer (`fact_present`), a decline when there is none."""
+    text = strip_markers(" ".join(str(s.get("text", "")) for s in sentences))
+    right = bool(sentences) and fact_present(text, row.get("gold_answers") or [])
+    return docsets.Score(right, None, right, not sentences)
 
 
 def _draft_of(answer: Mapping | None) -> dict:

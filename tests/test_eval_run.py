@@ -575,6 +575,18 @@ def test_hotpotqa_answers_beside_the_baseline(tmp_path: Path) -> None:
     md = (Path(report["report_dir"]) / "report.md").read_text(encoding="utf-8")
     assert "docchat beside the naive baseline: test (2 items)" in md
     assert "| Exact match | 0.000 | 1.000 |" in md
+    assert all(r["correctness"] == r["contains_answer"] for r in answered)  # what the README calls correct
+    (table,) = [entry["ablation"] for entry in report["comparison"]["halves"].values()]
+    assert table[0]["configuration"] == "shipped" and table[0]["n"] == 2
+
+
+def test_hotpotqa_ablation_scores_an_answer_by_the_gold_answer_it_contains() -> None:
+    row = {"gold_answers": ["Arthur Conan Doyle"]}
+    right = eval_run._gold_contained(row, [{"text": "It was written by Arthur Conan Doyle [1]."}])
+    assert right.correct and not right.declined
+    wrong = eval_run._gold_contained(row, [{"text": "It was written by Agatha Christie [1]."}])
+    assert not wrong.correct and not wrong.declined
+    assert eval_run._gold_contained(row, []).declined
 
 
 @needs_benchmarks
