@@ -110,6 +110,42 @@ def save_chart(fig, name: str) -> Path:
     return path
 
 
+GROUP_LABELS = {"stop": "answer to an unanswerable question", "keep": "correct answer"}
+"""What the two groups of a would-be check are: answers it should stop, answers it must keep."""
+
+
+def stop_keep_chart(values: dict[str, dict[str, list[float]]], ylabel: str, title: str, name: str) -> Path:
+    """One column per signal of `values` ({signal: {"stop": [...], "keep": [...]}}), its values
+    for answers to unanswerable questions beside those for correct answers; saved as
+    `bench/results/<name>.png`."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(max(6, 2 * len(values)), 4))
+    for i, by_group in enumerate(values.values()):
+        for offset, (kind, color) in enumerate((("stop", "tab:red"), ("keep", "tab:green"))):
+            ys = by_group.get(kind, [])
+            label = None if i else GROUP_LABELS[kind]
+            ax.scatter([i + (offset - 0.5) * 0.3] * len(ys), ys, color=color, alpha=0.6, s=18, label=label)
+    ax.set_xticks(range(len(values)), list(values))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    return save_chart(fig, name)
+
+
+def report_stops_and_kills(name: str, table: list[dict], groups: list[str | None], data: dict, draw) -> int:
+    """Print a would-be check's stops and kills per signal and threshold (`table` rows: signal,
+    threshold, stops, kills) and the group sizes; write `bench/results/<name>.json` (`data`
+    plus the table) and the chart `draw(name)` makes; return 0 (the exit code)."""
+    print_table(
+        ["signal", "threshold", "unanswerable stopped", "correct killed"],
+        [(t["signal"], t["threshold"], t["stops"], t["kills"]) for t in table],
+    )
+    print(f"{groups.count('stop')} answers to unanswerable questions, {groups.count('keep')} correct answers")
+    path = write_result(name, {**data, "tradeoffs": table})
+    print(f"wrote {path} and {draw(name)}")
+    return 0
+
+
 # ---- the HotpotQA corpus as a folder of files --------------------------------------------
 
 

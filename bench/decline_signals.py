@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import docset_arguments, indexed_docset, print_table, pyplot, save_chart, write_result
+from bench.common import docset_arguments, indexed_docset, report_stops_and_kills, stop_keep_chart
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 SIGNALS = ("check", "judge_style", "answerable", "follow_up")
@@ -123,24 +123,11 @@ def tradeoffs(rows: list[dict]) -> list[dict]:
 
 def chart(rows: list[dict], name: str) -> Path:
     """P(yes) of each signal: answers to unanswerable questions beside correct answers."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for i, signal in enumerate(SIGNALS):
-        for offset, (kind, color) in enumerate((("stop", "tab:red"), ("keep", "tab:green"))):
-            ys = [r["signals"][signal]["p_yes"] for r in rows if group(r) == kind]
-            ax.scatter(
-                [i + (offset - 0.5) * 0.3] * len(ys),
-                ys,
-                color=color,
-                alpha=0.6,
-                s=18,
-                label=None if i else {"stop": "answer to an unanswerable question", "keep": "correct answer"}[kind],
-            )
-    ax.set_xticks(range(len(SIGNALS)), SIGNALS)
-    ax.set_ylabel("P(yes)")
-    ax.set_title(f"{name}: would a model check separate them?")
-    ax.legend(loc="lower right", fontsize=8)
-    return save_chart(fig, name)
+    values = {
+        signal: {kind: [r["signals"][signal]["p_yes"] for r in rows if group(r) == kind] for kind in ("stop", "keep")}
+        for signal in SIGNALS
+    }
+    return stop_keep_chart(values, "P(yes)", f"{name}: would a model check separate them?", name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,26 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [q for q in half if not q.answerable] + [q for q in half if q.answerable][: args.answerable]
     rows = [measure(q, docset, settings, model, embedder) for q in tqdm(chosen, desc=f"{docset.name} {args.split}")]
 
-    table = tradeoffs(rows)
-    print_table(
-        ["signal", "threshold", "unanswerable stopped", "correct killed"],
-        [(t["signal"], t["threshold"], t["stops"], t["kills"]) for t in table],
+    return report_stops_and_kills(
+        f"decline_signals-{docset.name}",
+        tradeoffs(rows),
+        [group(r) for r in rows],
+        {"dataset": docset.name, "split": args.split, "model": model.name if model else None, "rows": rows},
+        lambda name: chart(rows, name),
     )
-    groups = [group(r) for r in rows]
-    print(f"{groups.count('stop')} answers to unanswerable questions, {groups.count('keep')} correct answers")
-    name = f"decline_signals-{docset.name}"
-    path = write_result(
-        name,
-        {
-            "dataset": docset.name,
-            "split": args.split,
-            "model": model.name if model else None,
-            "tradeoffs": table,
-            "rows": rows,
-        },
-    )
-    print(f"wrote {path} and {chart(rows, name)}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import print_table, pyplot, save_chart, write_result
+from bench.common import report_stops_and_kills, stop_keep_chart
 
 SIGNALS = ("f1", "facts")
 THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -111,24 +111,13 @@ def tradeoffs(rows: list[dict]) -> list[dict]:
 
 def chart(rows: list[dict], name: str) -> Path:
     """Each signal's value: answers to unanswerable questions beside correct answers."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for i, signal in enumerate(SIGNALS):
-        for offset, (kind, color) in enumerate((("stop", "tab:red"), ("keep", "tab:green"))):
-            ys = [r[signal] for r in rows if r["group"] == kind]
-            ax.scatter(
-                [i + (offset - 0.5) * 0.3] * len(ys),
-                ys,
-                color=color,
-                alpha=0.6,
-                s=18,
-                label=None if i else {"stop": "answer to an unanswerable question", "keep": "correct answer"}[kind],
-            )
-    ax.set_xticks(range(len(SIGNALS)), SIGNALS)
-    ax.set_ylabel("agreement with the shipped answer")
-    ax.set_title(f"{name}: passages reversed, same answer?")
-    ax.legend(loc="lower right", fontsize=8)
-    return save_chart(fig, name)
+    values = {
+        signal: {kind: [r[signal] for r in rows if r["group"] == kind] for kind in ("stop", "keep")}
+        for signal in SIGNALS
+    }
+    return stop_keep_chart(
+        values, "agreement with the shipped answer", f"{name}: passages reversed, same answer?", name
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,27 +143,14 @@ def main(argv: list[str] | None = None) -> int:
     model = make_chat_model(settings, args.backend)
     measured = [measure(r, model, settings) for r in tqdm(chosen, desc="second drafts")]
 
-    table = tradeoffs(measured)
-    print_table(
-        ["signal", "threshold", "unanswerable stopped", "correct killed"],
-        [(t["signal"], t["threshold"], t["stops"], t["kills"]) for t in table],
-    )
-    groups = [r["group"] for r in measured]
-    print(f"{groups.count('stop')} answers to unanswerable questions, {groups.count('keep')} correct answers")
     splits = sorted({str(r.get("split")) for r in chosen})
-    name = f"draft_consistency-{meta.get('dataset', 'docset')}-{'-'.join(splits)}"
-    path = write_result(
-        name,
-        {
-            "dataset": meta.get("dataset"),
-            "report": args.report,
-            "model": getattr(model, "name", None),
-            "tradeoffs": table,
-            "rows": measured,
-        },
+    return report_stops_and_kills(
+        f"draft_consistency-{meta.get('dataset', 'docset')}-{'-'.join(splits)}",
+        tradeoffs(measured),
+        [r["group"] for r in measured],
+        {"dataset": meta.get("dataset"), "report": args.report, "model": getattr(model, "name", ""), "rows": measured},
+        lambda name: chart(measured, name),
     )
-    print(f"wrote {path} and {chart(measured, name)}")
-    return 0
 
 
 if __name__ == "__main__":
