@@ -584,13 +584,14 @@ def abstention_score(row: Mapping, sentences: Sequence[Mapping]) -> Score:
     return Score(None, None, declined != bool(row.get("answerable")), declined)
 
 
-def ablation(rows: Sequence[Mapping], rules: Rules | Scorer) -> list[dict[str, Any]] | None:
-    """Correctness and faithfulness with each check switched off alone, recomputed from traces.
+def ablation(rows: Sequence[Mapping], scoring: Rules | Scorer) -> list[dict[str, Any]] | None:
+    """Correctness and faithfulness of the shipped answers with one check switched off (or on)
+    at a time, recomputed from the traces.
 
     Args:
         rows: One half's report rows; only rows with a trace count.
-        rules: The docset's rules, or a `Scorer` for another set (`abstention_score`); with a
-            scorer the shipped row is scored like the others, from the claims the answer kept.
+        scoring: The docset's rules, or a `Scorer` for another set (`abstention_score`); with
+            a scorer the shipped row is scored like the others, from the claims the answer kept.
 
     Returns:
         None when no row has a trace. Otherwise one dict per configuration: `SHIPPED` (the
@@ -605,11 +606,11 @@ def ablation(rows: Sequence[Mapping], rules: Rules | Scorer) -> list[dict[str, A
     traced = [r for r in rows if has_trace(r.get("trace"))]
     if not traced:
         return None
-    score = rules if callable(rules) else partial(_score_row, rules)
+    score = scoring if callable(scoring) else partial(_score_row, scoring)
     names = check_names(r["trace"] for r in traced)
     off_shipped = shipped_off(traced)
     as_shipped = [score(r, recompute(r["trace"], None)) for r in traced]
-    if callable(rules):
+    if callable(scoring):
         shipped = [(r, s, kept_claims(r["trace"])) for r, s in zip(traced, as_shipped)]
     else:
         shipped = [(r, _row_score(r), kept_claims(r["trace"])) for r in traced]
