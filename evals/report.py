@@ -875,6 +875,8 @@ def write_report(
     }
     if comparison:
         payload["comparison"] = dict(comparison)
+    if sections:
+        payload["sections"] = [[title, body] for title, body in sections]
     json_path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
 
     md_path = out / "report.md"

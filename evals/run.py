@@ -1491,16 +1491,18 @@ def run_eval(
 
 
 def reanalyse(report_dir: str | Path, *, charts: bool = True) -> dict[str, Any]:
-    """Recompute a docset report's loss accounting and ablation from its stored rows, in place.
+    """Recompute a report's loss accounting and ablation from its stored rows, in place.
 
     Nothing is answered or judged again: the rows' traces and judge verdicts are read back, so
     an older run gets the analysis of the current code (`docsets.loss_accounting`,
-    `docsets.ablation`). report.json, report.md and the charts are written again; the meta gains
+    `docsets.ablation`). bbc-news, tech-docs and docset folders are scored by their rules, per
+    half; CLAP NQ by declining (`docsets.abstention_score`), HotpotQA by the gold answer an
+    answer contains. report.json, report.md and the charts are written again; the meta gains
     `reanalysed` (the commit that did it).
 
     Raises:
-        EvalUsageError: The folder holds no report.json, or a report of another dataset kind
-            (only bbc-news, tech-docs and docset folders keep traces per half).
+        EvalUsageError: The folder holds no report.json, or a report of a set whose rows keep
+            no traces (seeds, HaluEval).
     """
     folder = Path(report_dir)
     path = folder / "report.json"
@@ -1509,13 +1511,18 @@ def reanalyse(report_dir: str | Path, *, charts: bool = True) -> dict[str, Any]:
     report = json.loads(path.read_text(encoding="utf-8"))
     meta = dict(report.get("meta") or {})
     comparison = report.get("comparison")
-    if meta.get("scoring") not in docsets.RULES or not comparison:
-        raise EvalUsageError(
-            f"{folder}: not a bbc-news, tech-docs or docset-folder report; only those can be reanalysed"
-        )
-    rules = docsets.RULES[meta["scoring"]]
     results = report.get("results") or []
+    pooled = {"clapnq": docsets.abstention_score, "hotpotqa": _gold_contained}.get(str(meta.get("dataset")))
+    if not comparison or (meta.get("scoring") not in docsets.RULES and pooled is None):
+        raise EvalUsageError(
+            f"{folder}: not a bbc-news, tech-docs, docset-folder, CLAP NQ or HotpotQA report; "
+            "only those can be reanalysed"
+        )
     for half, entry in comparison["halves"].items():
+        if pooled is not None:
+            entry["ablation"] = docsets.ablation(results, pooled)
+            continue
+        rules = docsets.RULES[meta["scoring"]]
         rows = [r for r in results if r.get("split") == half]
         entry["losses"] = docsets.loss_accounting(rows, rules)
         entry["ablation"] = docsets.ablation(rows, rules)
@@ -1528,6 +1535,7 @@ def reanalyse(report_dir: str | Path, *, charts: bool = True) -> dict[str, Any]:
         meta=meta,
         charts=charts,
         previous=report.get("previous"),
+        sections=[(title, body) for title, body in report.get("sections") or []],
         max_failures=40,
         comparison=comparison,
     )
@@ -1608,8 +1616,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--reanalyse",
         metavar="REPORT_DIR",
-        help="answer nothing: recompute a bbc-news or tech-docs report's loss accounting and "
-        "ablation (stops and kills per check) from its stored traces and rewrite it in place",
+        help="answer nothing: recompute a report's loss accounting and ablation (stops and kills "
+        "per check) from its stored traces and rewrite it in place (bbc-news, tech-docs, docset "
+        "folders, clapnq, hotpotqa)",
     )
     return p
 

@@ -607,6 +607,12 @@ def test_clapnq_abstention_beside_the_baseline(tmp_path: Path) -> None:
     (table,) = [entry["ablation"] for entry in report["comparison"]["halves"].values()]
     assert table[0]["configuration"] == "shipped" and table[0]["n"] == 3
     assert all(row.get("stopped", []) == row.get("killed", []) == [] for row in table)
+    # Reanalysed in place: the same ablation, and the abstention section is kept.
+    folder = Path(report["report_dir"])
+    assert eval_run.main(["--reanalyse", str(folder), "--no-charts"]) == 0
+    again = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    assert [e["ablation"] for e in again["comparison"]["halves"].values()] == [table]
+    assert "CLAP NQ abstention" in (folder / "report.md").read_text(encoding="utf-8")
 
 
 def test_hotpotqa_baseline_needs_a_limit(tmp_path: Path) -> None:
