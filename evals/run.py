@@ -1501,14 +1501,19 @@ def reanalyse(report_dir: str | Path, *, charts: bool = True) -> dict[str, Any]:
     `reanalysed` (the commit that did it).
 
     Raises:
-        EvalUsageError: The folder holds no report.json, or a report of a set whose rows keep
-            no traces (seeds, HaluEval).
+        EvalUsageError: The folder holds no report.json, one that is not JSON, or a report of
+            a set whose rows keep no traces (seeds, HaluEval).
     """
     folder = Path(report_dir)
     path = folder / "report.json"
     if not path.is_file():
         raise EvalUsageError(f"{folder}: no report.json there")
-    report = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise EvalUsageError(f"{path}: not a readable report ({e})") from e
+    if not isinstance(report, dict):
+        raise EvalUsageError(f"{path}: not a readable report (not a JSON object)")
     meta = dict(report.get("meta") or {})
     comparison = report.get("comparison")
     results = report.get("results") or []

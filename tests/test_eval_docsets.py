@@ -811,6 +811,11 @@ def test_reanalyse_refuses_what_it_cannot_read(tmp_path: Path, capsys) -> None:
     (tmp_path / "report.json").write_text(json.dumps({"meta": {"dataset": "seeds"}, "results": []}), encoding="utf-8")
     assert main(["--reanalyse", str(tmp_path)]) == 2
     assert "only those can be reanalysed" in capsys.readouterr().err
+    for damaged in (b'{"meta": ', b"\xff\xfe\x00garbage", b"[1, 2]"):
+        (tmp_path / "report.json").write_bytes(damaged)
+        assert main(["--reanalyse", str(tmp_path)]) == 2
+        assert "not a readable report" in capsys.readouterr().err
+        assert (tmp_path / "report.json").read_bytes() == damaged  # left as it was
 
 
 def test_cli_docset_prints_side_by_side(tmp_path: Path, tiny_docset: Path, capsys, monkeypatch) -> None:
