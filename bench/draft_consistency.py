@@ -56,11 +56,11 @@ def agreement(first: str, second: str) -> dict:
     from evals.metrics import is_decline, token_f1
 
     facts = key_facts(first)
-    repeated = key_facts(second)
+    says_no = is_decline(second)
     return {
         "f1": token_f1(second, first),
-        "facts": len(facts & repeated) / len(facts) if facts else (1.0 if not is_decline(second) else 0.0),
-        "declined": is_decline(second) or "NOT_FOUND" in second,
+        "facts": len(facts & key_facts(second)) / len(facts) if facts else float(not says_no),
+        "declined": says_no or "NOT_FOUND" in second,
     }
 
 
@@ -82,16 +82,17 @@ def measure(row: dict, model, settings) -> dict:
         reversed_passages(row["trace"]["passages"]), read_question(row["question"], None, settings)
     )
     t0 = time.perf_counter()
-    second = "".join(model.stream(messages, max_tokens=settings.max_answer_tokens, temperature=0.0))
-    first = strip_markers(row["answer"]).strip()
+    second = strip_markers("".join(model.stream(messages, max_tokens=settings.max_answer_tokens, temperature=0.0)))
+    seconds = time.perf_counter() - t0
+    first, second = strip_markers(row["answer"]).strip(), second.strip()
     return {
         "id": row["id"],
         "group": group(row),
         "question": row["question"],
         "answer": first,
-        "second": strip_markers(second).strip(),
-        "seconds": time.perf_counter() - t0,
-        **agreement(first, strip_markers(second).strip()),
+        "second": second,
+        "seconds": seconds,
+        **agreement(first, second),
     }
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "abstention_score",
     "answer_ok",
     "check_names",
+    "claims_text",
     "docset_collection",
     "draft_outcomes",
     "halves",
@@ -402,7 +403,8 @@ def _files(sentences: Iterable[Mapping]) -> list[str]:
     return list(dict.fromkeys(f for f in files if f))
 
 
-def _text(sentences: Iterable[Mapping]) -> str:
+def claims_text(sentences: Iterable[Mapping]) -> str:
+    """Trace sentences (claims) joined into the answer text they make."""
     return " ".join(str(s.get("text", "")) for s in sentences)
 
 
@@ -437,7 +439,7 @@ def recompute(trace: Mapping, off: frozenset[str] | None) -> list[Mapping]:
 
 def _score_sentences(question: DocsetQuestion, rules: Rules, sentences: Sequence[Mapping]) -> Score:
     """Score claims as an answer (their support files as citations); no claim is a decline."""
-    return score_reply(question, rules, _text(sentences), not sentences, _files(sentences))
+    return score_reply(question, rules, claims_text(sentences), not sentences, _files(sentences))
 
 
 def _score_row(rules: Rules, row: Mapping, sentences: Sequence[Mapping]) -> Score:

@@ -890,6 +890,7 @@ def _run_hotpotqa(ctx: _Context) -> _Outcome:
             answer, seconds, error = _ask_safely(q.question, ctx, settings)
             abstained = bool(answer and answer["abstained"])
             text = strip_markers(answer["text"]) if answer and not abstained else ""
+            spans = _span_scores(text, q.answers)
             row.update(
                 answer=answer["text"] if answer else "",
                 abstained=abstained,
@@ -900,8 +901,8 @@ def _run_hotpotqa(ctx: _Context) -> _Outcome:
                 gold_answers=list(q.answers),
                 draft=_draft_of(answer).get("text", ""),
                 failed_checks=_failed_checks(answer),
-                **_span_scores(text, q.answers),
-                correctness=float(fact_present(text, q.answers)),  # "gold answer contained", as reported
+                **spans,
+                correctness=spans["contains_answer"],  # "gold answer contained", as reported
                 first_visible=_first_visible(answer, seconds) if answer else seconds,
                 latency=seconds,
                 error=error,
@@ -969,7 +970,7 @@ def _span_scores(text: str, answers: Sequence[str]) -> dict:
 def _gold_contained(row: Mapping, sentences: Sequence[Mapping]) -> docsets.Score:
     """A HotpotQA answer made of `sentences` scored for the ablation: right when it contains a
     gold answer (`fact_present`), a decline when there is none."""
-    text = strip_markers(" ".join(str(s.get("text", "")) for s in sentences))
+    text = strip_markers(docsets.claims_text(sentences))
     right = bool(sentences) and fact_present(text, row.get("gold_answers") or [])
     return docsets.Score(right, None, right, not sentences)
 
@@ -1524,13 +1525,13 @@ def reanalyse(report_dir: str | Path, *, charts: bool = True) -> dict[str, Any]:
             "only those can be reanalysed"
         )
     for half, entry in comparison["halves"].items():
-        if pooled is not None:
+        if pooled is not None:  # one pooled half, no judge verdicts to account for
             entry["ablation"] = docsets.ablation(results, pooled)
-            continue
-        rules = docsets.RULES[meta["scoring"]]
-        rows = [r for r in results if r.get("split") == half]
-        entry["losses"] = docsets.loss_accounting(rows, rules)
-        entry["ablation"] = docsets.ablation(rows, rules)
+        else:
+            rules = docsets.RULES[meta["scoring"]]
+            rows = [r for r in results if r.get("split") == half]
+            entry["losses"] = docsets.loss_accounting(rows, rules)
+            entry["ablation"] = docsets.ablation(rows, rules)
     meta["reanalysed"] = _git_commit()
     paths = write_report(
         results,
