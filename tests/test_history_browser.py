@@ -49,8 +49,13 @@ def ask(page, question: str, answers_before: int) -> None:
     box = page.get_by_test_id("stChatInputTextArea")
     box.fill(question)
     box.press("Enter")
-    # The facts line under an answer is drawn once the answer is complete.
+    # The facts line under an answer is drawn once the answer is complete. While a run is in
+    # flight the page can briefly hold stale copies of earlier elements, so the count alone is
+    # not enough: also wait for the answers themselves and for the run to end.
     expect(page.get_by_text(re.compile(r"passages cited"))).to_have_count(answers_before + 1, timeout=ANSWER_S * 1000)
+    expect(page.locator(".dc-answer")).to_have_count(answers_before + 1, timeout=ANSWER_S * 1000)
+    app = page.get_by_test_id("stApp")
+    expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=ANSWER_S * 1000)
 
 
 def reopen(page, title: str) -> None:
