@@ -283,6 +283,24 @@ def test_support_adds_a_second_sentence_for_numbers_the_first_lacks() -> None:
     assert support[0].start < support[1].start
 
 
+def test_support_is_the_sentence_with_what_the_claim_adds_to_the_question() -> None:
+    passages = _passages("Ann Lee, the mayor, was hurt in a fall at home. Ms Lee broke her wrist in May.")
+    claim = "Ann Lee broke her wrist."
+    # Without the question, the sentence with her full name ranks first and stands alone.
+    alone = support_sentences(claim, passages)
+    assert [s.text for s in alone] == ["Ann Lee, the mayor, was hurt in a fall at home."]
+    # The question gives the name; what the claim adds ("broke her wrist") decides, and the
+    # sentence with the name the best one lacks ("Ann") comes along to say who it is.
+    asked = support_sentences(claim, passages, "What injury did Ann Lee have?")
+    assert [s.text for s in asked] == [
+        "Ann Lee, the mayor, was hurt in a fall at home.",
+        "Ms Lee broke her wrist in May.",
+    ]
+    # A claim about the question's names alone keeps the sentence that holds them.
+    named = support_sentences("Ann Lee is the mayor.", passages, "Who is Ann Lee?")
+    assert [s.text for s in named] == ["Ann Lee, the mayor, was hurt in a fall at home."]
+
+
 def test_a_yes_that_its_own_statement_negates_becomes_no() -> None:
     passages = _passages("Hewitt had never reached the last four before this year.")
     question = "Had Hewitt ever reached the last four before?"

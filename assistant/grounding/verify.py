@@ -490,21 +490,38 @@ def _passing_pairs(
 
 def support_sentences(claim: str, passages: Sequence[Passage], question: str = "") -> tuple[Sentence, ...]:
     """The sentence of `passages` that best supports `claim`, and a second one when the first
-    lacks some of the claim's numbers or names that the second has."""
+    lacks some of the claim's numbers or names that the second has.
+
+    The best sentence is the one holding most of what the claim adds to the question: its
+    numbers and names that the question does not give, then its words that the question does
+    not use. The passages were retrieved for the question, so its own names are in many of
+    their sentences and say little about which one states the answer (for "What injury did Ann
+    Lee have?", "Ann Lee broke her wrist" is "Ms Lee broke her wrist in May", not "Ann Lee, the
+    mayor, was hurt in a fall"). A question's name the best sentence lacks still brings in the
+    sentence that has it, so the quote says who it is about.
+    """
     _, claim = yes_no_lead(claim)
+    asked_names = {n.lower() for n in names_in(question)}
     anchors = (numbers_in(claim) | {n.lower() for n in names_in(claim)}) - numbers_in(question)
     terms = set(tokenize(claim))
+    added_terms = terms - set(tokenize(question))
 
     def held(s: Sentence) -> set[str]:
         low = s.text.lower()
         return {a for a in anchors if (a in numbers_in(s.text) if a[:1].isdigit() else a in low)}
 
+    def share(wanted: set[str], s: Sentence) -> float:
+        present = set(tokenize(s.text))
+        return sum(_present(t, present) for t in wanted) / len(wanted) if wanted else 0.0
+
     def rank(s: Sentence) -> tuple[int, float, float]:
-        share = sum(_present(t, set(tokenize(s.text))) for t in terms) / len(terms) if terms else 0.0
-        return len(held(s)), share, s.score
+        return len(held(s)), share(terms, s), s.score
+
+    def rank_best(s: Sentence) -> tuple[int, float, int, float, float]:
+        return len(held(s) - asked_names), share(added_terms, s), *rank(s)
 
     candidates = [s for p in passages for s in p.sentences]
-    best = max(candidates, key=rank)
+    best = max(candidates, key=rank_best)
     rest = anchors - held(best)
     extra = [s for s in candidates if s is not best and held(s) & rest]
     if extra:
