@@ -225,8 +225,9 @@ def kind_checked(verdicts: Iterable[Verdict], question: Question) -> Iterator[Ve
 
 
 def numbered(passages: Sequence[Passage]) -> str:
-    """Passages as the model sees them: "[n] text", one per line."""
-    return "\n".join(f"[{p.n}] {p.text}" for p in passages)
+    """Passages as the model sees them: "[n] text", one per line (a sentence wrapped over
+    several lines of its document is shown on one)."""
+    return "\n".join(f"[{p.n}] " + " ".join(line.strip() for line in p.text.splitlines()) for p in passages)
 
 
 def with_model_check(verdict: Verdict, passed: bool, p_yes: float | None) -> Verdict:

@@ -100,3 +100,24 @@ def test_a_question_offering_a_choice_is_not_yes_no() -> None:
     assert not is_yes_no("Was the museum or the library opened first?")
     assert not is_yes_no("Is the director Ana Ruiz or Tomas Vidal?")
     assert not is_yes_no("Which opened first, the museum or the library?")  # not yes/no-shaped either
+
+
+def test_a_wrapped_sentence_is_cited_whole_and_shown_on_one_line() -> None:
+    from assistant.pipeline import numbered
+
+    text = (
+        "If no type is given, the library will attempt to guess the content type based\n"
+        "  on the file name, with unknown extensions defaulting to a generic binary type.\n"
+        "Other settings are described in the next section of the guide.\n"
+    )
+    ranked = sentences_of(text, {"If no type": 0.9})
+    [passage] = build_passages(ranked, budget_tokens=budget(ranked, "If no type", "If no type"), radius=0)
+    [sentence] = passage.sentences
+    assert sentence.text.endswith("generic binary type.")  # the quote is the whole sentence...
+    assert text[sentence.start : sentence.end] == sentence.text  # ...exactly as in the document
+    first, last = sentence.citation(1).lines
+    assert last == first + 1
+    assert numbered([passage]) == (
+        "[1] If no type is given, the library will attempt to guess the content type based "
+        "on the file name, with unknown extensions defaulting to a generic binary type."
+    )

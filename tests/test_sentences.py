@@ -79,7 +79,7 @@ def test_splits_at_real_boundaries(text: str, expected: list[str]) -> None:
     assert sentences(text) == expected
 
 
-def test_line_breaks_always_end_a_sentence() -> None:
+def test_line_breaks_end_a_sentence() -> None:
     text = "Strategic changes\nBut some analysts disagree\n\nLong-term postponement\r\nEnd"
     assert sentences(text) == [
         "Strategic changes",
@@ -87,6 +87,42 @@ def test_line_breaks_always_end_a_sentence() -> None:
         "Long-term postponement",
         "End",
     ]
+
+
+WRAPPED = (
+    "If no type is given, the library will attempt to guess the content type based\n"
+    "on the file name, with unknown extensions defaulting to a generic binary type. The\n"
+    "timeout applies to every network operation, which means that a stalled connection\r\n"
+    "  raises an error rather than hanging.\n"
+)
+
+
+def test_wrapped_prose_lines_are_one_sentence() -> None:
+    assert sentences(WRAPPED) == [
+        "If no type is given, the library will attempt to guess the content type based\n"
+        "on the file name, with unknown extensions defaulting to a generic binary type.",
+        "The\ntimeout applies to every network operation, which means that a stalled connection\r\n"
+        "  raises an error rather than hanging.",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The line ends a sentence, or opens a list.
+        "The client follows redirects only when it is asked to do so explicitly.\nthen it stops",
+        "These are the options that the client accepts when it is created:\nfollow_redirects",
+        # The next line does not begin with a lowercase letter.
+        "The quick reference below lists every option that the client accepts and\nTimeouts",
+        # Short lines, code, headings and table rows are not wrapped prose.
+        "import httpx\nimport truststore",
+        "ctx = ssl.create_default_context(cafile=certifi.where(), capath=None)\nclient = httpx.Client()",
+        "# Configuring the timeouts and the limits of the connection pool for the client\nclient = 1",
+        "| option name | what it does to every request that the client sends out |\n| a | b |",
+    ],
+)
+def test_other_line_breaks_still_end_a_sentence(text: str) -> None:
+    assert len(sentences(text)) == 2
 
 
 def test_offsets_are_absolute_within_a_range() -> None:
@@ -160,7 +196,9 @@ def test_spans_properties(text: str, start: int, end: int | None) -> None:
         assert lo <= prev_end <= s < e <= hi  # ordered, non-overlapping, non-empty, in range
         piece = text[s:e]
         assert not piece[0].isspace() and not piece[-1].isspace()
-        assert "\n" not in piece and "\r" not in piece
+        # A line break inside a sentence is a wrapped line: the next begins in lowercase.
+        for line in piece.splitlines()[1:]:
+            assert line.strip()[:1].islower(), piece
         prev_end = e
     covered = set()
     for s, e in spans:

@@ -4,7 +4,10 @@ The chunker, citation verification and the extractive answerer all need the same
 "a sentence", expressed as offsets into the document text so that quotes can be cited exactly.
 The rules are deliberately simple and fast (one regex scan per line):
 
-* A line break always ends a sentence (the seed articles put one paragraph per line).
+* A line break ends a sentence (news articles put one paragraph per line), except in wrapped
+  text (Markdown, plain text, PDF pages): a line of prose that does not end a sentence,
+  followed by a line that begins with a lowercase letter, continues on it. "Prose" is a long
+  line of mostly plain words, so code, tables and headings keep one line per sentence.
 * `.`, `!`, `?`, `...` and `…`, optionally followed by closing quotes or brackets, end a
   sentence when whitespace follows and the next word does not start with a lowercase letter.
 * A period after a known abbreviation (Mr., Gen., U.S., Jan., Inc., an initial like "J.")
@@ -21,8 +24,18 @@ import re
 
 __all__ = ["sentence_spans"]
 
-# The same characters `str.splitlines` breaks on.
-_LINE_BREAK_RE = re.compile(r"[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+# The same characters `str.splitlines` breaks on ("\r\n" is one break).
+_LINE_BREAK_RE = re.compile(r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+# Wrapped text: a line continues on the next when it is prose (at least `_WRAP_MIN_CHARS`
+# characters and `_WRAP_MIN_WORDS` words, most of them plain words), does not end a sentence
+# or open a list (":"), and the next line begins with a lowercase letter. Lines a writer
+# wrapped are nearly full (60-80 characters); code lines are rarely mostly plain words.
+_WRAP_MIN_CHARS, _WRAP_MIN_WORDS, _WRAP_WORD_SHARE = 50, 6, 0.6
+_PLAIN_WORD_RE = re.compile(r"[\"'“‘(\[`*_]*[^\W\d_][\w'’-]*[\"'”’)\]`*_,;]*")
+_LINK_TARGET_RE = re.compile(r"\]\([^)\s]*\)")  # a Markdown link's "(url)"
+_ENDS_SENTENCE_RE = re.compile(r"(?:[.!?…][\"'”’»)\]}*_`]*|:)$")
+_NOT_PROSE_RE = re.compile(r"(?:```|~~~|#|\||>>>|\$ )")
+_NEXT_CHAR_RE = re.compile(r"[ \t]*(\S)")
 
 _CLOSERS = "\"'”’»)]}"
 _OPENERS = "\"'“‘«([{*_-–—¿¡"
@@ -75,19 +88,35 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     start = min(max(start, 0), n)
     end = n if end is None else min(max(end, start), n)
     spans: list[tuple[int, int]] = []
-    line_start = start
+    piece_start = line_start = start
     while line_start <= end:
         brk = _LINE_BREAK_RE.search(text, line_start, end)
         line_end = brk.start() if brk else end
-        _split_line(text, line_start, line_end, spans)
+        if brk is not None and _wrapped(text[line_start:line_end], text, brk.end(), end):
+            line_start = brk.end()  # the sentence goes on: split the lines together
+            continue
+        _split_line(text, piece_start, line_end, spans)
         if brk is None:
             break
-        line_start = brk.end()
+        piece_start = line_start = brk.end()
     return spans
 
 
+def _wrapped(line: str, text: str, next_start: int, end: int) -> bool:
+    """Does `line` (prose, not ending a sentence) go on in the line at `next_start`?"""
+    first = _NEXT_CHAR_RE.match(text, next_start, end)
+    if not first or not first.group(1).islower():
+        return False
+    line = line.strip()
+    if len(line) < _WRAP_MIN_CHARS or _ENDS_SENTENCE_RE.search(line) or _NOT_PROSE_RE.match(line):
+        return False
+    words = _LINK_TARGET_RE.sub("]", line).split()
+    plain = sum(bool(_PLAIN_WORD_RE.fullmatch(w)) for w in words)
+    return len(words) >= _WRAP_MIN_WORDS and plain >= _WRAP_WORD_SHARE * len(words)
+
+
 def _split_line(text: str, lo: int, hi: int, out: list[tuple[int, int]]) -> None:
-    """Append the sentence spans of one line `text[lo:hi]` (no line breaks inside) to `out`."""
+    """Append the sentence spans of one line `text[lo:hi]` (or of wrapped lines) to `out`."""
     piece_start = lo
     for match in _TERMINAL_RE.finditer(text, lo, hi):
         cut = match.end()
