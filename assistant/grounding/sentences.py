@@ -1,4 +1,4 @@
-"""Sentence segmentation for news prose, as character spans of the original text.
+"""Sentence segmentation for prose (news, documentation, wrapped text), as character spans of the original text.
 
 The chunker, citation verification and the extractive answerer all need the same notion of
 "a sentence", expressed as offsets into the document text so that quotes can be cited exactly.
