@@ -98,6 +98,29 @@ def test_a_quote_on_the_second_page_of_a_chunk_cites_that_page(
     assert markup.line_label(cited).endswith("page 2")
 
 
+def test_a_sentence_wrapped_over_lines_of_a_pdf_is_cited_whole(
+    settings: Settings, hash_embedder, tmp_path: Path
+) -> None:
+    # PDF text keeps the page's visual lines; a sentence wrapped over two of them is one quote.
+    docs = tmp_path / "pdf"
+    docs.mkdir()
+    lines = [
+        "Harbour notes.",
+        "The evening ferry returns from the island at nine o'clock on weekdays and",
+        "at ten o'clock on Sundays, when the harbour office also stays open later.",
+    ]
+    (docs / "ferry.pdf").write_bytes(make_pdf([lines]))
+    ingest([docs], settings=settings, embedder=hash_embedder)
+    answer = ask(
+        "When does the evening ferry return on Sundays?",
+        settings=settings.replace(backend="extractive"),
+        embedder=hash_embedder,
+    )
+    cited = next(c for c in answer.citations if "evening ferry" in c.quote)
+    assert cited.quote.startswith("The evening ferry returns") and cited.quote.endswith("stays open later.")
+    assert cited.lines[1] == cited.lines[0] + 1
+
+
 def test_the_page_label_follows_the_document_kind() -> None:
     def cite(source: str, page: int | None) -> Citation:
         return Citation(n=1, source=source, start=0, end=5, lines=(3, 3), quote="Hello", chunk_id="c", page=page)
