@@ -1524,11 +1524,11 @@ def reanalyse(report_dir: str | Path, *, charts: bool = True) -> dict[str, Any]:
             f"{folder}: not a bbc-news, tech-docs, docset-folder, CLAP NQ or HotpotQA report; "
             "only those can be reanalysed"
         )
+    rules = docsets.RULES.get(meta.get("scoring"))
     for half, entry in comparison["halves"].items():
         if pooled is not None:  # one pooled half, no judge verdicts to account for
             entry["ablation"] = docsets.ablation(results, pooled)
         else:
-            rules = docsets.RULES[meta["scoring"]]
             rows = [r for r in results if r.get("split") == half]
             entry["losses"] = docsets.loss_accounting(rows, rules)
             entry["ablation"] = docsets.ablation(rows, rules)

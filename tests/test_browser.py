@@ -254,11 +254,12 @@ def choose(page, combobox, option: str) -> None:
             page.keyboard.press("Escape")
 
 
-def _wait_idle(page) -> None:
+def _wait_idle(page, timeout_s: float = 60) -> None:
     """Wait until the app's script run is over (Streamlit marks it on the stApp element)."""
     from playwright.sync_api import expect
 
-    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning", timeout=60_000)
+    app = page.get_by_test_id("stApp")
+    expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=timeout_s * 1000)
 
 
 def _last_cited_files(page) -> list[str]:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_browser import _need_browser, _streamlit, browser_page
+from test_browser import _need_browser, _streamlit, _wait_idle, browser_page
 
 from assistant.retrieval.embedder import HashEmbedder
 from assistant.settings import Settings
@@ -54,8 +54,7 @@ def ask(page, question: str, answers_before: int) -> None:
     # not enough: also wait for the answers themselves and for the run to end.
     expect(page.get_by_text(re.compile(r"passages cited"))).to_have_count(answers_before + 1, timeout=ANSWER_S * 1000)
     expect(page.locator(".dc-answer")).to_have_count(answers_before + 1, timeout=ANSWER_S * 1000)
-    app = page.get_by_test_id("stApp")
-    expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=ANSWER_S * 1000)
+    _wait_idle(page, ANSWER_S)
 
 
 def reopen(page, title: str) -> None:

@@ -33,12 +33,13 @@ _LINE_BREAK_RE = re.compile(r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _WRAP_MIN_CHARS, _WRAP_MIN_WORDS, _WRAP_WORD_SHARE = 50, 6, 0.6
 _PLAIN_WORD_RE = re.compile(r"[\"'“‘(\[`*_]*[^\W\d_][\w'’-]*[\"'”’)\]`*_,;]*")
 _LINK_TARGET_RE = re.compile(r"\]\([^)\s]*\)")  # a Markdown link's "(url)"
-_ENDS_SENTENCE_RE = re.compile(r"(?:[.!?…][\"'”’»)\]}*_`]*|:)$")
 _NOT_PROSE_RE = re.compile(r"(?:```|~~~|#|\||>>>|\$ )")
 _NEXT_CHAR_RE = re.compile(r"[ \t]*(\S)")
 
 _CLOSERS = "\"'”’»)]}"
 _OPENERS = "\"'“‘«([{*_-–—¿¡"
+# A line that ends a sentence (closers and Markdown emphasis may follow) or opens a list.
+_ENDS_SENTENCE_RE = re.compile(rf"(?:[.!?…][{re.escape(_CLOSERS)}*_`]*|:)$")
 # A whole run of terminal punctuation, optional closing quotes/brackets, then whitespace or the
 # end of the scanned range (finditer's endpos is the line end, so `$` means end of line). The
 # lookbehind makes a match start only at the beginning of a run, which keeps the scan linear
@@ -92,7 +93,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     while line_start <= end:
         brk = _LINE_BREAK_RE.search(text, line_start, end)
         line_end = brk.start() if brk else end
-        if brk is not None and _wrapped(text[line_start:line_end], text, brk.end(), end):
+        if brk is not None and _wrapped(text, line_start, line_end, brk.end(), end):
             line_start = brk.end()  # the sentence goes on: split the lines together
             continue
         _split_line(text, piece_start, line_end, spans)
@@ -102,12 +103,13 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     return spans
 
 
-def _wrapped(line: str, text: str, next_start: int, end: int) -> bool:
-    """Does `line` (prose, not ending a sentence) go on in the line at `next_start`?"""
+def _wrapped(text: str, line_start: int, line_end: int, next_start: int, end: int) -> bool:
+    """Does the line `text[line_start:line_end]` (prose, not ending a sentence) go on in the
+    line at `next_start`?"""
     first = _NEXT_CHAR_RE.match(text, next_start, end)
     if not first or not first.group(1).islower():
         return False
-    line = line.strip()
+    line = text[line_start:line_end].strip()
     if len(line) < _WRAP_MIN_CHARS or _ENDS_SENTENCE_RE.search(line) or _NOT_PROSE_RE.match(line):
         return False
     words = _LINK_TARGET_RE.sub("]", line).split()

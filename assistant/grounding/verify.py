@@ -507,23 +507,25 @@ def support_sentences(claim: str, passages: Sequence[Passage], question: str = "
     added_terms = terms - set(tokenize(question))
 
     def held(s: Sentence) -> set[str]:
-        low = s.text.lower()
-        return {a for a in anchors if (a in numbers_in(s.text) if a[:1].isdigit() else a in low)}
+        low, numbers = s.text.lower(), numbers_in(s.text)
+        return {a for a in anchors if (a in numbers if a[:1].isdigit() else a in low)}
 
-    def share(wanted: set[str], s: Sentence) -> float:
-        present = set(tokenize(s.text))
+    def share(wanted: set[str], present: set[str]) -> float:
         return sum(_present(t, present) for t in wanted) / len(wanted) if wanted else 0.0
 
+    candidates = [s for p in passages for s in p.sentences]
+    holds = {id(s): held(s) for s in candidates}
+    words = {id(s): set(tokenize(s.text)) for s in candidates}
+
     def rank(s: Sentence) -> tuple[int, float, float]:
-        return len(held(s)), share(terms, s), s.score
+        return len(holds[id(s)]), share(terms, words[id(s)]), s.score
 
     def rank_best(s: Sentence) -> tuple[int, float, int, float, float]:
-        return len(held(s) - asked_names), share(added_terms, s), *rank(s)
+        return len(holds[id(s)] - asked_names), share(added_terms, words[id(s)]), *rank(s)
 
-    candidates = [s for p in passages for s in p.sentences]
     best = max(candidates, key=rank_best)
-    rest = anchors - held(best)
-    extra = [s for s in candidates if s is not best and held(s) & rest]
+    rest = anchors - holds[id(best)]
+    extra = [s for s in candidates if s is not best and holds[id(s)] & rest]
     if extra:
         second = max(extra, key=rank)
         return tuple(sorted((best, second), key=lambda s: (s.source, s.start)))
