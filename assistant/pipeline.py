@@ -2,6 +2,7 @@
 
     question --read_question--> Question
              --retrieve--------> hits (chunks)
+             --with_continuations-> hits, and the chunk that a hit ending in ":" introduces
              --rank_sentences--> scored sentences
              --build_passages--> numbered passages          (below the floor: abstain)
              --prompt_messages-> the model's draft, streamed
@@ -32,6 +33,7 @@ from assistant.grounding.evidence import (
     build_passages,
     is_yes_no,
     rank_sentences,
+    with_continuations,
     without_instructions,
 )
 from assistant.grounding.sentences import sentence_spans
@@ -99,7 +101,8 @@ def find_passages(
 ) -> tuple[list[Hit], list[Sentence], list[Passage]]:
     """Steps 2-4: the retrieved chunks, their sentences scored, and the passages to show."""
     hits = retrieve(store, question.query, top_k=settings.top_k, sources=sources)
-    sentences = rank_sentences(question.query, hits, embedder, refresh_lexical_index(store))
+    index = refresh_lexical_index(store)
+    sentences = rank_sentences(question.query, with_continuations(hits, index), embedder, index)
     passages = build_passages(
         sentences,
         budget_tokens=settings.context_tokens,
@@ -546,8 +549,9 @@ def generate(context: Context, model: ChatModel, settings: Settings, notices: li
 
 
 def extractive(context: Context, sentences: Sequence[Sentence], notices: Sequence[str]) -> Iterator[str | Answer]:
-    """Step 5-7 without a model: the best sentences themselves, quoted and cited."""
-    ranked = sorted(sentences, key=lambda s: -s.score)[:3]
+    """Step 5-7 without a model: the best sentences themselves, quoted and cited (not those of
+    a chunk fetched only to continue another, `Hit.continues`)."""
+    ranked = sorted((s for s in sentences if not s.hit.continues), key=lambda s: -s.score)[:3]
     best = ranked[0].score if ranked else 0.0
     chosen = [s for s in ranked if s.score >= max(RELEVANCE_FLOOR, best - EXTRACTIVE_SPREAD)]
     citations = Citations()

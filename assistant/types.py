@@ -60,12 +60,14 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved chunk with its fused score (higher is better)."""
+    """A retrieved chunk with its fused score (higher is better). `continues`: not retrieved
+    for itself but because the chunk before it ends introducing it (`with_continuations`)."""
 
     chunk: Chunk
     score: float
     dense_score: float | None = None
     lexical_score: float | None = None
+    continues: bool = False
 
 
 @dataclass(frozen=True)

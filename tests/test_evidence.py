@@ -121,3 +121,114 @@ def test_a_wrapped_sentence_is_cited_whole_and_shown_on_one_line() -> None:
         "[1] If no type is given, the library will attempt to guess the content type based "
         "on the file name, with unknown extensions defaulting to a generic binary type."
     )
+
+
+INTRO = (
+    "SOCKS proxies need an extra package installed first.\n"
+    "You can now configure a client to use a proxy with the SOCKS protocol:\n"
+    "\n"
+    "```python\n"
+    "httpx.Client(proxy='socks5://user:pass@host:port')\n"
+    "```\n"
+    "\n"
+    "Other settings are described in the next section of the guide.\n"
+)
+
+
+def test_a_sentence_that_introduces_the_next_brings_it_along() -> None:
+    # A sentence ending in ":" says what comes next: its window reaches on to the code line,
+    # even at radius 0, and no further.
+    ranked = sentences_of(INTRO, {"You can now": 0.9})
+    [passage] = build_passages(ranked, budget_tokens=budget(ranked, "You can now", "httpx.Client"), radius=0)
+    assert passage.sentences[0].text.startswith("You can now")
+    assert passage.text.endswith("httpx.Client(proxy='socks5://user:pass@host:port')")
+    plain = sentences_of(INTRO.replace("protocol:", "protocol."), {"You can now": 0.9})
+    [alone] = build_passages(plain, budget_tokens=budget(plain, "You can now", "You can now"), radius=0)
+    assert alone.text == "You can now configure a client to use a proxy with the SOCKS protocol."
+
+
+def chunked(text: str, spans: list[tuple[str, str]], ordinals: list[int]) -> list[Sentence]:
+    """The sentences of chunks of `text`, each from the line starting with its span's first
+    string to the end of the line starting with its second, numbered `ordinals`; all scored
+    0.1 but the "You can now" line (0.9)."""
+    out = []
+    for (first, last), ordinal in zip(spans, ordinals):
+        start = text.index(first)
+        end = text.index("\n", text.index(last))
+        chunk = Chunk(f"c{ordinal}", "guide.md", text[start:end], start, end, 1, 9, ordinal)
+        hit = Hit(chunk, 1.0)
+        for s, e in sentence_spans(chunk.text):
+            said = chunk.text[s:e]
+            out.append(Sentence(said, hit, start + s, start + e, 0.9 if said.startswith("You can now") else 0.1))
+    return out
+
+
+def test_a_sentence_ending_in_a_colon_continues_into_the_next_chunk() -> None:
+    # Ingest cuts a chunk before a code block and leaves its fence out, so the code line's
+    # chunk starts further on than white space: the ":" sentence still reaches on into it.
+    spans = [("SOCKS proxies", "You can now"), ("httpx.Client", "httpx.Client")]  # the fences in no chunk
+    ranked = chunked(INTRO, spans, [0, 1])
+    assert ranked[2].start - ranked[1].end > 3  # more than white space between the two
+    room = budget(ranked, "You can now", "httpx.Client")
+    [passage] = build_passages(ranked, budget_tokens=room, radius=0)
+    assert passage.text.endswith("SOCKS protocol: httpx.Client(proxy='socks5://user:pass@host:port')")
+    apart = chunked(INTRO, spans, [0, 2])  # chunks of the same document that are not next to each other
+    [alone] = build_passages(apart, budget_tokens=room, radius=0)
+    assert alone.text.endswith("SOCKS protocol:")
+    ended = INTRO.replace("protocol:", "protocol.")  # a sentence that introduces nothing
+    [alone] = build_passages(chunked(ended, spans, [0, 1]), budget_tokens=room, radius=1)
+    assert alone.text.endswith("SOCKS protocol.")
+
+
+def test_a_hit_that_ends_introducing_brings_its_next_chunk() -> None:
+    from assistant.grounding.evidence import with_continuations
+    from assistant.retrieval.lexical import LexicalIndex
+
+    def chunk(source: str, ordinal: int, text: str) -> Chunk:
+        return Chunk(f"{source}{ordinal}", source, text, 100 * ordinal, 100 * ordinal + len(text), 1, 1, ordinal)
+
+    guide = [chunk("guide.md", k, text) for k, text in enumerate(("Set it up like this:", "setup(x=1)", "Then:"))]
+    other = chunk("other.md", 0, "Nothing to add here.")
+    index = LexicalIndex.build([*guide, other])
+    got = with_continuations([Hit(guide[0], 0.5), Hit(other, 0.4), Hit(guide[2], 0.3)], index)
+    assert [h.chunk.id for h in got] == ["guide.md0", "other.md0", "guide.md2", "guide.md1"]
+    assert [h.continues for h in got] == [False, False, False, True]
+    again = with_continuations([Hit(guide[0], 0.5), Hit(guide[1], 0.4)], index)
+    assert [h.chunk.id for h in again] == ["guide.md0", "guide.md1"]  # already there: not twice
+
+
+def test_an_ingested_guide_shows_the_code_its_sentence_introduces(tmp_path, settings, hash_embedder) -> None:
+    # Real ingest and retrieval. A fence line seen before in the document is left out of
+    # every chunk (as repeated boilerplate is), so the chunk holding the ":" sentence ends before the
+    # code block; the passage shown for a question about that sentence still holds the code.
+    from assistant.pipeline import find_passages, numbered, read_question
+    from assistant.retrieval.lexical import refresh_lexical_index
+    from assistant.retrieval.store import Store
+    from ingest import ingest
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    filler = " ".join(f"Paragraph {k} explains one more unrelated detail of the client setup." for k in range(8))
+    other = "Any client takes a timeout:\n\n```python\nhttpx.Client(timeout=5.0)\n```\n"
+    (docs / "guide.md").write_text(f"# Proxies\n\n{other}\n{filler}\n\n{INTRO}\n{filler}\n", encoding="utf-8")
+    settings = settings.replace(top_k=1, passage_radius=0, max_passages=1)
+    ingest([docs], settings=settings, embedder=hash_embedder)
+    store = Store.open(settings, hash_embedder)
+    ends = [c.text for c in refresh_lexical_index(store).chunks if c.text.endswith("SOCKS protocol:")]
+    assert ends, "the chunker no longer ends a chunk before the code block; this test needs rewriting"
+    question = read_question("How do I configure a client to use a proxy with the SOCKS protocol?", None, settings)
+    hits, sentences, [passage] = find_passages(question, store, hash_embedder, settings)
+    assert hits[0].chunk.text.endswith("SOCKS protocol:")
+    assert numbered([passage]).endswith("SOCKS protocol: httpx.Client(proxy='socks5://user:pass@host:port')")
+    assert passage.sentences[-1].citation(1).quote == "httpx.Client(proxy='socks5://user:pass@host:port')"
+    # Without a model the answer quotes retrieved sentences, never one of the chunk fetched
+    # only to continue another, however well it scores.
+    from dataclasses import replace
+
+    from assistant.pipeline import Context, extractive
+
+    continued = {s.text for s in sentences if s.hit.continues}
+    assert "httpx.Client(proxy='socks5://user:pass@host:port')" in continued
+    boosted = [replace(s, score=0.99) if s.hit.continues else s for s in sentences]
+    *_, quoted = extractive(Context(question, tuple(hits), (passage,), 0.0, 0.0), boosted, [])
+    assert quoted.citations and not {c.quote for c in quoted.citations} & continued

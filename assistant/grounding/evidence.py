@@ -10,7 +10,7 @@ a citation of a passage can be narrowed to the one sentence that supports the an
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assistant.generation.tokens import count_tokens
@@ -42,6 +42,9 @@ DENSE_WEIGHT = 0.55  # sentence relevance = this * cosine + the rest * idf-weigh
 MIN_CENTRE_CHARS = 12  # a shorter line ("Timeouts", "Photo: AP") is shown only beside a better one
 MAX_GAP = 3  # characters (white space) between two sentences that follow each other
 MAX_BARE = 2  # short lines a window reaches past on each side (`_window`)
+# A sentence ending like this introduces what comes next ("... using the SOCKS protocol:" and
+# then the code); a window that ends with one reaches on to the next sentence (`_window`).
+_INTRODUCES = re.compile(r"(?::|\.\.\.|…)\s*$")
 
 
 def looks_like_instruction(text: str) -> bool:
@@ -159,6 +162,20 @@ def term_coverage(query_terms: Sequence[str], text: str, index: LexicalIndex | N
     return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
 
 
+def with_continuations(hits: Sequence[Hit], index: LexicalIndex) -> list[Hit]:
+    """`hits`, then the next chunk of each hit's document whose text ends by introducing what
+    comes next (":" or "...", as before a code block or a list), marked `continues`: its
+    sentences can complete a passage (`build_passages`) but are not chosen for themselves."""
+    have = {h.chunk.id for h in hits}
+    out = list(hits)
+    for hit in hits:
+        after = index.next_chunk(hit.chunk) if _INTRODUCES.search(hit.chunk.text) else None
+        if after is not None and after.id not in have:
+            out.append(Hit(after, hit.score, continues=True))
+            have.add(after.id)
+    return out
+
+
 def rank_sentences(
     query: str, hits: Sequence[Hit], embedder: Embedder, index: LexicalIndex | None = None
 ) -> list[Sentence]:
@@ -199,6 +216,20 @@ def _follows(a: Sentence, b: Sentence) -> bool:
     return a.source == b.source and 0 <= b.start - a.end <= MAX_GAP
 
 
+def _continues(a: Sentence, b: Sentence) -> bool:
+    """Does `b` follow `a`, or continue what `a` introduces? A sentence that ends in ":" or
+    "..." may end its chunk, with the next chunk beginning further on than white space (what
+    lies between, such as a code fence, was left out of every chunk)."""
+    if _follows(a, b):
+        return True
+    ca, cb = a.hit.chunk, b.hit.chunk
+    return (
+        a.source == b.source
+        and bool(_INTRODUCES.search(a.text))
+        and (cb.ordinal == ca.ordinal + 1 and a.end == ca.end and b.start == cb.start)
+    )
+
+
 def build_passages(
     sentences: Sequence[Sentence], *, budget_tokens: int, max_passages: int = 5, radius: int = 1
 ) -> list[Passage]:
@@ -219,7 +250,7 @@ def build_passages(
     used = 0
     for best in sorted(sentences, key=lambda s: -s.score):
         k = position[id(best)]
-        if k in chosen or len(best.text) < MIN_CENTRE_CHARS:
+        if k in chosen or len(best.text) < MIN_CENTRE_CHARS or best.hit.continues:
             continue
         for window in (_window(sentences, k, radius), [k]):
             new = [j for j in window if j not in chosen]
@@ -239,27 +270,46 @@ def build_passages(
 def _window(sentences: Sequence[Sentence], k: int, radius: int) -> list[int]:
     """Indexes of sentence `k` and up to `radius` sentences that follow each other on either
     side of it. Up to `MAX_BARE` lines too short to say anything (a code fence, "Photo: AP")
-    do not count towards `radius`: the window reaches past them to the next sentence."""
-    lo = hi = k
+    do not count towards `radius`: the window reaches past them to the next sentence. When
+    sentence `k` introduces the next one (ends with ":" or "..."), the window reaches on to it."""
+    ends = []
     for step in (-1, 1):
-        counted = bare = 0
-        while counted < radius:
-            j = (lo if step < 0 else hi) + step
-            if not 0 <= j < len(sentences) or not _follows(sentences[min(j, j - step)], sentences[max(j, j - step)]):
+        end, bare = k, 0
+        for _ in range(radius):
+            end, bare, reached = _step(sentences, end, step, bare, _follows)
+            if not reached:
                 break
-            lo, hi = min(lo, j), max(hi, j)
-            if len(sentences[j].text) >= MIN_CENTRE_CHARS or bare == MAX_BARE:
-                counted += 1
-            else:
-                bare += 1
-    return list(range(lo, hi + 1))
+        ends.append(end)
+    lo, hi = ends
+    reach = k
+    while _INTRODUCES.search(sentences[reach].text):
+        reach, _, reached = _step(sentences, reach, 1, 0, _continues)
+        if not reached:
+            break
+    return list(range(lo, max(hi, reach) + 1))
+
+
+def _step(
+    sentences: Sequence[Sentence], k: int, step: int, bare: int, link: Callable[[Sentence, Sentence], bool]
+) -> tuple[int, int, bool]:
+    """From sentence `k`, go one sentence that says something further in direction `step`
+    (+1 or -1), past short lines while fewer than `MAX_BARE` have been passed (`bare` so far),
+    along sentences that `link` joins (`_follows`, `_continues`). Returns (index reached, short
+    lines passed, whether such a sentence was reached before the run of sentences ended)."""
+    j = k
+    while 0 <= j + step < len(sentences) and link(sentences[min(j, j + step)], sentences[max(j, j + step)]):
+        j += step
+        if len(sentences[j].text) >= MIN_CENTRE_CHARS or bare == MAX_BARE:
+            return j, bare, True
+        bare += 1
+    return j, bare, False
 
 
 def _runs(sentences: Sequence[Sentence], chosen: set[int]) -> list[list[int]]:
     """The chosen indexes grouped into runs of sentences that follow each other."""
     runs: list[list[int]] = []
     for k in sorted(chosen):
-        if runs and runs[-1][-1] == k - 1 and _follows(sentences[k - 1], sentences[k]):
+        if runs and runs[-1][-1] == k - 1 and _continues(sentences[k - 1], sentences[k]):
             runs[-1].append(k)
         else:
             runs.append([k])

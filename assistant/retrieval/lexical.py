@@ -231,6 +231,13 @@ class LexicalIndex:
         """The document id of a chunk row."""
         return int(self.source_ids[row])
 
+    def next_chunk(self, chunk: Chunk) -> Chunk | None:
+        """The chunk after `chunk` in its document (None: the last one, or not in this index)."""
+        row = self.row(chunk.id)
+        if row is None or row + 1 >= len(self.chunks) or self.source_ids[row + 1] != self.source_ids[row]:
+            return None
+        return self.chunks[row + 1]
+
 
 def _count_terms(chunks: Sequence[Chunk], vocab: dict[str, int]) -> sparse.csr_matrix:
     """Per chunk, how often each term occurs in its title and text: a (chunks x vocab) matrix.
