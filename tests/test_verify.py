@@ -348,3 +348,23 @@ def test_settings_name_the_checks_and_refuse_unknown_ones() -> None:
     assert Settings.from_env({"RAG_CHECKS": "units,kind"}).checks == ("units", "kind")
     with pytest.raises(ValueError, match="unknown check"):
         Settings.from_env({"RAG_MODEL_DECIDES": "kind"})
+
+
+def test_quoted_code_is_cited_where_it_is_written() -> None:
+    # Every word of the claim is in passage 1 too, so the checks pass it there; only passage 2
+    # holds the quoted pattern as written.
+    near = 'Patterns such as "all://www.example.com" route requests for example.com to a proxy.'
+    exact = 'Route strict subdomains of example.com through a proxy with "all://*.example.com" as the key.'
+    passages = _passages(near, exact)
+    question = "Which pattern routes strict subdomains of example.com through a proxy?"
+    v = verify_sentence(DraftSentence("`all://*.example.com` routes strict subdomains.", (1,)), passages, question)
+    assert v.kept and v.repaired
+    assert [s.source for s in v.support] == ["doc2.txt"]
+    # The cited passage holding the code as written keeps the citation.
+    kept = verify_sentence(DraftSentence("`all://*.example.com` routes strict subdomains.", (2,)), passages, question)
+    assert kept.kept and not kept.repaired and [s.source for s in kept.support] == ["doc2.txt"]
+    # Code no passage holds as written: the citation stays where the model put it.
+    loose = verify_sentence(
+        DraftSentence("`all://example.com` routes requests for example.com.", (1,)), passages, question
+    )
+    assert loose.kept and not loose.repaired and [s.source for s in loose.support] == ["doc1.txt"]

@@ -37,6 +37,7 @@ _LEADING_MARKERS = re.compile(rf"^(?:{MARKER.pattern})+\s*", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"\b[A-Z][\w'’-]*")
 _WORD = re.compile(r"[\w'’-]+")  # a word as written, with its apostrophes and hyphens
+_CODE = re.compile(r"`([^`\s][^`\n]*)`")  # code quoted in an answer: "`all://*.example.com`" (not "`` a ''")
 _IDENTIFIER = re.compile(r"\b[A-Za-z_]\w+(?:\.\w+)+\b|\b\w*_\w+\b")  # "is_ssl", "httpx.codes.OK"
 _NEGATION = re.compile(
     r"\b(not|no|never|none|neither|nor|cannot|can't|won't|didn't|doesn't|isn't|wasn't|"
@@ -434,7 +435,8 @@ def verify_sentence(
     The passages it cites are checked together first; when they fail, each passage alone, and
     the one passing with most of the sentence's words becomes its citation (a repair). When
     none passes, the verdict keeps the failing checks of what it cited (or of the passage
-    nearest to it).
+    nearest to it). A sentence quoting code that what it cites lacks is cited where that code
+    is written (`code_home`; also a repair).
     """
     text, markers = sentence.text, sentence.markers
     if is_decline(text):
@@ -447,6 +449,17 @@ def verify_sentence(
     if cited:
         found = check_claim(text, " ".join(p.text for p in cited), question, checks)
         if found.ok and len(cited) == len(markers):
+            home = code_home(text, cited, passages, question, checks)
+            if home is not None:
+                found, at = home
+                return Verdict(
+                    text,
+                    markers,
+                    checks=found,
+                    support=support_sentences(text, [at], question),
+                    passages=(at,),
+                    repaired=True,
+                )
             return Verdict(
                 text, markers, checks=found, support=support_sentences(text, cited, question), passages=tuple(cited)
             )
@@ -477,6 +490,25 @@ def verify_sentence(
     return Verdict(
         text, markers, checks=found, support=support_sentences(text, [nearest], question), passages=(nearest,)
     )
+
+
+def code_home(
+    text: str, cited: Sequence[Passage], passages: Sequence[Passage], question: str, checks: Collection[str]
+) -> tuple[Checks, Passage] | None:
+    """Where the code `text` quotes is written, when not in what it cites. Code is exact: a
+    claim quoting `all://*.example.com` belongs to the passage holding that string, not to one
+    with "all://www.example.com" whose words all match. Returns the first other passage that
+    holds every quoted string the cited ones lack and passes the checks (with its checks), or
+    None when the cited passages hold them all or no other passage does."""
+    missing = [c for c in _CODE.findall(text) if not any(c in p.text for p in cited)]
+    if not missing:
+        return None
+    for p in passages:
+        if p not in cited and all(c in p.text for c in missing):
+            found = check_claim(text, p.text, question, checks)
+            if found.ok:
+                return found, p
+    return None
 
 
 def _passing_pairs(
