@@ -449,20 +449,7 @@ def verify_sentence(
     if cited:
         found = check_claim(text, " ".join(p.text for p in cited), question, checks)
         if found.ok and len(cited) == len(markers):
-            home = code_home(text, cited, passages, question, checks)
-            if home is not None:
-                found, at = home
-                return Verdict(
-                    text,
-                    markers,
-                    checks=found,
-                    support=support_sentences(text, [at], question),
-                    passages=(at,),
-                    repaired=True,
-                )
-            return Verdict(
-                text, markers, checks=found, support=support_sentences(text, cited, question), passages=tuple(cited)
-            )
+            return _as_cited(text, markers, found, cited, passages, question, checks)
     tried = [(check_claim(text, p.text, question, checks), p) for p in passages]
     passing = [(c, [p]) for c, p in tried if c.ok] or _passing_pairs(text, passages, question, checks)
     if passing:
@@ -489,6 +476,28 @@ def verify_sentence(
     found, nearest = max(tried, key=lambda cp: cp[0].overlap)
     return Verdict(
         text, markers, checks=found, support=support_sentences(text, [nearest], question), passages=(nearest,)
+    )
+
+
+def _as_cited(
+    text: str,
+    markers: tuple[int, ...],
+    found: Checks,
+    cited: Sequence[Passage],
+    passages: Sequence[Passage],
+    question: str,
+    checks: Collection[str],
+) -> Verdict:
+    """The verdict of a sentence that what it cites supports (`found`): cited there, unless it
+    quotes code written only in another passage (`code_home`, a repair)."""
+    home = code_home(text, cited, passages, question, checks)
+    if home is None:
+        return Verdict(
+            text, markers, checks=found, support=support_sentences(text, cited, question), passages=tuple(cited)
+        )
+    found, at = home
+    return Verdict(
+        text, markers, checks=found, support=support_sentences(text, [at], question), passages=(at,), repaired=True
     )
 
 
