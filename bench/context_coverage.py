@@ -66,7 +66,7 @@ def measure(questions, docset, settings, embedder) -> list[dict]:
     from tqdm import tqdm
 
     from assistant.generation.tokens import count_tokens
-    from assistant.grounding.evidence import build_passages, rank_sentences
+    from assistant.grounding.evidence import build_passages, rank_sentences, with_continuations
     from assistant.pipeline import numbered, read_question
     from assistant.retrieval.lexical import refresh_lexical_index
     from assistant.retrieval.retrieve import retrieve
@@ -84,7 +84,7 @@ def measure(questions, docset, settings, embedder) -> list[dict]:
         for setting in SETTINGS:
             top_k, budget, most, radius = setting
             if top_k not in ranked:
-                hits = retrieve(store, question.query, top_k=top_k)
+                hits = with_continuations(retrieve(store, question.query, top_k=top_k), index)
                 ranked[top_k] = rank_sentences(question.query, hits, embedder, index)
             passages = build_passages(ranked[top_k], budget_tokens=budget, max_passages=most, radius=radius)
             text = numbered(passages)

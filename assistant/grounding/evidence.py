@@ -43,7 +43,8 @@ MIN_CENTRE_CHARS = 12  # a shorter line ("Timeouts", "Photo: AP") is shown only 
 MAX_GAP = 3  # characters (white space) between two sentences that follow each other
 MAX_BARE = 2  # short lines a window reaches past on each side (`_window`)
 # A sentence ending like this introduces what comes next ("... using the SOCKS protocol:" and
-# then the code); a window that ends with one reaches on to the next sentence (`_window`).
+# then the code): a window around one reaches on to the next sentence (`_window`), and a hit
+# whose chunk ends with one brings the next chunk (`with_continuations`).
 _INTRODUCES = re.compile(r"(?::|\.\.\.|…)\s*$")
 
 
